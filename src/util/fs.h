@@ -1,0 +1,68 @@
+// File helpers shared by every stage: atomic writes (nothing half-written is
+// ever visible under the final name), whole-file reads and read-only mmaps.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace replay::fs {
+
+namespace stdfs = std::filesystem;
+
+// Writes to "<path>.tmp-<pid>" and only on commit() fsyncs, renames onto
+// `path` and fsyncs the directory. Destroyed without commit(), the temporary
+// is removed, so a crash or an exception never leaves a partial file behind.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const stdfs::path& path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  void write(std::string_view text) { write(text.data(), text.size()); }
+  uint64_t bytes_written() const { return bytes_; }
+  void commit();
+  const stdfs::path& path() const { return path_; }
+
+ private:
+  stdfs::path path_;
+  stdfs::path tmp_;
+  std::FILE* file_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
+void write_file_atomic(const stdfs::path& path, std::string_view content);
+
+// Reads a whole file; throws replay::Error naming the path on failure.
+std::string read_file(const stdfs::path& path);
+
+// fsync on a directory, so that a rename inside it survives a power cut.
+void fsync_dir(const stdfs::path& dir);
+
+// Read-only memory map of a whole file (empty files map to size 0).
+class MappedFile {
+ public:
+  MappedFile() = default;
+  explicit MappedFile(const stdfs::path& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const stdfs::path& path() const { return path_; }
+
+ private:
+  void release();
+  stdfs::path path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace replay::fs
