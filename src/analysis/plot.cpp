@@ -1,0 +1,422 @@
+#include "analysis/plot.h"
+
+#include <cairo-svg.h>
+#include <cairo.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace replay::analysis {
+
+namespace {
+
+struct Rgb {
+  double r, g, b;
+};
+
+// Tableau-10: distinguishable, and readable when printed in grey.
+const Rgb kPalette[] = {{0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173},
+                        {0.839, 0.153, 0.157}, {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294},
+                        {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}, {0.737, 0.741, 0.133},
+                        {0.090, 0.745, 0.812}};
+constexpr int kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
+
+// Viridis anchors: perceptually uniform, dark = low (= good) loss.
+const Rgb kViridis[] = {{0.267, 0.005, 0.329}, {0.230, 0.322, 0.546}, {0.128, 0.567, 0.551},
+                        {0.369, 0.789, 0.383}, {0.993, 0.906, 0.144}};
+
+Rgb viridis(double t) {
+  t = std::clamp(t, 0.0, 1.0) * 4.0;
+  int i = std::min(3, static_cast<int>(t));
+  double f = t - i;
+  const Rgb &a = kViridis[i], &b = kViridis[i + 1];
+  return {a.r + f * (b.r - a.r), a.g + f * (b.g - a.g), a.b + f * (b.b - a.b)};
+}
+
+void set_color(cairo_t* cr, const Rgb& c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
+
+void set_font(cairo_t* cr, double size, bool bold = false) {
+  cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+}
+
+double text_width(cairo_t* cr, const std::string& text) {
+  cairo_text_extents_t ext;
+  cairo_text_extents(cr, text.c_str(), &ext);
+  return ext.x_advance;
+}
+
+// Draws text anchored at (x, y): halign 0 = left, 0.5 = centre, 1 = right;
+// valign likewise from top (0) to bottom (1) using the font's ascent.
+void draw_text(cairo_t* cr, double x, double y, const std::string& text, double halign,
+               double valign, double angle = 0) {
+  cairo_font_extents_t fe;
+  cairo_font_extents(cr, &fe);
+  cairo_save(cr);
+  cairo_translate(cr, x, y);
+  cairo_rotate(cr, angle);
+  double w = text_width(cr, text);
+  cairo_move_to(cr, -halign * w, fe.ascent * (1 - valign) - fe.descent * valign);
+  cairo_show_text(cr, text.c_str());
+  cairo_restore(cr);
+}
+
+std::string tick_label(double v, double step) {
+  char buf[32];
+  int decimals = step >= 1 ? 0 : std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+  if (std::fabs(v) < step * 1e-6) v = 0;  // avoid "-0.00"
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Plot frame shared by the figures: background, title, plot rectangle.
+struct Frame {
+  double left, top, right, bottom;  // plot area in device units
+  double width() const { return right - left; }
+  double height() const { return bottom - top; }
+};
+
+void draw_background_and_title(cairo_t* cr, int width, int height, const std::string& title) {
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  set_font(cr, 17, true);
+  draw_text(cr, width / 2.0, 14, title, 0.5, 0);
+}
+
+void draw_marker(cairo_t* cr, double x, double y, int shape, double r) {
+  switch (shape % 3) {
+    case 0: cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
+    case 1: cairo_rectangle(cr, x - r, y - r, 2 * r, 2 * r); break;
+    default:
+      cairo_move_to(cr, x, y - r * 1.2);
+      cairo_line_to(cr, x + r * 1.1, y + r * 0.8);
+      cairo_line_to(cr, x - r * 1.1, y + r * 0.8);
+      cairo_close_path(cr);
+  }
+  cairo_fill(cr);
+}
+
+void draw_line_chart(cairo_t* cr, const LineChart& chart, int width, int height) {
+  draw_background_and_title(cr, width, height, chart.title);
+  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+  for (const auto& s : chart.series)
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      xmin = std::min(xmin, s.x[i]);
+      xmax = std::max(xmax, s.x[i]);
+      ymin = std::min(ymin, s.y[i]);
+      ymax = std::max(ymax, s.y[i]);
+    }
+  if (!std::isfinite(xmin)) {  // nothing to draw: say so instead of an empty box
+    set_font(cr, 14);
+    draw_text(cr, width / 2.0, height / 2.0, "no data", 0.5, 0.5);
+    return;
+  }
+  if (xmax - xmin < 1e-12) xmin -= 0.5, xmax += 0.5;
+  if (ymax - ymin < 1e-12) ymin -= 0.5, ymax += 0.5;
+  double ypad = 0.05 * (ymax - ymin), xpad = 0.03 * (xmax - xmin);
+  xmin -= xpad, xmax += xpad, ymin -= ypad, ymax += ypad;
+  auto xt = nice_ticks(xmin, xmax), yt = nice_ticks(ymin, ymax);
+  double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
+
+  set_font(cr, 12);
+  double ylab_w = 0;
+  for (double v : yt) ylab_w = std::max(ylab_w, text_width(cr, tick_label(v, ystep)));
+  Frame f{ylab_w + 48, 46, width - 20.0, height - 58.0};
+  auto px = [&](double x) { return f.left + (x - xmin) / (xmax - xmin) * f.width(); };
+  auto py = [&](double y) { return f.bottom - (y - ymin) / (ymax - ymin) * f.height(); };
+
+  // Grid, ticks and tick labels.
+  cairo_set_line_width(cr, 1);
+  for (double v : xt) {
+    if (v < xmin || v > xmax) continue;
+    cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+    cairo_move_to(cr, px(v), f.top);
+    cairo_line_to(cr, px(v), f.bottom);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    cairo_move_to(cr, px(v), f.bottom);
+    cairo_line_to(cr, px(v), f.bottom + 5);
+    cairo_stroke(cr);
+    draw_text(cr, px(v), f.bottom + 8, tick_label(v, xstep), 0.5, 0);
+  }
+  for (double v : yt) {
+    if (v < ymin || v > ymax) continue;
+    cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+    cairo_move_to(cr, f.left, py(v));
+    cairo_line_to(cr, f.right, py(v));
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    cairo_move_to(cr, f.left - 5, py(v));
+    cairo_line_to(cr, f.left, py(v));
+    cairo_stroke(cr);
+    draw_text(cr, f.left - 8, py(v), tick_label(v, ystep), 1, 0.5);
+  }
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_rectangle(cr, f.left, f.top, f.width(), f.height());
+  cairo_stroke(cr);
+  set_font(cr, 13);
+  draw_text(cr, (f.left + f.right) / 2, height - 22.0, chart.x_label, 0.5, 0);
+  draw_text(cr, 16, (f.top + f.bottom) / 2, chart.y_label, 0.5, 0, -M_PI / 2);
+
+  // Series, clipped to the plot area.
+  cairo_save(cr);
+  cairo_rectangle(cr, f.left, f.top, f.width(), f.height());
+  cairo_clip(cr);
+  for (size_t si = 0; si < chart.series.size(); ++si) {
+    const auto& s = chart.series[si];
+    int ci = s.color >= 0 ? s.color : static_cast<int>(si);
+    set_color(cr, kPalette[ci % kPaletteSize]);
+    size_t n = std::min(s.x.size(), s.y.size());
+    if (s.line) {
+      cairo_set_line_width(cr, 2);
+      double dash[] = {6, 4};
+      cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+      bool pen_down = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
+          pen_down = false;
+          continue;
+        }
+        if (pen_down) cairo_line_to(cr, px(s.x[i]), py(s.y[i]));
+        else cairo_move_to(cr, px(s.x[i]), py(s.y[i]));
+        pen_down = true;
+      }
+      cairo_stroke(cr);
+      cairo_set_dash(cr, nullptr, 0, 0);
+    }
+    if (s.markers)
+      for (size_t i = 0; i < n; ++i)
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+          draw_marker(cr, px(s.x[i]), py(s.y[i]), s.marker >= 0 ? s.marker : ci, 4.5);
+    set_font(cr, 11);
+    for (size_t i = 0; i < n && i < s.point_labels.size(); ++i)
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && !s.point_labels[i].empty()) {
+        bool right_half = px(s.x[i]) > (f.left + f.right) / 2;
+        draw_text(cr, px(s.x[i]) + (right_half ? -8 : 8), py(s.y[i]) - 6, s.point_labels[i],
+                  right_half ? 1 : 0, 1);
+      }
+  }
+  cairo_restore(cr);
+
+  // Legend in the top-right corner of the plot area.
+  std::vector<size_t> entries;
+  for (size_t i = 0; i < chart.series.size(); ++i)
+    if (!chart.series[i].label.empty()) entries.push_back(i);
+  if (entries.empty()) return;
+  set_font(cr, 12);
+  double lw = 0;
+  for (size_t i : entries) lw = std::max(lw, text_width(cr, chart.series[i].label));
+  double row = 18, box_w = lw + 46, box_h = row * entries.size() + 8;
+  double bx = f.right - box_w - 8, by = f.top + 8;
+  cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+  cairo_rectangle(cr, bx, by, box_w, box_h);
+  cairo_fill_preserve(cr);
+  cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+  cairo_set_line_width(cr, 1);
+  cairo_stroke(cr);
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const auto& s = chart.series[entries[k]];
+    int ci = s.color >= 0 ? s.color : static_cast<int>(entries[k]);
+    double cy = by + 4 + row * (k + 0.5);
+    set_color(cr, kPalette[ci % kPaletteSize]);
+    if (s.line) {
+      cairo_set_line_width(cr, 2);
+      double dash[] = {6, 4};
+      cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+      cairo_move_to(cr, bx + 6, cy);
+      cairo_line_to(cr, bx + 32, cy);
+      cairo_stroke(cr);
+      cairo_set_dash(cr, nullptr, 0, 0);
+    }
+    if (s.markers) draw_marker(cr, bx + 19, cy, s.marker >= 0 ? s.marker : ci, 4);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    draw_text(cr, bx + 38, cy, s.label, 0, 0.5);
+  }
+}
+
+void draw_heatmap(cairo_t* cr, const Heatmap& map, int width, int height) {
+  draw_background_and_title(cr, width, height, map.title);
+  size_t rows = map.row_labels.size(), cols = map.col_labels.size();
+  if (map.values.size() != rows)
+    throw Error("heatmap '" + map.title + "': " + std::to_string(map.values.size()) +
+                " value rows for " + std::to_string(rows) + " row labels");
+  for (const auto& r : map.values)
+    if (r.size() != cols)
+      throw Error("heatmap '" + map.title + "': a value row has " + std::to_string(r.size()) +
+                  " cells for " + std::to_string(cols) + " column labels");
+  double vmin = INFINITY, vmax = -INFINITY;
+  size_t best_r = 0, best_c = 0;
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      double v = map.values[r][c];
+      if (!std::isfinite(v)) continue;
+      if (v < vmin) vmin = v, best_r = r, best_c = c;
+      vmax = std::max(vmax, v);
+    }
+  if (rows == 0 || cols == 0 || !std::isfinite(vmin)) {
+    set_font(cr, 14);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    draw_text(cr, width / 2.0, height / 2.0, "no data", 0.5, 0.5);
+    return;
+  }
+  set_font(cr, 12);
+  double label_w = 0;
+  for (const auto& l : map.row_labels) label_w = std::max(label_w, text_width(cr, l));
+  Frame f{label_w + 50, 50, width - 110.0, height - 58.0};
+  double cw = f.width() / cols, ch = f.height() / rows;
+  auto norm = [&](double v) { return vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5; };
+
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      double v = map.values[r][c], x = f.left + c * cw, y = f.top + r * ch;
+      if (std::isfinite(v)) {
+        Rgb col = viridis(norm(v));
+        set_color(cr, col);
+      } else {
+        cairo_set_source_rgb(cr, 0.93, 0.93, 0.93);
+      }
+      cairo_rectangle(cr, x, y, cw, ch);
+      cairo_fill(cr);
+      char buf[32];
+      if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.*f", map.decimals, v);
+      else std::snprintf(buf, sizeof buf, "-");
+      Rgb col = std::isfinite(v) ? viridis(norm(v)) : Rgb{1, 1, 1};
+      double luminance = 0.299 * col.r + 0.587 * col.g + 0.114 * col.b;
+      if (luminance < 0.5) cairo_set_source_rgb(cr, 1, 1, 1);
+      else cairo_set_source_rgb(cr, 0, 0, 0);
+      set_font(cr, std::min(16.0, std::max(9.0, ch / 3.5)));
+      draw_text(cr, x + cw / 2, y + ch / 2, buf, 0.5, 0.5);
+    }
+  // Thin white cell borders, then the best cell's outline on top.
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_set_line_width(cr, 1.5);
+  for (size_t r = 0; r <= rows; ++r) {
+    cairo_move_to(cr, f.left, f.top + r * ch);
+    cairo_line_to(cr, f.right, f.top + r * ch);
+  }
+  for (size_t c = 0; c <= cols; ++c) {
+    cairo_move_to(cr, f.left + c * cw, f.top);
+    cairo_line_to(cr, f.left + c * cw, f.bottom);
+  }
+  cairo_stroke(cr);
+  if (map.outline_min) {
+    cairo_set_source_rgb(cr, 0.85, 0.1, 0.1);
+    cairo_set_line_width(cr, 4);
+    cairo_rectangle(cr, f.left + best_c * cw + 2, f.top + best_r * ch + 2, cw - 4, ch - 4);
+    cairo_stroke(cr);
+  }
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  set_font(cr, 12);
+  for (size_t r = 0; r < rows; ++r)
+    draw_text(cr, f.left - 6, f.top + (r + 0.5) * ch, map.row_labels[r], 1, 0.5);
+  for (size_t c = 0; c < cols; ++c)
+    draw_text(cr, f.left + (c + 0.5) * cw, f.bottom + 6, map.col_labels[c], 0.5, 0);
+  set_font(cr, 13);
+  draw_text(cr, (f.left + f.right) / 2, height - 22.0, map.x_label, 0.5, 0);
+  draw_text(cr, 16, (f.top + f.bottom) / 2, map.y_label, 0.5, 0, -M_PI / 2);
+
+  // Colour bar with its range.
+  double bx = f.right + 30, bw = 18;
+  const int steps = 64;
+  for (int i = 0; i < steps; ++i) {
+    set_color(cr, viridis(1.0 - (i + 0.5) / steps));
+    cairo_rectangle(cr, bx, f.top + i * f.height() / steps, bw, f.height() / steps + 0.5);
+    cairo_fill(cr);
+  }
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_set_line_width(cr, 1);
+  cairo_rectangle(cr, bx, f.top, bw, f.height());
+  cairo_stroke(cr);
+  set_font(cr, 11);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", map.decimals, vmax);
+  draw_text(cr, bx + bw + 4, f.top, buf, 0, 0.5);
+  std::snprintf(buf, sizeof buf, "%.*f", map.decimals, vmin);
+  draw_text(cr, bx + bw + 4, f.bottom, buf, 0, 0.5);
+}
+
+cairo_status_t append_to_string(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+std::string render_with(const std::function<void(cairo_t*)>& draw, ImageFormat format, int width,
+                        int height) {
+  std::string out;
+  cairo_surface_t* surface =
+      format == ImageFormat::Png
+          ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height)
+          : cairo_svg_surface_create_for_stream(append_to_string, &out, width, height);
+  cairo_t* cr = cairo_create(surface);
+  try {
+    draw(cr);
+  } catch (...) {
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+    throw;
+  }
+  cairo_status_t status = cairo_status(cr);
+  cairo_destroy(cr);
+  if (format == ImageFormat::Png && status == CAIRO_STATUS_SUCCESS)
+    status = cairo_surface_write_to_png_stream(surface, append_to_string, &out);
+  cairo_surface_finish(surface);  // flushes the SVG stream
+  if (status == CAIRO_STATUS_SUCCESS) status = cairo_surface_status(surface);
+  cairo_surface_destroy(surface);
+  if (status != CAIRO_STATUS_SUCCESS)
+    throw Error(std::string("cairo rendering failed: ") + cairo_status_to_string(status));
+  return out;
+}
+
+}  // namespace
+
+ImageFormat image_format_for(const std::filesystem::path& file) {
+  auto ext = file.extension().string();
+  if (ext == ".png") return ImageFormat::Png;
+  if (ext == ".svg") return ImageFormat::Svg;
+  throw Error("cannot tell the image format of " + file.string() + " (use .png or .svg)");
+}
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  std::vector<double> ticks;
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return ticks;
+  double raw = (hi - lo) / std::max(1, target);
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    ticks.push_back(std::round(v / step) * step + 0.0);  // + 0.0: no "-0"
+  return ticks;
+}
+
+std::string render(const LineChart& chart, ImageFormat format, int width, int height) {
+  return render_with([&](cairo_t* cr) { draw_line_chart(cr, chart, width, height); }, format,
+                     width, height);
+}
+
+std::string render(const Heatmap& map, ImageFormat format, int width, int height) {
+  return render_with([&](cairo_t* cr) { draw_heatmap(cr, map, width, height); }, format, width,
+                     height);
+}
+
+void write_figure(const LineChart& chart, const std::filesystem::path& file, int width, int height) {
+  fs::write_file_atomic(file, render(chart, image_format_for(file), width, height));
+}
+
+void write_figure(const Heatmap& map, const std::filesystem::path& file, int width, int height) {
+  fs::write_file_atomic(file, render(map, image_format_for(file), width, height));
+}
+
+}  // namespace replay::analysis

@@ -1,0 +1,472 @@
+#include "analysis/registry.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/hash.h"
+
+namespace replay::analysis {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Version 1 of the schema. A later version appends a migration step to
+// kMigrations; the file's PRAGMA user_version says which steps have run.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE runs(
+  id TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  run_dir TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK(status IN ('queued', 'running', 'done', 'failed')),
+  created_at REAL NOT NULL,
+  started_at REAL,
+  ended_at REAL,
+  step INTEGER NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  tokens_per_s REAL,
+  error TEXT NOT NULL DEFAULT '',
+  branched_from TEXT REFERENCES runs(id),
+  branch_step INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sweep_runs(
+  sweep TEXT NOT NULL,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '{}',
+  position INTEGER NOT NULL,
+  PRIMARY KEY(sweep, run_id)
+);
+CREATE INDEX sweep_runs_by_run ON sweep_runs(run_id);
+CREATE TABLE evals(
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  split TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  loss REAL,
+  PRIMARY KEY(run_id, split, step)
+);
+)sql",
+};
+constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kNumMigrations == kRegistrySchemaVersion);
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+// Prepared statement with RAII and errors that name the registry file.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& where, const char* sql) : db_(db), where_(where) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, double v) {
+    if (std::isfinite(v)) sqlite3_bind_double(stmt_, i, v);
+    else sqlite3_bind_null(stmt_, i);  // SQLite has no NaN; NULL reads back as NaN
+    return *this;
+  }
+  Stmt& bind(int i, std::optional<double> v) {
+    if (v) return bind(i, *v);
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail("step");
+    return false;
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : "";
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  double real(int col) const {
+    return is_null(col) ? std::numeric_limits<double>::quiet_NaN() : sqlite3_column_double(stmt_, col);
+  }
+  std::optional<double> opt_real(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return sqlite3_column_double(stmt_, col);
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    throw Error(where_ + ": " + what + " failed: " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  std::string where_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the
+// busy timeout instead of deadlocking on a read-to-write upgrade.
+class WriteTransaction {
+ public:
+  WriteTransaction(sqlite3* db, const std::string& where) : db_(db), where_(where) {
+    exec("BEGIN IMMEDIATE");
+  }
+  ~WriteTransaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string text = msg ? msg : sqlite3_errmsg(db_);
+      sqlite3_free(msg);
+      throw Error(where_ + ": " + sql + " failed: " + text);
+    }
+  }
+  sqlite3* db_;
+  std::string where_;
+  bool done_ = false;
+};
+
+std::map<std::string, std::string> parse_tags(const std::string& text, const std::string& where) {
+  std::map<std::string, std::string> tags;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) throw Error(where + ": corrupt tags " + text);
+  for (const auto& [k, v] : j.items()) tags[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return tags;
+}
+
+constexpr const char* kRunColumns =
+    "r.id, r.config, r.run_dir, r.status, r.created_at, r.started_at, r.ended_at, r.step, "
+    "r.tokens, r.tokens_per_s, r.error, r.branched_from, r.branch_step";
+
+RunRecord read_run_columns(const Stmt& s) {
+  RunRecord r;
+  r.id = s.text(0);
+  r.config = s.text(1);
+  r.run_dir = s.text(2);
+  r.status = parse_run_status(s.text(3));
+  r.created_at = s.real(4);
+  r.started_at = s.opt_real(5);
+  r.ended_at = s.opt_real(6);
+  r.step = s.integer(7);
+  r.tokens = s.integer(8);
+  r.tokens_per_s = s.opt_real(9);
+  r.error = s.text(10);
+  r.branched_from = s.text(11);
+  r.branch_step = s.integer(12);
+  return r;
+}
+
+}  // namespace
+
+const char* run_status_name(RunStatus status) {
+  switch (status) {
+    case RunStatus::Queued: return "queued";
+    case RunStatus::Running: return "running";
+    case RunStatus::Done: return "done";
+    case RunStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+RunStatus parse_run_status(const std::string& name) {
+  if (name == "queued") return RunStatus::Queued;
+  if (name == "running") return RunStatus::Running;
+  if (name == "done") return RunStatus::Done;
+  if (name == "failed") return RunStatus::Failed;
+  throw Error("unknown run status '" + name + "' (expected queued, running, done or failed)");
+}
+
+std::string run_id_for_config(std::string_view resolved_config) {
+  return hash::xxh128_hex(resolved_config);
+}
+
+std::optional<double> RunRecord::tag_number(const std::string& key) const {
+  auto it = tags.find(key);
+  if (it == tags.end()) return std::nullopt;
+  try {
+    size_t used = 0;
+    double v = std::stod(it->second, &used);
+    if (used != it->second.size()) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string RunRecord::tag(const std::string& key, const std::string& fallback) const {
+  auto it = tags.find(key);
+  return it == tags.end() ? fallback : it->second;
+}
+
+Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
+  if (!create && !std::filesystem::exists(db))
+    throw Error("no run registry at " + db.string() + " (run a sweep first, or pass --db)");
+  if (create && db.has_parent_path()) std::filesystem::create_directories(db.parent_path());
+  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(db.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error("cannot open run registry " + db.string() + ": " + msg);
+  }
+  try {
+    // A writer holds the lock for milliseconds; 30 s covers a loaded machine.
+    sqlite3_busy_timeout(db_, 30000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    auto check_version = [&](int version) {
+      if (version > kRegistrySchemaVersion)
+        throw Error(where() + " has schema version " + std::to_string(version) +
+                    ", newer than this build of replay understands (" +
+                    std::to_string(kRegistrySchemaVersion) + ")");
+    };
+    // Only a registry that needs migrating takes the write lock: a reader
+    // must not queue behind a busy sweep just to open the file.
+    int version = schema_version();
+    check_version(version);
+    if (version < kRegistrySchemaVersion) {
+      WriteTransaction tx(db_, where());
+      version = schema_version();  // another process may have migrated meanwhile
+      check_version(version);
+      for (int v = version; v < kRegistrySchemaVersion; ++v) exec(kMigrations[v]);
+      exec(("PRAGMA user_version=" + std::to_string(kRegistrySchemaVersion)).c_str());
+      tx.commit();
+    }
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Registry::~Registry() { sqlite3_close(db_); }
+
+std::string Registry::where() const { return "run registry " + path_.string(); }
+
+void Registry::exec(const char* sql) const {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    throw Error(where() + ": " + text);
+  }
+}
+
+int Registry::schema_version() const {
+  Stmt s(db_, where(), "PRAGMA user_version");
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+std::string Registry::add_run(const NewRun& run) {
+  if (run.config.empty() && run.id.empty())
+    throw Error(where() + ": a run needs a config (or an explicit id)");
+  std::string id = run.id.empty() ? run_id_for_config(run.config) : run.id;
+  json tags = json::object();
+  for (const auto& [k, v] : run.tags) tags[k] = v;
+  WriteTransaction tx(db_, where());
+  Stmt(db_, where(),
+       "INSERT OR IGNORE INTO runs(id, config, run_dir, status, created_at) "
+       "VALUES(?, ?, ?, 'queued', ?)")
+      .bind(1, id).bind(2, run.config).bind(3, run.run_dir).bind(4, now_seconds()).run();
+  if (!run.run_dir.empty())
+    Stmt(db_, where(), "UPDATE runs SET run_dir = ? WHERE id = ? AND run_dir = ''")
+        .bind(1, run.run_dir).bind(2, id).run();
+  Stmt(db_, where(),
+       "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?, ?, ?, ?, "
+       "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
+       "ON CONFLICT(sweep, run_id) DO UPDATE SET name = excluded.name, tags = excluded.tags")
+      .bind(1, run.sweep).bind(2, id).bind(3, run.name.empty() ? id.substr(0, 12) : run.name)
+      .bind(4, tags.dump()).run();
+  tx.commit();
+  return id;
+}
+
+void Registry::require_run(const std::string& id) const {
+  Stmt s(db_, where(), "SELECT 1 FROM runs WHERE id = ?");
+  s.bind(1, id);
+  if (!s.step()) throw Error(where() + ": no run with id " + id);
+}
+
+std::optional<RunRecord> Registry::find_run(const std::string& id) const {
+  Stmt s(db_, where(), (std::string("SELECT ") + kRunColumns + " FROM runs r WHERE r.id = ?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  RunRecord r = read_run_columns(s);
+  r.final_metrics = final_metrics(id);
+  // Name and tags from the run's first sweep membership, if any.
+  Stmt m(db_, where(), "SELECT sweep, name, tags FROM sweep_runs WHERE run_id = ? ORDER BY rowid LIMIT 1");
+  m.bind(1, id);
+  if (m.step()) {
+    r.name = m.text(1);
+    r.tags = parse_tags(m.text(2), where());
+  }
+  return r;
+}
+
+RunRecord Registry::get_run(const std::string& id) const {
+  auto r = find_run(id);
+  if (!r) throw Error(where() + ": no run with id " + id);
+  return *r;
+}
+
+void Registry::set_status(const std::string& id, RunStatus status, const char* extra_sql,
+                          const std::string* text, std::optional<double> number) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  std::string sql = std::string("UPDATE runs SET status = ?1") + extra_sql + " WHERE id = ?2";
+  Stmt s(db_, where(), sql.c_str());
+  s.bind(1, std::string(run_status_name(status))).bind(2, id).bind(3, now_seconds());
+  if (text) s.bind(4, *text);
+  if (number) s.bind(5, number);
+  s.run();
+  tx.commit();
+}
+
+void Registry::mark_queued(const std::string& id) {
+  set_status(id, RunStatus::Queued, ", started_at = NULL, ended_at = NULL, error = ''", nullptr,
+             std::nullopt);
+}
+
+void Registry::mark_running(const std::string& id) {
+  set_status(id, RunStatus::Running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
+             std::nullopt);
+}
+
+void Registry::mark_done(const std::string& id, std::optional<double> tokens_per_s) {
+  set_status(id, RunStatus::Done,
+             tokens_per_s ? ", ended_at = ?3, tokens_per_s = ?5" : ", ended_at = ?3", nullptr,
+             tokens_per_s);
+}
+
+void Registry::mark_failed(const std::string& id, const std::string& error) {
+  set_status(id, RunStatus::Failed, ", ended_at = ?3, error = ?4", &error, std::nullopt);
+}
+
+void Registry::record_progress(const std::string& id, int64_t step, int64_t tokens,
+                               std::optional<double> tokens_per_s) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  Stmt(db_, where(),
+       "UPDATE runs SET step = ?, tokens = ?, tokens_per_s = COALESCE(?, tokens_per_s) WHERE id = ?")
+      .bind(1, step).bind(2, tokens).bind(3, tokens_per_s).bind(4, id).run();
+  tx.commit();
+}
+
+void Registry::record_eval(const std::string& id, int64_t step, int64_t tokens,
+                           const std::map<std::string, double>& losses) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  for (const auto& [split, loss] : losses)
+    Stmt(db_, where(), "INSERT OR REPLACE INTO evals(run_id, split, step, tokens, loss) VALUES(?, ?, ?, ?, ?)")
+        .bind(1, id).bind(2, split).bind(3, step).bind(4, tokens).bind(5, loss).run();
+  tx.commit();
+}
+
+void Registry::import_metrics(const std::string& id, const RunMetrics& metrics) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  for (const auto& e : metrics.evals)
+    for (const auto& [split, loss] : e.val) {
+      Stmt(db_, where(), "INSERT OR REPLACE INTO evals(run_id, split, step, tokens, loss) VALUES(?, ?, ?, ?, ?)")
+          .bind(1, id).bind(2, split).bind(3, e.step).bind(4, e.tokens).bind(5, loss).run();
+    }
+  if (!metrics.steps.empty()) {
+    const auto& last = metrics.steps.back();
+    Stmt(db_, where(),
+         "UPDATE runs SET step = MAX(step, ?), tokens = MAX(tokens, ?), "
+         "tokens_per_s = COALESCE(?, tokens_per_s) WHERE id = ?")
+        .bind(1, last.step).bind(2, last.tokens).bind(3, metrics.median_tokens_per_s()).bind(4, id)
+        .run();
+  }
+  tx.commit();
+}
+
+void Registry::record_branch(const std::string& id, const std::string& parent_id, int64_t step) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  if (parent_id == id) throw Error(where() + ": run " + id + " cannot branch from itself");
+  require_run(parent_id);
+  Stmt(db_, where(), "UPDATE runs SET branched_from = ?, branch_step = ? WHERE id = ?")
+      .bind(1, parent_id).bind(2, step).bind(3, id).run();
+  tx.commit();
+}
+
+std::vector<RunRecord> Registry::list_runs(const RunFilter& filter) const {
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    ", m.sweep, m.name, m.tags FROM sweep_runs m JOIN runs r ON r.id = m.run_id "
+                    "WHERE (?1 IS NULL OR m.sweep = ?1) AND (?2 IS NULL OR r.status = ?2) "
+                    "ORDER BY m.sweep, m.position";
+  // One read transaction: the list and each run's metrics come from the same
+  // snapshot even while a sweep commits new results.
+  exec("BEGIN");
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db_};
+  Stmt s(db_, where(), sql.c_str());
+  if (filter.sweep) s.bind(1, *filter.sweep);
+  if (filter.status) s.bind(2, std::string(run_status_name(*filter.status)));
+  std::vector<RunRecord> out;
+  while (s.step()) {
+    RunRecord r = read_run_columns(s);
+    r.sweep = s.text(13);
+    r.name = s.text(14);
+    r.tags = parse_tags(s.text(15), where());
+    out.push_back(std::move(r));
+  }
+  for (auto& r : out) r.final_metrics = final_metrics(r.id);
+  return out;
+}
+
+std::vector<std::string> Registry::sweeps() const {
+  Stmt s(db_, where(), "SELECT DISTINCT sweep FROM sweep_runs ORDER BY sweep");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::map<std::string, SplitLoss> Registry::final_metrics(const std::string& id) const {
+  Stmt s(db_, where(),
+         "SELECT split, step, tokens, loss FROM evals e WHERE run_id = ?1 AND step = "
+         "(SELECT MAX(step) FROM evals WHERE run_id = ?1 AND split = e.split)");
+  s.bind(1, id);
+  std::map<std::string, SplitLoss> out;
+  while (s.step()) out[s.text(0)] = SplitLoss{s.text(0), s.integer(1), s.integer(2), s.real(3)};
+  return out;
+}
+
+std::vector<SplitLoss> Registry::eval_history(const std::string& id, const std::string& split) const {
+  Stmt s(db_, where(), "SELECT step, tokens, loss FROM evals WHERE run_id = ? AND split = ? ORDER BY step");
+  s.bind(1, id).bind(2, split);
+  std::vector<SplitLoss> out;
+  while (s.step()) out.push_back(SplitLoss{split, s.integer(0), s.integer(1), s.real(2)});
+  return out;
+}
+
+}  // namespace replay::analysis

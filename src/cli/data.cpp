@@ -1,0 +1,179 @@
+// `replay data build` (corpus -> token store) and `replay data info` (what a
+// store holds, checksums verified). The format and rules live in src/store/.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "store/builder.h"
+#include "store/corpus_input.h"
+#include "store/token_store.h"
+#include "text/tokenizer.h"
+#include "util/error.h"
+
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace replay;
+using namespace replay::store;
+
+struct BuildArgs {
+  std::string tokenizer = "data/tokenizer/tokenizer.json";
+  std::string domain;
+  std::string out;
+  std::vector<std::string> inputs;
+  bool all = false;
+  std::string corpora = "data/corpora";
+  std::string stores = "data/stores";
+  std::string text_field = "text";
+  double shard_mb = 32;
+  BuildOptions options;
+};
+
+void build_one(const text::Tokenizer& tokenizer, const TokenizerHandle& handle,
+               const std::string& domain, const std::vector<stdfs::path>& inputs,
+               const stdfs::path& out, const BuildArgs& args) {
+  BuildOptions o = args.options;
+  o.domain = domain;
+  o.inputs.clear();
+  for (const auto& in : inputs) o.inputs.push_back(in.string());
+  o.shard_bytes = static_cast<uint64_t>(args.shard_mb * (1 << 20));
+  auto start = std::chrono::steady_clock::now();
+  Manifest m = build_store(out, corpus_documents(inputs, args.text_field), handle, o);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%-10s %8llu docs %8.1f MB -> train %llu seqs, val %llu seqs of %u tokens "
+              "(%u-byte ids) in %.1f s (%.1f MB/s) -> %s\n",
+              domain.c_str(), (unsigned long long)m.input_documents, m.input_bytes / 1e6,
+              (unsigned long long)m.train.sequences, (unsigned long long)m.val.sequences,
+              m.seq_len, m.token_bytes, secs, m.input_bytes / 1e6 / secs, out.string().c_str());
+  std::fflush(stdout);
+}
+
+void run_build(const BuildArgs& args) {
+  if (args.all != args.inputs.empty())
+    throw Error(args.all ? "--all builds every domain of --corpora; do not also give INPUT files"
+                         : "give INPUT corpus files or folders (or --all)");
+  if (!args.all && (args.domain.empty() || args.out.empty()))
+    throw Error("--domain and --out are required when building from INPUT files");
+  if (args.shard_mb <= 0) throw Error("--shard-mb must be positive");
+  std::vector<std::pair<std::string, stdfs::path>> jobs;  // (domain, corpus)
+  if (args.all) jobs = find_domain_corpora(args.corpora);
+  text::Tokenizer tokenizer = text::Tokenizer::load(args.tokenizer);
+  TokenizerHandle handle = tokenizer_handle(tokenizer);
+  if (!args.all) {
+    std::vector<stdfs::path> inputs(args.inputs.begin(), args.inputs.end());
+    build_one(tokenizer, handle, args.domain, inputs, args.out, args);
+    return;
+  }
+  for (const auto& [domain, corpus] : jobs)
+    build_one(tokenizer, handle, domain, {corpus}, stdfs::path(args.stores) / domain, args);
+}
+
+std::string mb(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MB", bytes / 1e6);
+  return buf;
+}
+
+void print_info(const TokenStore& s) {
+  const Manifest& m = s.manifest();
+  std::printf("store %s\n", s.dir().string().c_str());
+  std::printf("  domain          %s\n", m.domain.c_str());
+  std::printf("  tokenizer       %s (vocab %llu, end-of-text id %u)\n",
+              m.tokenizer_fingerprint.c_str(), (unsigned long long)m.vocab_size, m.eot_id);
+  std::printf("  seq_len         %u tokens, %u-byte token ids\n", m.seq_len, m.token_bytes);
+  std::printf("  input           %llu documents, %s of text\n",
+              (unsigned long long)m.input_documents, mb(m.input_bytes).c_str());
+  uint64_t total = m.train.sequences + m.val.sequences;
+  for (Split split : {Split::train, Split::val}) {
+    const SplitInfo& sp = m.split(split);
+    std::printf("  %-5s           %llu sequences (%llu tokens, %.1f%%), %llu documents, %s, "
+                "%zu shard(s), %llu tokens dropped\n",
+                split_name(split), (unsigned long long)sp.sequences,
+                (unsigned long long)(sp.sequences * m.seq_len),
+                total ? 100.0 * sp.sequences / total : 0.0, (unsigned long long)sp.documents,
+                mb(sp.text_bytes).c_str(), sp.shards.size(),
+                (unsigned long long)sp.dropped_tokens);
+  }
+  std::printf("  split rule      %s\n", m.split_rule.description.c_str());
+  if (m.split_rule.val_dropped_duplicates)
+    std::printf("                  %llu validation sequences dropped (also in train)\n",
+                (unsigned long long)m.split_rule.val_dropped_duplicates);
+  std::printf("  checksums       OK (%zu shards verified)\n",
+              m.train.shards.size() + m.val.shards.size());
+}
+
+void run_info(const std::vector<std::string>& stores, const std::string& tokenizer_path) {
+  std::string fingerprint;
+  if (!tokenizer_path.empty()) fingerprint = text::Tokenizer::load(tokenizer_path).fingerprint();
+  int failed = 0;
+  for (const auto& dir : stores) {
+    try {
+      print_info(TokenStore::open(dir, fingerprint));
+    } catch (const Error& e) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "replay: error: %s\n", e.what());
+      ++failed;
+    }
+    std::fflush(stdout);
+  }
+  if (failed)
+    throw Error(std::to_string(failed) + " of " + std::to_string(stores.size()) +
+                " store(s) failed their checks");
+}
+
+void setup(CLI::App& app) {
+  auto* data = app.add_subcommand("data", "Token stores: tokenize corpora into packed sequences");
+  data->require_subcommand(1);
+
+  auto args = std::make_shared<BuildArgs>();
+  auto* build = data->add_subcommand(
+      "build",
+      "Tokenize a domain's documents into a token store: documents joined with the end-of-text "
+      "token, cut into fixed-length sequences, a seeded held-out validation split");
+  build->add_option("inputs", args->inputs, "Corpus files or folders (.jsonl, .txt, .gz, .zst)");
+  build->add_option("--tokenizer", args->tokenizer, "Tokenizer file (tokenizer.json, .tiktoken, ...)")
+      ->capture_default_str();
+  build->add_option("--domain", args->domain, "Domain name recorded in the store");
+  build->add_option("--out", args->out, "Store directory to create (replaced if it is a store)");
+  build->add_flag("--all", args->all,
+                  "Build every <domain>.jsonl[.zst] of --corpora into --stores/<domain>");
+  build->add_option("--corpora", args->corpora, "Corpora folder for --all")->capture_default_str();
+  build->add_option("--stores", args->stores, "Stores folder for --all")->capture_default_str();
+  build->add_option("--seq-len", args->options.seq_len, "Tokens per sequence")
+      ->capture_default_str()->check(CLI::Range(2u, 1u << 24));
+  build->add_option("--val-sequences", args->options.val_sequences,
+                    "Validation sequences per domain (at most --val-fraction of its tokens)")
+      ->capture_default_str();
+  build->add_option("--val-fraction", args->options.val_max_fraction,
+                    "Largest share of a domain's tokens that validation may take (0 = none)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  build->add_option("--seed", args->options.seed, "Seed of the validation rule")
+      ->capture_default_str();
+  build->add_option("--threads", args->options.threads, "Tokenization threads (0 = all cores)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  build->add_option("--text-field", args->text_field, "JSONL field holding the text")
+      ->capture_default_str();
+  build->add_option("--shard-mb", args->shard_mb, "Approximate shard size in MB")
+      ->capture_default_str();
+  build->callback([args] {
+    args->options.quiet = false;
+    run_build(*args);
+  });
+
+  auto stores = std::make_shared<std::vector<std::string>>();
+  auto tokenizer = std::make_shared<std::string>();
+  auto* info = data->add_subcommand(
+      "info", "Print what token stores hold (tokens, sequences, train/val split, tokenizer) "
+              "after verifying every shard's checksum");
+  info->add_option("stores", *stores, "Store directories")->required();
+  info->add_option("--tokenizer", *tokenizer,
+                   "Also check that the stores were built with this tokenizer");
+  info->callback([stores, tokenizer] { run_info(*stores, *tokenizer); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(30, setup);

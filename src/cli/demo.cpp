@@ -1,0 +1,33 @@
+// `replay demo`: the main job, a micro replication of the paper on CPU.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "sweep/demo.h"
+
+namespace {
+
+void setup(CLI::App& app) {
+  auto options = std::make_shared<replay::sweep::DemoOptions>();
+  auto* cmd = app.add_subcommand(
+      "demo",
+      "Micro replication of 'Replaying pre-training data improves fine-tuning' on real corpora: "
+      "builds what is missing (corpora, tokenizer, stores), runs reference runs at several pool "
+      "sizes, mid-training and fine-tuning with and without replay, fits the reference curve, "
+      "prints the data-efficiency multipliers and writes the report (runs/reports/). "
+      "Interrupted, it continues where it stopped.");
+  cmd->add_option("--domain", options->domains, "Target domain(s): math, code, basque, qa")
+      ->capture_default_str();
+  cmd->add_flag("--full", options->full, "All target domains and the rho x alpha schedule sweep");
+  cmd->add_option("-j,--jobs", options->jobs, "Runs in parallel (cores are divided between them)")
+      ->capture_default_str();
+  cmd->add_option("--data", options->data, "Data folder (corpora, tokenizer, stores)")->capture_default_str();
+  cmd->add_option("--runs", options->runs, "Runs folder (run directories, registry, reports)")
+      ->capture_default_str();
+  cmd->callback([options] { replay::sweep::run_demo(*options); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(5, setup);

@@ -1,0 +1,158 @@
+// `replay fit`: the paper's data-efficiency metric. Fits the reference curve
+// L(x) = A / x^B + C to (pool size, final target loss) pairs, from the run
+// registry or the command line, and prints the implied pool of each schedule
+// and the multipliers between schedules.
+#include <cmath>
+#include <memory>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "analysis/efficiency.h"
+#include "analysis/fit.h"
+#include "analysis/registry.h"
+#include "cli/command.h"
+#include "util/error.h"
+
+namespace {
+
+using namespace replay::analysis;
+
+struct Options {
+  std::vector<std::string> refs, schedules, compares;
+  std::string form = "power";
+  std::string db = kDefaultRegistryPath;
+  std::string sweep, reference_sweep, target;
+};
+
+double parse_number(const std::string& text, const std::string& what) {
+  // Accepts "0.015625" and "16/1024" (the spec writes pools as k/1024).
+  auto slash = text.find('/');
+  try {
+    size_t used = 0;
+    if (slash != std::string::npos) {
+      double num = std::stod(text.substr(0, slash), &used);
+      if (used != slash) throw std::invalid_argument(text);
+      std::string den_text = text.substr(slash + 1);
+      double den = std::stod(den_text, &used);
+      if (used != den_text.size() || den == 0) throw std::invalid_argument(text);
+      return num / den;
+    }
+    double v = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+    return v;
+  } catch (const std::exception&) {
+    throw replay::Error("bad number '" + text + "' in " + what);
+  }
+}
+
+// "NAME:VALUE", split at the last colon so names may contain colons.
+std::pair<std::string, std::string> split_pair(const std::string& arg, const std::string& option) {
+  auto colon = arg.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == arg.size())
+    throw replay::Error(option + " expects NAME:VALUE, got '" + arg + "'");
+  return {arg.substr(0, colon), arg.substr(colon + 1)};
+}
+
+void print_multiplier(const Multiplier& m) {
+  if (m.value)
+    std::printf("  %-44s over %-40s %10sx\n", m.better.c_str(), m.worse.c_str(),
+                format_significant(*m.value, 4).c_str());
+  else
+    std::printf("  %-44s over %-40s  none: %s\n", m.better.c_str(), m.worse.c_str(), m.why_none.c_str());
+}
+
+void run(const Options& o) {
+  std::vector<CurvePoint> refs;
+  std::vector<ScheduleLoss> schedules;
+  if (!o.sweep.empty()) {
+    Registry reg(o.db, /*create=*/false);
+    SweepData data = collect_sweep(reg, {o.sweep, o.reference_sweep, o.target, ""});
+    refs = data.reference;
+    schedules = data.schedules;
+    std::printf("sweep %s (%s): %zu reference runs, %zu schedules, target split %s\n", o.sweep.c_str(),
+                o.db.c_str(), refs.size(), schedules.size(), data.target_split.c_str());
+  }
+  for (const auto& r : o.refs) {
+    auto [x, loss] = split_pair(r, "--ref");
+    refs.push_back({parse_number(x, "--ref " + r), parse_number(loss, "--ref " + r)});
+  }
+  for (const auto& s : o.schedules) {
+    auto [name, loss] = split_pair(s, "--schedule");
+    schedules.push_back({name, "", std::nullopt, std::nullopt, parse_number(loss, "--schedule " + s), {}});
+  }
+  if (refs.empty())
+    throw replay::Error("no reference points: give --ref X:LOSS (at least 3) or --sweep with reference runs");
+
+  FitOptions fo;
+  fo.form = parse_curve_form(o.form);
+  CurveFit fit = fit_curve(refs, fo);
+  std::printf("reference fit %s over %zu points (MINPACK lmdif, %d evaluations): %s\n",
+              fo.form == CurveForm::Power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C",
+              fit.points.size(), fit.evaluations, fit.converged ? "converged" : "DID NOT CONVERGE");
+  std::printf("  A = %.8g  B = %.8g  C = %.8g", fit.A, fit.B, fit.C);
+  if (fo.form == CurveForm::ShiftedPower) std::printf("  D = %.8g", fit.D);
+  std::printf("\n  residual sum of squares %.6g (%s)\n", fit.rss, fit.message.c_str());
+  if (fit.degenerate)
+    std::printf("  WARNING: degenerate fit: %s; multipliers remain well defined\n",
+                fit.degenerate_reason.c_str());
+  std::printf("  %14s %10s %10s %11s\n", "x", "loss", "fitted", "residual");
+  for (size_t i = 0; i < fit.points.size(); ++i)
+    std::printf("  %14.8g %10.5f %10.5f %+11.6f\n", fit.points[i].x, fit.points[i].loss,
+                fit.predict(fit.points[i].x), fit.residuals[i]);
+
+  if (schedules.empty()) return;
+  std::printf("\nschedules (implied pool: what the reference would need for the same loss)\n");
+  for (const auto& s : schedules) {
+    Inverse inv = invert(fit, s.loss);
+    std::printf("  %-32s loss %.5f  implied x %s\n", s.name.c_str(), s.loss,
+                inv.ok() ? format_significant(inv.x(), 4).c_str() : ("none: " + inv.why_none).c_str());
+  }
+
+  auto find = [&](const std::string& name) -> const ScheduleLoss& {
+    for (const auto& s : schedules)
+      if (s.name == name) return s;
+    throw replay::Error("--compare: no schedule named '" + name + "'");
+  };
+  std::printf("\nmultipliers (P over Q = x(L_P) / x(L_Q))\n");
+  bool printed = false;
+  for (const auto& m : paper_multipliers(fit, schedules)) print_multiplier(m), printed = true;
+  for (const auto& c : o.compares) {
+    auto slash = c.find('/');
+    if (slash == std::string::npos) throw replay::Error("--compare expects P/Q, got '" + c + "'");
+    const auto& p = find(c.substr(0, slash));
+    const auto& q = find(c.substr(slash + 1));
+    print_multiplier(multiplier(fit, p.name, p.loss, q.name, q.loss));
+    printed = true;
+  }
+  if (!printed)  // nothing asked for: every schedule over the first one
+    for (size_t i = 1; i < schedules.size(); ++i)
+      print_multiplier(multiplier(fit, schedules[i].name, schedules[i].loss, schedules[0].name,
+                                  schedules[0].loss));
+}
+
+void setup(CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "fit", "Fit the reference curve L(x) = A / x^B + C and print data-efficiency multipliers");
+  cmd->footer(
+      "Example (the spec's FineMath vector):\n"
+      "  replay fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 \\\n"
+      "    --ref 2/1024:3.49087 --ref 1/1024:3.62532 --schedule ft:3.99417 \\\n"
+      "    --schedule ft+replay:3.90261 --compare ft+replay/ft");
+  cmd->add_option("--ref", opts->refs, "Reference point X:LOSS (pool size, e.g. 4/1024, and final target loss)");
+  cmd->add_option("--schedule", opts->schedules, "Schedule NAME:LOSS (final target loss)");
+  cmd->add_option("--compare", opts->compares, "Print the multiplier of schedule P over Q, as P/Q");
+  cmd->add_option("--form", opts->form, "Curve form: power (A/x^B+C) or shifted-power (A/(x^B+D)+C)")
+      ->capture_default_str();
+  cmd->add_option("--db", opts->db, "Run registry (SQLite) to read runs from")->capture_default_str();
+  cmd->add_option("--sweep", opts->sweep,
+                  "Read reference runs (tag family=reference, x=pool) and schedules from this sweep");
+  cmd->add_option("--reference-sweep", opts->reference_sweep, "Take reference runs from this sweep instead");
+  cmd->add_option("--target", opts->target, "Target validation split (default: the runs' target tag)");
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(80, setup);

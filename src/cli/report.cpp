@@ -1,0 +1,78 @@
+// `replay report`: writes a sweep's Markdown + HTML report with figures
+// (SVG and PNG) from the run registry and the run directories.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "analysis/registry.h"
+#include "analysis/report.h"
+#include "cli/command.h"
+#include "util/error.h"
+
+namespace {
+
+using namespace replay::analysis;
+namespace stdfs = std::filesystem;
+
+struct Options {
+  std::string what;  // sweep directory or sweep name
+  std::string db, out, target, generic, reference_sweep, form = "power";
+};
+
+void run(const Options& o) {
+  std::string db = o.db.empty() ? kDefaultRegistryPath : o.db;
+  std::string sweep = o.what;
+  stdfs::path out = o.out;
+  // A directory holding a registry.sqlite: report on its sweep (the sweep
+  // named like the directory, or its only sweep).
+  if (stdfs::is_directory(o.what) && stdfs::exists(stdfs::path(o.what) / "registry.sqlite")) {
+    if (o.db.empty()) db = (stdfs::path(o.what) / "registry.sqlite").string();
+    Registry probe(db, false);
+    auto sweeps = probe.sweeps();
+    std::string dir_name = stdfs::path(o.what).lexically_normal().filename().string();
+    if (dir_name.empty()) dir_name = stdfs::path(o.what).lexically_normal().parent_path().filename().string();
+    bool named = std::find(sweeps.begin(), sweeps.end(), dir_name) != sweeps.end();
+    if (named) sweep = dir_name;
+    else if (sweeps.size() == 1) sweep = sweeps[0];
+    else {
+      std::string list;
+      for (const auto& s : sweeps) list += (list.empty() ? "" : ", ") + s;
+      throw replay::Error(db + " holds several sweeps (" + list + "); name one: replay report NAME --db " + db);
+    }
+    if (out.empty()) out = stdfs::path(o.what) / "report";
+  }
+  if (out.empty()) out = stdfs::path("reports") / sweep;
+  Registry reg(db, /*create=*/false);
+  ReportOptions ro;
+  ro.collect = {sweep, o.reference_sweep, o.target, o.generic};
+  ro.out_dir = out;
+  ro.form = parse_curve_form(o.form);
+  ReportResult res = write_report(reg, ro);
+  std::printf("report for sweep %s: %s (%zu figures)\n", sweep.c_str(), res.markdown.c_str(),
+              res.figures.size());
+  std::printf("  html: %s\n", res.html.c_str());
+  for (const auto& m : res.multipliers)
+    if (m.value) std::printf("  %s over %s: %sx\n", m.better.c_str(), m.worse.c_str(),
+                             format_significant(*m.value, 4).c_str());
+    else std::printf("  %s over %s: none (%s)\n", m.better.c_str(), m.worse.c_str(), m.why_none.c_str());
+}
+
+void setup(CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("report", "Write a Markdown + HTML report (fit, multipliers, plots, runs) for a sweep");
+  cmd->add_option("sweep", opts->what, "Sweep name in the registry, or a directory with a registry.sqlite")
+      ->required();
+  cmd->add_option("--db", opts->db, std::string("Run registry (default ") + kDefaultRegistryPath + ")");
+  cmd->add_option("--out", opts->out, "Report directory (default reports/SWEEP, or DIR/report)");
+  cmd->add_option("--target", opts->target, "Target validation split (default: the runs' target tag)");
+  cmd->add_option("--generic", opts->generic, "Generic validation split (default: the runs' generic tag)");
+  cmd->add_option("--reference-sweep", opts->reference_sweep, "Take reference runs from this sweep");
+  cmd->add_option("--form", opts->form, "Curve form: power or shifted-power")->capture_default_str();
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(90, setup);

@@ -1,0 +1,97 @@
+// `replay runs`: lists the runs of the registry with their status and final
+// metrics. Safe to run while a sweep is writing (the registry is in WAL mode).
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "analysis/registry.h"
+#include "cli/command.h"
+
+namespace {
+
+using namespace replay::analysis;
+
+struct Options {
+  std::string db = kDefaultRegistryPath;
+  std::string sweep, status;
+  bool show_ids = false;
+};
+
+std::string duration_text(const RunRecord& r) {
+  if (!r.started_at) return "";
+  double end = r.ended_at ? *r.ended_at : static_cast<double>(std::time(nullptr));
+  long s = std::lround(end - *r.started_at);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      std::string cell = row[i];
+      if (i + 1 < row.size()) cell.resize(width[i], ' ');
+      line += cell + (i + 1 < row.size() ? "  " : "");
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+void run(const Options& o) {
+  Registry reg(o.db, /*create=*/false);
+  RunFilter filter;
+  if (!o.sweep.empty()) filter.sweep = o.sweep;
+  if (!o.status.empty()) filter.status = parse_run_status(o.status);
+  auto runs = reg.list_runs(filter);
+  std::vector<std::vector<std::string>> rows = {
+      {"sweep", "run", o.show_ids ? "id" : "id (short)", "status", "step", "time", "tokens/s",
+       "final losses", "notes"}};
+  size_t counts[4] = {0, 0, 0, 0};
+  for (const auto& r : runs) {
+    ++counts[static_cast<int>(r.status)];
+    std::string losses;
+    for (const auto& [split, m] : r.final_metrics) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%s%s=%.4f", losses.empty() ? "" : " ", split.c_str(), m.loss);
+      losses += buf;
+    }
+    std::string notes;
+    if (!r.branched_from.empty())
+      notes = "branched from " + r.branched_from.substr(0, 12) + " @ step " + std::to_string(r.branch_step);
+    if (!r.error.empty()) notes += (notes.empty() ? "" : "; ") + r.error.substr(0, 100);
+    char tps[32] = "";
+    if (r.tokens_per_s) std::snprintf(tps, sizeof tps, "%.0f", *r.tokens_per_s);
+    rows.push_back({r.sweep, r.name, o.show_ids ? r.id : r.id.substr(0, 12), run_status_name(r.status),
+                    std::to_string(r.step), duration_text(r), tps, losses, notes});
+  }
+  print_table(rows);
+  std::printf("%zu runs: %zu done, %zu running, %zu queued, %zu failed  (%s)\n", runs.size(), counts[2],
+              counts[1], counts[0], counts[3], o.db.c_str());
+}
+
+void setup(CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("runs", "List runs in the registry with status and final metrics");
+  cmd->add_option("--db", opts->db, "Run registry (SQLite)")->capture_default_str();
+  cmd->add_option("--sweep", opts->sweep, "Only runs of this sweep");
+  cmd->add_option("--status", opts->status, "Only runs with this status")
+      ->check(CLI::IsMember({"queued", "running", "done", "failed"}));
+  cmd->add_flag("--ids", opts->show_ids, "Print full run ids");
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(75, setup);

@@ -1,0 +1,69 @@
+// `replay sweep SWEEP.toml`: run every run of a sweep, recorded in the registry.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "sweep/runner.h"
+#include "sweep/sweep_file.h"
+#include "util/error.h"
+
+namespace {
+
+struct SweepArgs {
+  std::string file;
+  std::vector<std::string> overrides;
+  replay::sweep::SweepOptions options;
+  std::string registry = "runs/registry.sqlite";
+  std::string runs_dir = "runs";
+  bool no_share = false;
+  bool list = false;
+};
+
+void run(SweepArgs& args) {
+  auto spec = replay::sweep::load_sweep(args.file, args.overrides);
+  if (args.list) {
+    for (const auto& r : spec.runs) {
+      std::printf("%s", r.name.c_str());
+      for (const auto& o : r.overrides) std::printf(" --set %s", o.c_str());
+      std::printf("\n");
+    }
+    return;
+  }
+  args.options.registry = args.registry;
+  args.options.runs_dir = args.runs_dir;
+  args.options.share_prefixes = !args.no_share;
+  auto summary = replay::sweep::run_sweep(spec, args.options);
+  std::fprintf(stderr, "sweep %s: %d runs, %d done now, %d skipped (already done), %d failed\n",
+               spec.name.c_str(), summary.runs, summary.done, summary.skipped, summary.failed);
+  if (summary.failed > 0) throw replay::Error(std::to_string(summary.failed) + " run(s) failed: see `replay runs --sweep " + spec.name + "`");
+}
+
+void setup(CLI::App& app) {
+  auto args = std::make_shared<SweepArgs>();
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "Run a sweep: a base run config plus groups of overrides (grid and zipped axes). Each run is "
+      "content-addressed (runs/<hash>), recorded in the SQLite registry; finished runs are "
+      "skipped, interrupted ones resume, and runs with identical first steps branch from one "
+      "checkpoint.");
+  cmd->add_option("sweep", args->file, "Sweep file (TOML), e.g. configs/micro/mid_training.toml")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->overrides, "Override a key in every run (as `replay train --set`)")
+      ->allow_extra_args(false);
+  cmd->add_option("-j,--jobs", args->options.jobs, "Runs in parallel (processes); cores are divided between them")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->options.threads, "Cores to use in all (0: all of this machine's)")
+      ->capture_default_str();
+  cmd->add_option("--registry", args->registry, "SQLite registry file")->capture_default_str();
+  cmd->add_option("--runs-dir", args->runs_dir, "Where run directories go")->capture_default_str();
+  cmd->add_flag("--no-share-prefixes", args->no_share, "Train every run from scratch");
+  cmd->add_flag("--list", args->list, "Print the runs of the sweep and their overrides, then exit");
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(70, setup);

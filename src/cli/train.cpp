@@ -1,0 +1,77 @@
+// `replay train run.toml`: resolve the run config, then train (or resume).
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "train/run_config.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  std::string resume = "auto";
+  std::vector<std::string> overrides;
+  bool print_config = false;
+  std::vector<int64_t> publish_prefix_at;
+  int64_t branch_at = 0;
+};
+
+void run(const TrainArgs& args) {
+  replay::train::RunConfig config = replay::train::load_run_config(args.config, args.overrides);
+  if (args.print_config) {
+    nlohmann::json j = {{"content_hash", config.content_hash}, {"config", config.resolved}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  replay::train::TrainOptions options;
+  options.resume = args.resume == "never" ? replay::train::ResumeMode::never
+                                          : replay::train::ResumeMode::automatic;
+  options.publish_prefix_at = args.publish_prefix_at;
+  options.branch_at = args.branch_at;
+  auto result = replay::train::train(config, options);
+  std::string line = "done: " + std::to_string(result.steps) + " steps";
+  for (const auto& [name, loss] : result.final_eval) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, ", val %s %.4f", name.c_str(), loss);
+    line += buf;
+  }
+  std::fprintf(stderr, "%s (%s)\n", line.c_str(), config.settings.out.c_str());
+}
+
+void setup(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand(
+      "train",
+      "Train a model as described by a run config (TOML): model, data sources, schedule, "
+      "optimizer, evaluation and checkpoints. Writes metrics.jsonl, config.json and "
+      "checkpoints/ into the run's `out` directory and resumes from its newest good checkpoint.");
+  cmd->add_option("config", args->config, "Run config (TOML), see notes/runconfig.md")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--resume", args->resume,
+                  "auto: continue from the newest good checkpoint of `out` if there is one "
+                  "(default); never: start over, deleting the run's checkpoints and metrics")
+      ->check(CLI::IsMember({"auto", "never"}));
+  cmd->add_option("--set", args->overrides,
+                  "Override any config key, e.g. --set train.steps=10 --set optim.lr=1e-3 "
+                  "--set model.preset=tiny (repeatable; values parsed as TOML, else strings)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--print-config", args->print_config,
+                "Print the resolved config (defaults filled in) and its content hash, then exit");
+  cmd->add_option("--publish-prefix", args->publish_prefix_at,
+                  "Prefix sharing (used by `replay sweep`): after each of these steps, publish the "
+                  "training state to the shared cache for runs whose first steps are identical")
+      ->allow_extra_args(false);
+  cmd->add_option("--branch-at", args->branch_at,
+                  "Prefix sharing: on a fresh start, begin from the state another run published "
+                  "after this many identical steps (trains from scratch if there is none)");
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace
+
+REPLAY_COMMAND(50, setup);

@@ -1,0 +1,142 @@
+#include "corpus/documents.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "corpus/streams.h"
+#include "util/error.h"
+
+namespace replay::corpus {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+enum class FileKind { jsonl, text, other };
+
+FileKind kind_of(const stdfs::path& path) {
+  std::string name = strip_compression_suffix(path.filename().string());
+  auto ends = [&](std::string_view s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends(".jsonl")) return FileKind::jsonl;
+  if (ends(".txt")) return FileKind::text;
+  return FileKind::other;
+}
+
+std::vector<stdfs::path> list_document_files(const stdfs::path& path) {
+  std::error_code ec;
+  auto status = stdfs::status(path, ec);
+  if (ec || !stdfs::exists(status)) throw Error("no such file or folder: " + path.string());
+  std::vector<stdfs::path> files;
+  if (stdfs::is_directory(status)) {
+    for (const auto& entry : stdfs::recursive_directory_iterator(
+             path, stdfs::directory_options::follow_directory_symlink)) {
+      if (entry.is_regular_file() && kind_of(entry.path()) != FileKind::other)
+        files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty())
+      throw Error("no document files (.jsonl, .txt, optionally .gz/.zst) in folder " + path.string());
+  } else {
+    if (kind_of(path) == FileKind::other)
+      throw Error("unsupported document file " + path.string() +
+                  " (expected .jsonl or .txt, optionally .gz or .zst)");
+    files.push_back(path);
+  }
+  return files;
+}
+
+}  // namespace
+
+bool is_document_file(const stdfs::path& path) { return kind_of(path) != FileKind::other; }
+
+struct DocumentReader::State {
+  explicit State(const stdfs::path& p) : stream(p), kind(kind_of(p)) {}
+  InputStream stream;
+  FileKind kind;
+  uint64_t line_number = 0;
+  bool text_done = false;
+  std::string line;
+};
+
+DocumentReader::DocumentReader(const stdfs::path& path, std::string text_field)
+    : files_(list_document_files(path)), text_field_(std::move(text_field)) {}
+
+DocumentReader::~DocumentReader() = default;
+DocumentReader::DocumentReader(DocumentReader&&) noexcept = default;
+DocumentReader& DocumentReader::operator=(DocumentReader&&) noexcept = default;
+
+bool DocumentReader::next(Document& doc) {
+  for (;;) {
+    if (!state_) {
+      if (file_index_ >= files_.size()) return false;
+      state_ = std::make_unique<State>(files_[file_index_++]);
+    }
+    State& s = *state_;
+    const std::string file = s.stream.path().string();
+    if (s.kind == FileKind::text) {
+      if (s.text_done) {
+        state_.reset();
+        continue;
+      }
+      doc.text.clear();
+      while (s.stream.read(doc.text, 1 << 20) > 0) {
+      }
+      doc.source = file;
+      s.text_done = true;
+      return true;
+    }
+    // JSONL: one object per line.
+    if (!s.stream.read_line(s.line)) {
+      state_.reset();
+      continue;
+    }
+    ++s.line_number;
+    if (s.line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = file + ":" + std::to_string(s.line_number);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(s.line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error("invalid JSON at " + where + ": " + e.what());
+    }
+    if (!j.is_object()) throw Error("expected a JSON object at " + where);
+    auto it = j.find(text_field_);
+    if (it == j.end()) throw Error("missing field \"" + text_field_ + "\" at " + where);
+    if (!it->is_string()) throw Error("field \"" + text_field_ + "\" is not a string at " + where);
+    doc.text = it->get<std::string>();
+    auto src = j.find("source");
+    doc.source = (src != j.end() && src->is_string()) ? src->get<std::string>() : where;
+    return true;
+  }
+}
+
+struct DocumentWriter::Impl {
+  explicit Impl(const stdfs::path& p) : out(p) {}
+  OutputStream out;
+  bool finished = false;
+};
+
+DocumentWriter::DocumentWriter(const stdfs::path& path) : impl_(std::make_unique<Impl>(path)) {}
+DocumentWriter::~DocumentWriter() = default;
+
+void DocumentWriter::write(const Document& doc) {
+  if (impl_->finished) throw Error("DocumentWriter: write after finish");
+  nlohmann::json j = {{"text", doc.text}, {"source", doc.source}};
+  // Invalid UTF-8 would make the file unreadable as JSON; the corpus path
+  // repairs text before this point, so `replace` is only a safety net.
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line.push_back('\n');
+  impl_->out.write(line);
+  ++documents_;
+  text_bytes_ += doc.text.size();
+}
+
+void DocumentWriter::finish() {
+  if (impl_->finished) return;
+  impl_->out.commit();
+  impl_->finished = true;
+}
+
+}  // namespace replay::corpus

@@ -1,0 +1,345 @@
+#include "model/config.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace replay::model {
+
+namespace {
+
+// name -> (preset). Paper sizes from spec section 2; vocabulary of the Llama-3
+// tokenizer there. CPU sizes use the 3.5x MLP ratio of the paper's presets.
+ModelConfig make(int64_t dim, int64_t ffn, int64_t layers, int64_t heads, int64_t kv,
+                 int64_t head_dim, int64_t vocab, int64_t seq) {
+  ModelConfig c;
+  c.dim = dim;
+  c.ffn_dim = ffn;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv;
+  c.head_dim = head_dim;
+  c.vocab_size = vocab;
+  c.max_seq_len = seq;
+  return c;
+}
+
+const std::vector<std::pair<std::string, ModelConfig>>& presets() {
+  static const auto table = [] {
+    std::vector<std::pair<std::string, ModelConfig>> t;
+    constexpr int64_t kLlama3Vocab = 128256;
+    t.emplace_back("150m4k", make(512, 1792, 6, 8, 8, 64, kLlama3Vocab, 4096));
+    t.emplace_back("300m4k", make(768, 2688, 12, 12, 12, 64, kLlama3Vocab, 4096));
+    t.emplace_back("600m4k", make(1024, 3584, 24, 16, 8, 64, kLlama3Vocab, 4096));
+    t.emplace_back("1_4b4k", make(2048, 7168, 16, 16, 8, 128, kLlama3Vocab, 4096));
+    t.emplace_back("1_9b4k", make(2048, 7168, 24, 16, 8, 128, kLlama3Vocab, 4096));
+    ModelConfig l8 = make(4096, 14336, 32, 32, 8, 128, kLlama3Vocab, 131072);
+    l8.rope_theta = 500000.0;
+    l8.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};
+    t.emplace_back("llama-3.1-8b", l8);
+    // ~0.95M non-embedding parameters (2.0M with the LM head) at vocab 8192.
+    t.emplace_back("micro", make(128, 448, 4, 4, 4, 32, 8192, 256));
+    // GPT-2 small's shape as a Llama: the SwiGLU width 2048 keeps GPT-2's
+    // 2 x 768 x 3072 MLP parameter count.
+    t.emplace_back("gpt2-124m", make(768, 2048, 12, 12, 12, 64, 50257, 1024));
+    // For tests: grouped-query attention on, everything small.
+    t.emplace_back("tiny", make(64, 160, 2, 4, 2, 16, 256, 64));
+    return t;
+  }();
+  return table;
+}
+
+template <typename T>
+T parse_number(const std::string& key, const std::string& text, const std::string& where) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty())
+    throw Error(where + ": key '" + key + "' expects a number, got '" + text + "'");
+  return value;
+}
+
+// Every overridable field, with typed setters from TOML nodes and from text.
+struct Field {
+  enum Kind { kInt, kFloat, kBool } kind;
+  std::function<void(ModelConfig&, int64_t)> set_int;
+  std::function<void(ModelConfig&, double)> set_float;
+  std::function<void(ModelConfig&, bool)> set_bool;
+};
+
+RopeScaling& scaling(ModelConfig& c) {
+  if (!c.rope_scaling) c.rope_scaling = RopeScaling{};
+  return *c.rope_scaling;
+}
+
+const std::map<std::string, Field>& fields() {
+  static const std::map<std::string, Field> table = [] {
+    std::map<std::string, Field> t;
+    auto int_field = [&](const char* name, int64_t ModelConfig::*member) {
+      t[name] = Field{Field::kInt, [member](ModelConfig& c, int64_t v) { c.*member = v; }, {}, {}};
+    };
+    auto float_field = [&](const char* name, double ModelConfig::*member) {
+      t[name] = Field{Field::kFloat, {}, [member](ModelConfig& c, double v) { c.*member = v; }, {}};
+    };
+    int_field("dim", &ModelConfig::dim);
+    int_field("n_layers", &ModelConfig::n_layers);
+    int_field("n_heads", &ModelConfig::n_heads);
+    int_field("n_kv_heads", &ModelConfig::n_kv_heads);
+    int_field("head_dim", &ModelConfig::head_dim);
+    int_field("ffn_dim", &ModelConfig::ffn_dim);
+    int_field("vocab_size", &ModelConfig::vocab_size);
+    int_field("max_seq_len", &ModelConfig::max_seq_len);
+    float_field("rope_theta", &ModelConfig::rope_theta);
+    float_field("norm_eps", &ModelConfig::norm_eps);
+    float_field("init_std", &ModelConfig::init_std);
+    t["tie_embeddings"] =
+        Field{Field::kBool, {}, {}, [](ModelConfig& c, bool v) { c.tie_embeddings = v; }};
+    t["rope_scaling.factor"] =
+        Field{Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).factor = v; }, {}};
+    t["rope_scaling.low_freq_factor"] = Field{
+        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).low_freq_factor = v; }, {}};
+    t["rope_scaling.high_freq_factor"] = Field{
+        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).high_freq_factor = v; }, {}};
+    t["rope_scaling.original_max_position"] =
+        Field{Field::kInt,
+              [](ModelConfig& c, int64_t v) { scaling(c).original_max_position = v; },
+              {},
+              {}};
+    return t;
+  }();
+  return table;
+}
+
+std::string known_keys() {
+  std::string out = "preset, rope_scaling";
+  for (const auto& [name, field] : fields())
+    if (name.find('.') == std::string::npos) out += ", " + name;
+  return out;
+}
+
+void set_from_node(ModelConfig& c, const std::string& key, const toml::node& node,
+                   const std::string& where) {
+  auto it = fields().find(key);
+  if (it == fields().end())
+    throw Error(where + ": unknown key '" + key + "' (known: " + known_keys() + ")");
+  const Field& f = it->second;
+  switch (f.kind) {
+    case Field::kInt:
+      if (auto v = node.value_exact<int64_t>()) return f.set_int(c, *v);
+      throw Error(where + ": key '" + key + "' must be an integer");
+    case Field::kFloat:
+      if (node.is_integer() || node.is_floating_point())
+        return f.set_float(c, *node.value<double>());
+      throw Error(where + ": key '" + key + "' must be a number");
+    case Field::kBool:
+      if (auto v = node.value_exact<bool>()) return f.set_bool(c, *v);
+      throw Error(where + ": key '" + key + "' must be true or false");
+  }
+}
+
+}  // namespace
+
+void ModelConfig::validate(const std::string& where) const {
+  auto positive = [&](const char* key, int64_t v) {
+    if (v <= 0) throw Error(where + ": " + key + " must be positive, got " + std::to_string(v));
+  };
+  positive("dim", dim);
+  positive("n_layers", n_layers);
+  positive("n_heads", n_heads);
+  positive("n_kv_heads", n_kv_heads);
+  positive("head_dim", head_dim);
+  positive("ffn_dim", ffn_dim);
+  positive("vocab_size", vocab_size);
+  positive("max_seq_len", max_seq_len);
+  if (n_kv_heads > n_heads || n_heads % n_kv_heads != 0)
+    throw Error(where + ": n_kv_heads (" + std::to_string(n_kv_heads) +
+                ") must divide n_heads (" + std::to_string(n_heads) + ")");
+  if (head_dim % 2 != 0)
+    throw Error(where + ": head_dim must be even for rotary embeddings, got " +
+                std::to_string(head_dim));
+  if (!(rope_theta > 1.0)) throw Error(where + ": rope_theta must be > 1");
+  if (!(norm_eps > 0.0)) throw Error(where + ": norm_eps must be positive");
+  if (!(init_std >= 0.0)) throw Error(where + ": init_std must be >= 0");
+  if (rope_scaling) {
+    const RopeScaling& s = *rope_scaling;
+    if (!(s.factor >= 1.0)) throw Error(where + ": rope_scaling.factor must be >= 1");
+    if (!(s.low_freq_factor > 0.0))
+      throw Error(where + ": rope_scaling.low_freq_factor must be positive");
+    if (!(s.high_freq_factor > s.low_freq_factor))
+      throw Error(where + ": rope_scaling.high_freq_factor must exceed low_freq_factor");
+    if (s.original_max_position <= 0)
+      throw Error(where + ": rope_scaling.original_max_position must be positive");
+  }
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, c] : presets()) names.push_back(name);
+  return names;
+}
+
+ModelConfig preset(const std::string& name) {
+  for (const auto& [n, c] : presets())
+    if (n == name) return c;
+  std::string known;
+  for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown model preset '" + name + "' (known: " + known + ")");
+}
+
+void set_field(ModelConfig& c, const std::string& key, const std::string& value,
+               const std::string& where) {
+  if (key == "rope_scaling") {
+    if (value == "none" || value == "false") {
+      c.rope_scaling.reset();
+      return;
+    }
+    if (value == "llama3") {
+      c.rope_scaling = RopeScaling{};
+      return;
+    }
+    throw Error(where + ": rope_scaling accepts 'none' or 'llama3', got '" + value + "'");
+  }
+  auto it = fields().find(key);
+  if (it == fields().end())
+    throw Error(where + ": unknown key '" + key + "' (known: " + known_keys() + ")");
+  const Field& f = it->second;
+  switch (f.kind) {
+    case Field::kInt: return f.set_int(c, parse_number<int64_t>(key, value, where));
+    case Field::kFloat: return f.set_float(c, parse_number<double>(key, value, where));
+    case Field::kBool:
+      if (value == "true" || value == "1") return f.set_bool(c, true);
+      if (value == "false" || value == "0") return f.set_bool(c, false);
+      throw Error(where + ": key '" + key + "' must be true or false, got '" + value + "'");
+  }
+}
+
+ModelConfig config_from_toml(const toml::table& table, const std::string& file) {
+  const std::string where = file + " [model]";
+  std::string preset_name = "micro";
+  if (const toml::node* p = table.get("preset")) {
+    auto name = p->value_exact<std::string>();
+    if (!name) throw Error(where + ": key 'preset' must be a string");
+    preset_name = *name;
+  }
+  ModelConfig c;
+  try {
+    c = preset(preset_name);
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  for (const auto& [key_view, node] : table) {
+    const std::string key(key_view.str());
+    if (key == "preset") continue;
+    if (key == "rope_scaling") {
+      if (auto flag = node.value_exact<bool>()) {
+        if (*flag) c.rope_scaling = c.rope_scaling.value_or(RopeScaling{});
+        else c.rope_scaling.reset();
+        continue;
+      }
+      const toml::table* sub = node.as_table();
+      if (!sub) throw Error(where + ": key 'rope_scaling' must be a table or a boolean");
+      if (!c.rope_scaling) c.rope_scaling = RopeScaling{};
+      for (const auto& [sub_key, sub_node] : *sub)
+        set_from_node(c, "rope_scaling." + std::string(sub_key.str()), sub_node, where);
+      continue;
+    }
+    if (key.find('.') != std::string::npos || node.is_table())
+      throw Error(where + ": unknown key '" + key + "' (known: " + known_keys() + ")");
+    set_from_node(c, key, node, where);
+  }
+  c.validate(where);
+  return c;
+}
+
+std::string to_hf_config_json(const ModelConfig& c) {
+  nlohmann::ordered_json j;
+  j["architectures"] = {"LlamaForCausalLM"};
+  j["model_type"] = "llama";
+  j["hidden_size"] = c.dim;
+  j["intermediate_size"] = c.ffn_dim;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["vocab_size"] = c.vocab_size;
+  j["max_position_embeddings"] = c.max_seq_len;
+  j["rope_theta"] = c.rope_theta;
+  if (c.rope_scaling) {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.rope_scaling->factor},
+                         {"low_freq_factor", c.rope_scaling->low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling->high_freq_factor},
+                         {"original_max_position_embeddings",
+                          c.rope_scaling->original_max_position}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
+  j["rms_norm_eps"] = c.norm_eps;
+  j["tie_word_embeddings"] = c.tie_embeddings;
+  j["initializer_range"] = c.init_std;
+  j["hidden_act"] = "silu";
+  j["attention_bias"] = false;
+  j["mlp_bias"] = false;
+  j["torch_dtype"] = "float32";
+  return j.dump(2);
+}
+
+ModelConfig from_hf_config_json(const std::string& text, const std::string& where) {
+  ModelConfig c;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    c.dim = j.at("hidden_size").get<int64_t>();
+    c.ffn_dim = j.at("intermediate_size").get<int64_t>();
+    c.n_layers = j.at("num_hidden_layers").get<int64_t>();
+    c.n_heads = j.at("num_attention_heads").get<int64_t>();
+    c.n_kv_heads = j.value("num_key_value_heads", c.n_heads);
+    c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null()
+                     ? j["head_dim"].get<int64_t>()
+                     : c.dim / std::max<int64_t>(c.n_heads, 1);
+    c.vocab_size = j.at("vocab_size").get<int64_t>();
+    c.max_seq_len = j.at("max_position_embeddings").get<int64_t>();
+    c.rope_theta = j.value("rope_theta", 10000.0);
+    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+      const auto& s = j["rope_scaling"];
+      const std::string type = s.value("rope_type", s.value("type", std::string()));
+      if (type != "llama3") throw Error(where + ": unsupported rope_scaling type '" + type + "'");
+      c.rope_scaling = RopeScaling{s.at("factor").get<double>(),
+                                   s.at("low_freq_factor").get<double>(),
+                                   s.at("high_freq_factor").get<double>(),
+                                   s.at("original_max_position_embeddings").get<int64_t>()};
+    }
+    c.norm_eps = j.value("rms_norm_eps", 1e-5);
+    c.tie_embeddings = j.value("tie_word_embeddings", false);
+    c.init_std = j.value("initializer_range", 0.02);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": bad model config: " + e.what());
+  }
+  c.validate(where);
+  return c;
+}
+
+ParamCounts count_params(const ModelConfig& c) {
+  ParamCounts p;
+  p.embedding = c.vocab_size * c.dim;
+  p.lm_head = c.tie_embeddings ? 0 : c.vocab_size * c.dim;
+  const int64_t attention = c.dim * c.n_heads * c.head_dim * 2 +      // q, o
+                            c.dim * c.n_kv_heads * c.head_dim * 2;    // k, v
+  const int64_t mlp = 3 * c.dim * c.ffn_dim;
+  p.per_layer = attention + mlp + 2 * c.dim;
+  p.final_norm = c.dim;
+  p.non_embedding = c.n_layers * p.per_layer + p.final_norm;
+  p.non_embedding_with_head = p.non_embedding + c.vocab_size * c.dim;
+  p.total = p.embedding + p.lm_head + p.non_embedding;
+  return p;
+}
+
+double train_flops_per_token(const ModelConfig& c, int64_t seq_len) {
+  const ParamCounts p = count_params(c);
+  return 6.0 * static_cast<double>(p.non_embedding_with_head) +
+         12.0 * static_cast<double>(c.n_layers * c.n_heads * c.head_dim) *
+             static_cast<double>(seq_len);
+}
+
+}  // namespace replay::model

@@ -1,0 +1,16 @@
+// One place that decides how many threads the maths uses. libtorch's intra-op
+// pool, OpenMP and OpenBLAS must agree: if OpenBLAS runs its own threads
+// next to torch's, they fight for the cores (measured: half the throughput).
+#pragma once
+
+namespace replay::model {
+
+// Cores this process may run on (sched_getaffinity), at least 1.
+int available_cores();
+
+// Sets torch intra-op threads, OpenMP and OpenBLAS to `threads` (0 = all
+// available cores) and returns the count used. Debian's libtorch starts at
+// 1 thread, so every entry point that trains or benchmarks calls this.
+int configure_threads(int threads);
+
+}  // namespace replay::model

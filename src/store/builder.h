@@ -1,0 +1,61 @@
+// Builds a token store from a stream of documents (see split_rule.h for the
+// validation rule and split_writer.h for packing). Each split's documents are
+// joined as  doc EOT doc EOT ...  (every document followed by the end-of-text
+// token) and cut into consecutive, non-overlapping sequences of seq_len
+// tokens; only the split's final tail shorter than seq_len is dropped.
+//
+// Streaming: documents are read in batches of about `batch_bytes`, tokenized
+// by `threads` threads (results consumed in document order, so the store is
+// byte-identical for any thread count) and written shard by shard. Peak
+// memory ~ threads * batch + one shard buffer + the validation set, not the
+// corpus. The store is assembled in a hidden sibling directory and renamed
+// into place after its manifest is written: a failed build leaves nothing.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/manifest.h"
+
+namespace replay::store {
+
+// Anything that yields documents' text, restartable (the build reads twice).
+class DocumentSource {
+ public:
+  virtual ~DocumentSource() = default;
+  virtual bool next(std::string& text) = 0;
+};
+using OpenDocuments = std::function<std::unique_ptr<DocumentSource>()>;
+
+// The tokenizer as the builder sees it; `encode` must be thread-safe.
+struct TokenizerHandle {
+  std::function<void(std::string_view, std::vector<uint32_t>&)> encode;
+  uint32_t eot_id = 0;
+  uint64_t vocab_size = 0;
+  std::string fingerprint;
+};
+
+struct BuildOptions {
+  std::string domain;
+  uint32_t seq_len = 256;
+  uint64_t val_sequences = 256;
+  double val_max_fraction = 0.1;  // validation never exceeds this share of tokens
+  uint64_t seed = 0;
+  int threads = 0;                 // 0 = all cores
+  uint64_t shard_bytes = 32ull << 20;
+  uint64_t batch_bytes = 4ull << 20;  // text per parallel tokenization batch
+  std::vector<std::string> inputs;    // recorded in the manifest
+  bool quiet = true;                  // progress and warnings on stderr
+};
+
+Manifest build_store(const std::filesystem::path& out, const OpenDocuments& documents,
+                     const TokenizerHandle& tokenizer, const BuildOptions& options);
+
+// Documents from memory (tests, benchmarks).
+OpenDocuments documents_from_vector(std::vector<std::string> texts);
+
+}  // namespace replay::store

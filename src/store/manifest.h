@@ -1,0 +1,61 @@
+// The store's manifest.json: what the store holds and how it was made. It is
+// written last and atomically, so a directory without a manifest is never a
+// store; the reader cross-checks every shard header against it.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store/format.h"
+
+namespace replay::store {
+
+inline constexpr const char* kManifestName = "manifest.json";
+
+struct ShardInfo {
+  std::string file;  // relative to the store directory
+  uint64_t sequences = 0;
+  uint64_t checksum = 0;  // xxh3_64 of the payload, as in the header
+};
+
+struct SplitInfo {
+  uint64_t sequences = 0;
+  uint64_t documents = 0;       // documents whose tokens went into this split
+  uint64_t text_bytes = 0;      // UTF-8 bytes of those documents
+  uint64_t dropped_tokens = 0;  // tail shorter than seq_len, or val overflow
+  uint64_t sequences_per_shard = 0;  // every shard but the last holds exactly this many
+  std::vector<ShardInfo> shards;
+};
+
+struct SplitRule {
+  uint64_t seed = 0;
+  uint64_t val_sequences_requested = 0;
+  double val_max_fraction = 0;
+  uint64_t val_dropped_duplicates = 0;  // val sequences also present verbatim in train
+  std::string description;  // the rule in words, for `replay data info`
+};
+
+struct Manifest {
+  uint32_t version = kFormatVersion;
+  std::string domain;
+  std::string tokenizer_fingerprint;
+  uint64_t vocab_size = 0;
+  uint32_t eot_id = 0;
+  uint32_t seq_len = 0;
+  uint32_t token_bytes = 2;
+  SplitRule split_rule;
+  SplitInfo train, val;
+  std::vector<std::string> inputs;  // corpus files or folders it was built from
+  uint64_t input_documents = 0;
+  uint64_t input_bytes = 0;
+
+  const SplitInfo& split(Split s) const { return s == Split::train ? train : val; }
+  SplitInfo& split(Split s) { return s == Split::train ? train : val; }
+};
+
+std::string manifest_to_json(const Manifest& manifest);
+// Throws replay::Error naming `what` (the file) and the offending key.
+Manifest manifest_from_json(const std::string& text, const std::string& what);
+
+}  // namespace replay::store

@@ -1,0 +1,44 @@
+// The seeded rule that holds documents out for validation. Every document gets
+// a key u = xxh3_64(text, seed): a pseudo-random number that depends only on
+// the text and the seed, not on the corpus order or the thread count.
+// Validation = the documents with the smallest keys, taken in ascending key
+// order until they fill V = min(val_sequences, floor(val_max_fraction *
+// total_tokens / seq_len)) sequences. Documents sharing a key (identical
+// text) fall on the same side. Those documents are packed into their own
+// stream (ascending key order) and never reach training; the tail of the last
+// one beyond V sequences is dropped. All other documents are training data.
+//
+// To do that in one tokenization pass with bounded memory, pass 1 only reads
+// and hashes: CandidateSketch keeps the smallest keys whose text adds up to a
+// byte budget generous enough to hold V sequences (8 bytes per token, or twice
+// the byte share of the fraction cap). Pass 2 tokenizes everything; documents
+// at or below the sketch's threshold are "candidates" and are spilled aside
+// until their exact token counts pick the validation set.
+#pragma once
+#include <cstdint>
+#include <queue>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace replay::store {
+
+uint64_t document_key(std::string_view text, uint64_t seed);
+
+// Bottom-k by bytes: the smallest keys whose text bytes reach a budget.
+class CandidateSketch {
+ public:
+  explicit CandidateSketch(uint64_t byte_budget) : budget_(byte_budget) {}
+  void add(uint64_t key, uint64_t bytes);
+  // The largest key a candidate may have so that candidates (keys <= it) hold
+  // at least `bytes` (<= the budget) of text; UINT64_MAX when the whole
+  // corpus is needed. Call once, after the last add().
+  uint64_t threshold(uint64_t bytes);
+
+ private:
+  uint64_t budget_;
+  uint64_t held_ = 0;  // bytes in heap_
+  std::priority_queue<std::pair<uint64_t, uint64_t>> heap_;  // (key, bytes), max-heap
+};
+
+}  // namespace replay::store

@@ -1,0 +1,131 @@
+#include "sweep/demo.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "analysis/report.h"
+#include "sweep/runner.h"
+#include "sweep/sweep_file.h"
+#include "util/error.h"
+
+namespace replay::sweep {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+constexpr int kDemoSeqLen = 128;  // configs/micro/base.toml
+
+using Clock = std::chrono::steady_clock;
+
+// Runs one of replay's own subcommands, echoing it, so the user sees (and
+// can rerun) exactly what the demo does to build each missing piece.
+void run_self(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {stdfs::read_symlink("/proc/self/exe").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string shown = "replay";
+  for (const auto& a : args) shown += " " + a;
+  std::fprintf(stderr, "demo: %s\n", shown.c_str());
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error("cannot start: " + shown);
+  if (pid == 0) {
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("demo step failed: " + shown);
+}
+
+void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) {
+  const stdfs::path corpora = o.data / "corpora", tokenizer = o.data / "tokenizer" / "tokenizer.json",
+                    stores = o.data / "stores";
+  std::vector<std::string> needed = {"generic"};
+  needed.insert(needed.end(), domains.begin(), domains.end());
+
+  std::vector<std::string> corpus_cmd = {"corpus", "build", (o.root / "corpora" / "default.toml").string(),
+                                         "--out", corpora.string(), "--cache",
+                                         (o.data / "cache" / "packages").string()};
+  bool missing_corpus = false;
+  for (const auto& d : needed) {
+    if (stdfs::exists(corpora / (d + ".jsonl.zst"))) continue;
+    corpus_cmd.insert(corpus_cmd.end(), {"--domain", d});
+    missing_corpus = true;
+  }
+  if (missing_corpus) run_self(corpus_cmd);
+
+  if (!stdfs::exists(tokenizer)) {
+    // Trained on a sample of every domain that exists, so one tokenizer serves all targets.
+    std::vector<std::string> cmd = {"tokenizer", "train", "--vocab-size", "8192", "--sample-mb", "40",
+                                    "-o", tokenizer.string()};
+    for (const auto& entry : stdfs::directory_iterator(corpora))
+      if (entry.path().string().ends_with(".jsonl.zst")) cmd.push_back(entry.path().string());
+    run_self(cmd);
+  }
+  for (const auto& d : needed) {
+    if (stdfs::exists(stores / d / "manifest.json")) continue;
+    run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kDemoSeqLen),
+              "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()});
+  }
+}
+
+}  // namespace
+
+std::vector<stdfs::path> run_demo(const DemoOptions& o) {
+  const auto start = Clock::now();
+  std::vector<std::string> domains = o.domains;
+  if (o.full) domains = {"math", "code", "basque", "qa"};
+  ensure_data(o, domains);
+
+  std::vector<stdfs::path> reports;
+  const stdfs::path registry = o.runs / "registry.sqlite";
+  for (const auto& domain : domains) {
+    std::vector<std::string> sweeps = {"demo.toml"};
+    if (o.full) sweeps.push_back("schedule_sweep.toml");
+    const std::string store = "data.sources.target.store=\"" + (o.data / "stores" / domain).string() + "\"";
+    std::vector<std::string> sweep_names;
+    for (const auto& file : sweeps) {
+      SweepSpec spec = load_sweep(o.root / "configs" / "micro" / file, {store});
+      spec.name += "-" + domain;
+      sweep_names.push_back(spec.name);
+      SweepOptions options;
+      options.registry = registry;
+      options.runs_dir = o.runs;
+      options.jobs = o.jobs;
+      SweepSummary summary = run_sweep(spec, options);
+      if (summary.failed > 0)
+        throw Error(std::to_string(summary.failed) + " run(s) of sweep " + spec.name +
+                    " failed: see `replay runs --sweep " + spec.name + "`");
+    }
+    analysis::Registry reg(registry, false);
+    for (const auto& name : sweep_names) {
+      analysis::ReportOptions report;
+      report.collect.sweep = name;
+      report.collect.reference_sweep = sweep_names.front();
+      report.out_dir = o.runs / "reports" / name;
+      analysis::ReportResult result = analysis::write_report(reg, report);
+      std::fprintf(stderr, "demo: report %s\n", result.markdown.c_str());
+      if (result.fit)
+        std::fprintf(stderr, "demo: reference fit L(x) = %.4g / x^%.4g + %.4g%s\n", result.fit->A, result.fit->B,
+                     result.fit->C, result.fit->degenerate ? " (degenerate: effectively log-linear)" : "");
+      for (const auto& m : result.multipliers) {
+        std::string value = m.value ? analysis::format_significant(*m.value, 4) + "x" : "n/a (" + m.why_none + ")";
+        std::fprintf(stderr, "demo: %-28s over %-28s %s  (target loss %.4f vs %.4f)\n", m.better.c_str(),
+                     m.worse.c_str(), value.c_str(), m.loss_better, m.loss_worse);
+      }
+      reports.push_back(result.dir);
+    }
+  }
+  double minutes = std::chrono::duration<double>(Clock::now() - start).count() / 60.0;
+  std::fprintf(stderr, "demo: finished in %.1f minutes\n", minutes);
+  return reports;
+}
+
+}  // namespace replay::sweep

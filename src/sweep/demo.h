@@ -1,0 +1,26 @@
+// The main job: a micro replication of the paper on real corpora, on CPU.
+// Builds whatever is missing (corpora, tokenizer, token stores), runs the
+// demo sweep (reference runs at several pool sizes, mid-training and
+// fine-tuning with and without replay), fits the reference curve and writes
+// the report. Everything it produces is content-addressed or checked for
+// existence, so an interrupted demo continues where it stopped.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace replay::sweep {
+
+struct DemoOptions {
+  std::vector<std::string> domains = {"math"};  // target domains
+  bool full = false;                            // all domains + the rho x alpha sweep
+  int jobs = 1;
+  std::filesystem::path root = ".";             // repository root (configs/, corpora/)
+  std::filesystem::path data = "data";
+  std::filesystem::path runs = "runs";
+};
+
+// Returns the report directories written, one per target domain.
+std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
+
+}  // namespace replay::sweep

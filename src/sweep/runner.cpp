@@ -1,0 +1,250 @@
+#include "sweep/runner.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "analysis/metrics.h"
+#include "analysis/registry.h"
+#include "train/prefix.h"
+#include "train/run_config.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace replay::sweep {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct PlannedRun {
+  const RunSpec* spec = nullptr;
+  train::RunConfig config;
+  std::string id;
+  stdfs::path dir;
+  bool done = false;
+  int64_t branch_at = 0;                 // start from the root's published prefix
+  int parent = -1;                       // index of the run that publishes it
+  std::set<int64_t> publish_at;          // prefixes this run publishes for others
+};
+
+std::string number(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+std::map<std::string, std::string> tags_for(const RunSpec& spec, const train::RunConfig& config) {
+  std::map<std::string, std::string> tags = spec.tags;
+  const auto& s = config.schedule.spec;
+  if (!s.target.empty()) tags.emplace("target", s.target);
+  if (!s.generic.empty()) tags.emplace("generic", s.generic);
+  if (const auto& paper = config.plan.paper) {
+    // x: the pool as a fraction of all training sequences (reference runs).
+    tags.emplace("x", number(paper->f));
+    tags.emplace("rho", number(paper->rho));
+    tags.emplace("alpha", number(paper->alpha));
+  }
+  return tags;
+}
+
+// Every run branches from the first not-yet-finished run with the same base
+// key (its root), so a root never needs a prefix it did not compute itself.
+void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
+  std::map<std::string, int> root_of_base;
+  for (int i = 0; i < static_cast<int>(runs.size()); ++i) {
+    if (runs[i].done) continue;
+    std::string base = train::prefix_base_key(runs[i].config);
+    auto [it, inserted] = root_of_base.emplace(base, i);
+    if (inserted) continue;
+    PlannedRun& root = runs[it->second];
+    int64_t s = train::shared_prefix_steps(root.config, runs[i].config);
+    const int64_t steps = runs[i].config.settings.train.steps;
+    if (s <= 0 || s >= steps || static_cast<double>(s) < min_fraction * static_cast<double>(steps)) continue;
+    runs[i].branch_at = s;
+    runs[i].parent = it->second;
+    root.publish_at.insert(s);
+  }
+}
+
+std::vector<std::string> train_command(const SweepSpec& sweep, const PlannedRun& run,
+                                       const stdfs::path& binary, int threads) {
+  std::vector<std::string> argv = {binary.string(), "train", sweep.base.string()};
+  for (const auto& o : run.spec->overrides) {
+    argv.push_back("--set");
+    argv.push_back(o);
+  }
+  for (const std::string& o : {"out=\"" + run.dir.string() + "\"", "threads=" + std::to_string(threads)}) {
+    argv.push_back("--set");
+    argv.push_back(o);
+  }
+  for (int64_t s : run.publish_at) {
+    argv.push_back("--publish-prefix");
+    argv.push_back(std::to_string(s));
+  }
+  if (run.branch_at > 0) {
+    argv.push_back("--branch-at");
+    argv.push_back(std::to_string(run.branch_at));
+  }
+  return argv;
+}
+
+// Starts `argv` with stdout and stderr appended to `log`; returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const stdfs::path& log) {
+  stdfs::create_directories(log.parent_path());
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error("cannot start a training process: fork failed");
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The last "replay: error: ..." line of a log, else its last line.
+std::string failure_reason(const stdfs::path& log, int status) {
+  std::string text;
+  try {
+    text = fs::read_file(log);
+  } catch (const Error&) {
+  }
+  std::string last, error;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find_first_of("\r\n", start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty()) last = line;
+    if (line.rfind("replay: error:", 0) == 0) error = line;
+    start = end + 1;
+  }
+  std::string why = !error.empty() ? error : last;
+  std::string code = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                         : "exit " + std::to_string(WEXITSTATUS(status));
+  return code + (why.empty() ? "" : ": " + why) + " (log: " + log.string() + ")";
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
+  analysis::Registry registry(options.registry);
+  auto say = [&](const std::string& text) {
+    if (options.console) std::fprintf(options.console, "%s\n", text.c_str());
+  };
+
+  // Resolve every run first: a bad config stops the sweep before any training.
+  std::vector<PlannedRun> runs;
+  runs.reserve(sweep.runs.size());
+  for (const RunSpec& spec : sweep.runs) {
+    PlannedRun run;
+    run.spec = &spec;
+    try {
+      run.config = train::load_run_config(sweep.base, spec.overrides);
+    } catch (const Error& e) {
+      throw Error(sweep.file.string() + ": run '" + spec.name + "': " + e.what());
+    }
+    run.id = run.config.content_hash;
+    run.dir = options.runs_dir / run.id.substr(0, 16);
+    analysis::NewRun entry{run.config.resolved.dump(2), run.id, sweep.name, spec.name,
+                           tags_for(spec, run.config), stdfs::absolute(run.dir).string()};
+    registry.add_run(entry);
+    auto record = registry.get_run(run.id);
+    run.done = record.status == analysis::RunStatus::Done;
+    if (record.status == analysis::RunStatus::Failed && !options.retry_failed) run.done = true;
+    runs.push_back(std::move(run));
+  }
+  if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);
+
+  SweepSummary summary;
+  summary.runs = static_cast<int>(runs.size());
+  for (const auto& run : runs) {
+    summary.steps_total += run.config.settings.train.steps;
+    if (run.done) ++summary.skipped;
+    if (run.branch_at > 0) {
+      ++summary.branched;
+      summary.steps_shared += run.branch_at;
+    }
+  }
+  say("sweep " + sweep.name + ": " + std::to_string(summary.runs) + " runs, " +
+      std::to_string(summary.skipped) + " already done, " + std::to_string(summary.branched) +
+      " branch from a shared prefix (" + std::to_string(summary.steps_shared) + " of " +
+      std::to_string(summary.steps_total) + " steps not recomputed)");
+
+  const int jobs = std::max(1, options.jobs);
+  int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads_per_job = std::max(1, cores / jobs);
+  const stdfs::path binary = options.replay_binary.empty() ? stdfs::read_symlink("/proc/self/exe")
+                                                            : options.replay_binary;
+
+  std::map<pid_t, int> running;  // pid -> run index
+  std::vector<int> state(runs.size(), 0);  // 0 waiting, 1 running, 2 finished
+  size_t finished = 0, to_run = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].done) state[i] = 2;
+    else ++to_run;
+  }
+  const auto sweep_start = std::chrono::steady_clock::now();
+  auto ready = [&](size_t i) {
+    return state[i] == 0 && (runs[i].parent < 0 || state[static_cast<size_t>(runs[i].parent)] == 2);
+  };
+  while (finished < to_run) {
+    for (size_t i = 0; i < runs.size() && static_cast<int>(running.size()) < jobs; ++i) {
+      if (!ready(i)) continue;
+      PlannedRun& run = runs[i];
+      registry.mark_running(run.id);
+      pid_t pid = spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
+      running[pid] = static_cast<int>(i);
+      state[i] = 1;
+      say("[" + std::to_string(finished + running.size()) + "/" + std::to_string(to_run) + "] start " +
+          run.spec->name + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
+          " -> " + run.dir.string());
+    }
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) throw Error("lost track of the training processes");
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const size_t i = static_cast<size_t>(it->second);
+    running.erase(it);
+    state[i] = 2;
+    ++finished;
+    PlannedRun& run = runs[i];
+    const stdfs::path metrics_file = run.dir / "metrics.jsonl";
+    if (stdfs::exists(metrics_file)) registry.import_metrics(run.id, analysis::read_metrics(metrics_file));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      auto metrics = analysis::read_metrics(metrics_file);
+      registry.mark_done(run.id, metrics.median_tokens_per_s());
+      ++summary.done;
+    } else {
+      std::string why = failure_reason(run.dir / "train.log", status);
+      registry.mark_failed(run.id, why);
+      ++summary.failed;
+      say("failed: " + run.spec->name + ": " + why);
+    }
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+    double eta = elapsed / static_cast<double>(finished) * static_cast<double>(to_run - finished);
+    char line[256];
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished, to_run,
+                  state[i] == 2 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "FAILED",
+                  run.spec->name.c_str(), elapsed, eta);
+    say(line);
+  }
+  return summary;
+}
+
+}  // namespace replay::sweep

@@ -1,0 +1,100 @@
+// Byte-level BPE tokenizer with GPT-2-family regex pre-tokenization.
+//
+// Loads GPT-2 encoder.json + vocab.bpe, tiktoken rank files (r50k/p50k/
+// cl100k/o200k) and Hugging Face tokenizer.json (byte-level BPE, Llama 3
+// style); trains new vocabularies (train_bpe). Ids match tiktoken /
+// gpt-tokenizer exactly (tests/text/oracle_test.cpp checks against node).
+//
+// A Tokenizer is immutable and cheap to copy (shared state); every const
+// method is thread-safe. Encoding uses a per-thread cache of piece -> ids.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace replay::text {
+
+using TokenId = uint32_t;
+
+namespace detail {
+struct Model;
+}
+
+struct SpecialToken {
+  std::string content;
+  TokenId id;
+};
+
+class Tokenizer {
+ public:
+  // Auto-detects the format:
+  //  - *.tiktoken: rank file; regex and special tokens chosen by the file stem
+  //    (r50k_base, p50k_base, cl100k_base, o200k_base);
+  //  - a directory holding tokenizer.json, or encoder.json + vocab.bpe;
+  //  - encoder.json or vocab.bpe (the other file is taken from the same folder);
+  //  - any other *.json: Hugging Face tokenizer.json.
+  // Throws replay::Error naming the file (and key) on missing/invalid input.
+  static Tokenizer load(const std::filesystem::path& path);
+  static Tokenizer load_tiktoken(const std::filesystem::path& rank_file, std::string_view encoding);
+  static Tokenizer load_gpt2(const std::filesystem::path& encoder_json,
+                             const std::filesystem::path& vocab_bpe);
+  static Tokenizer load_hf(const std::filesystem::path& tokenizer_json);
+
+  // Appends the ids of `text` to `out`. Special-token strings are plain text.
+  void encode(std::string_view text, std::vector<TokenId>& out) const;
+  std::vector<TokenId> encode(std::string_view text) const;
+  // Like encode(), but occurrences of special-token strings become their ids.
+  void encode_with_special_tokens(std::string_view text, std::vector<TokenId>& out) const;
+
+  // Exact bytes (may be invalid UTF-8 when ids split a character).
+  // Throws replay::Error on an id that is not in the vocabulary.
+  std::string decode(std::span<const TokenId> ids) const;
+  // The bytes of one token (special tokens: their content).
+  std::string_view token_bytes(TokenId id) const;
+
+  size_t vocab_size() const;  // max id + 1, special tokens included
+  TokenId eot_id() const;     // <|endoftext|> (or <|end_of_text|>, </s>, <eos>); throws if none
+  bool has_eot() const;
+  const std::vector<SpecialToken>& special_tokens() const;
+  const std::string& pattern() const;  // the pre-tokenization regex
+  const std::string& source() const;   // what it was loaded from (for messages)
+  size_t merge_count() const;
+  // Stable hex hash of everything that affects ids: token bytes, merges and
+  // their priorities, regex, special tokens.
+  std::string fingerprint() const;
+
+  // Writes a Hugging Face tokenizer.json (atomically) that load() reads back
+  // with identical ids and fingerprint.
+  void save(const std::filesystem::path& tokenizer_json) const;
+
+  explicit Tokenizer(std::shared_ptr<const detail::Model> model);
+  // The internal state (text/bpe_model.h); for tests and tools in src/text.
+  const detail::Model& internal_model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const detail::Model> model_;
+};
+
+struct BpeTrainOptions {
+  size_t vocab_size = 8192;  // final size: 256 bytes + merges + special tokens
+  std::vector<std::string> special_tokens = {"<|endoftext|>"};
+  int threads = 0;                 // pre-tokenization threads; 0 = all cores
+  std::string pattern = "cl100k";  // "gpt2", "cl100k", "o200k" or a regex
+  uint64_t min_frequency = 2;      // stop merging once the best pair is rarer
+  bool verbose = false;            // progress lines on stderr
+};
+
+// Trains byte-level BPE on the texts that next_text yields (it fills its
+// argument and returns true, or returns false when done). The caller decides
+// sampling. next_text is only ever called from one thread at a time.
+// Deterministic: the same texts give the same tokenizer for any thread count.
+Tokenizer train_bpe(const std::function<bool(std::string&)>& next_text,
+                    const BpeTrainOptions& options);
+
+}  // namespace replay::text

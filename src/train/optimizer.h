@@ -1,0 +1,63 @@
+// AdamW as in the reference (PyTorch semantics: decoupled weight decay
+// multiplied by the LR), with two parameter groups (no decay on norm weights
+// and the token embedding; the LM head is decayed), global grad-norm
+// clipping, a per-step LR, and a name-keyed state dump for bit-exact resume.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train/settings.h"
+
+namespace replay::train {
+
+struct NamedParameter {
+  std::string name;  // stable name (the checkpoint's key), e.g. the HF name
+  torch::Tensor tensor;
+  bool decay = true;
+};
+
+// The decay rule of the reference: vectors (RMSNorm weights; the model has no
+// biases) and the token embedding are not decayed; every matrix else is,
+// including an untied LM head. With tied embeddings the one shared matrix
+// counts as the embedding.
+bool should_decay(const std::string& name, const torch::Tensor& tensor, bool is_token_embedding);
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<NamedParameter> params, const OptimSettings& settings);
+
+  void set_lr(double lr);
+  double lr() const { return lr_; }
+  void zero_grad();
+  // Global L2 norm of all gradients before clipping; clips them to
+  // settings.grad_clip when that is > 0 (PyTorch's clip_grad_norm_).
+  double clip_gradients();
+  void step();
+
+  // Steps taken since construction or reset (AdamW's bias-correction count).
+  int64_t steps_taken() const;
+
+  // Moments and step counts keyed "<name>.exp_avg", "<name>.exp_avg_sq",
+  // "<name>.step" (int64 scalar). Empty before the first step.
+  std::vector<std::pair<std::string, torch::Tensor>> state_tensors() const;
+  // Restores exactly what state_tensors() returned; throws replay::Error on
+  // a missing or mismatched tensor (different model or config).
+  void load_state_tensors(const std::map<std::string, torch::Tensor>& tensors);
+
+  const std::vector<NamedParameter>& parameters() const { return params_; }
+  int64_t num_decayed() const;
+
+ private:
+  std::string state_key(const torch::Tensor& p) const;
+  std::vector<NamedParameter> params_;
+  std::vector<torch::Tensor> all_tensors_;
+  OptimSettings settings_;
+  double lr_;
+  std::unique_ptr<torch::optim::AdamW> adamw_;
+};
+
+}  // namespace replay::train

@@ -1,0 +1,142 @@
+#include "train/settings.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "train/toml_reader.h"
+#include "util/error.h"
+
+namespace replay::train {
+
+namespace {
+
+void require(bool ok, TomlReader& r, const std::string& key, const std::string& what) {
+  if (!ok) r.fail(key, what);
+}
+
+void parse_train(TomlReader r, TrainSettings& t) {
+  auto steps = r.int_opt("steps");
+  if (!steps) r.fail("steps", "missing (number of optimizer steps, e.g. steps = 512)");
+  t.steps = *steps;
+  require(t.steps > 0, r, "steps", "must be > 0, got " + std::to_string(t.steps));
+  t.batch_size = r.get_int("batch_size", t.batch_size);
+  require(t.batch_size > 0, r, "batch_size", "must be > 0, got " + std::to_string(t.batch_size));
+  t.microbatch = r.get_int("microbatch", t.microbatch);
+  require(t.microbatch >= 0, r, "microbatch", "must be >= 0 (0 = batch_size)");
+  if (t.microbatch > 0) {
+    require(t.microbatch <= t.batch_size && t.batch_size % t.microbatch == 0, r, "microbatch",
+            std::to_string(t.microbatch) + " does not divide batch_size " +
+                std::to_string(t.batch_size));
+  }
+  t.init_from = r.get_string("init_from", t.init_from);
+  r.finish();
+}
+
+void parse_optim(TomlReader r, OptimSettings& o) {
+  o.lr = r.get_double("lr", o.lr);
+  require(std::isfinite(o.lr) && o.lr >= 0, r, "lr", "must be a finite number >= 0");
+  o.beta1 = r.get_double("beta1", o.beta1);
+  require(o.beta1 >= 0 && o.beta1 < 1, r, "beta1", "must be in [0, 1)");
+  o.beta2 = r.get_double("beta2", o.beta2);
+  require(o.beta2 >= 0 && o.beta2 < 1, r, "beta2", "must be in [0, 1)");
+  o.eps = r.get_double("eps", o.eps);
+  require(o.eps > 0 && std::isfinite(o.eps), r, "eps", "must be > 0");
+  o.weight_decay = r.get_double("weight_decay", o.weight_decay);
+  require(o.weight_decay >= 0 && std::isfinite(o.weight_decay), r, "weight_decay", "must be >= 0");
+  o.grad_clip = r.get_double("grad_clip", o.grad_clip);
+  require(o.grad_clip >= 0 && std::isfinite(o.grad_clip), r, "grad_clip",
+          "must be >= 0 (0 disables clipping)");
+  r.finish();
+}
+
+void parse_lr_schedule(TomlReader r, LrScheduleSettings& s) {
+  s.kind = r.get_string("kind", s.kind);
+  require(s.kind == "cosine" || s.kind == "wsd" || s.kind == "constant", r, "kind",
+          "'" + s.kind + "' is not one of cosine, wsd, constant");
+  s.warmup = r.get_double("warmup", s.warmup);
+  require(s.warmup >= 0 && s.warmup <= 1, r, "warmup", "must be in [0, 1]");
+  s.cooldown = r.get_double("cooldown", s.cooldown);
+  require(s.cooldown >= 0 && s.cooldown <= 1, r, "cooldown", "must be in [0, 1]");
+  s.min_lr_ratio = r.get_double("min_lr_ratio", s.min_lr_ratio);
+  require(s.min_lr_ratio >= 0 && s.min_lr_ratio <= 1, r, "min_lr_ratio", "must be in [0, 1]");
+  r.finish();
+}
+
+void parse_eval(TomlReader r, EvalSettings& e) {
+  e.every = r.get_int("every", e.every);
+  require(e.every >= 0, r, "every", "must be >= 0 (0 = only at the end)");
+  e.sequences = r.get_int("sequences", e.sequences);
+  require(e.sequences >= 0, r, "sequences", "must be >= 0 (0 disables evaluation)");
+  e.microbatch = r.get_int("microbatch", e.microbatch);
+  require(e.microbatch >= 0, r, "microbatch", "must be >= 0 (0 = the training microbatch)");
+  r.finish();
+}
+
+void parse_checkpoint(TomlReader r, CheckpointSettings& c) {
+  c.every = r.get_int("every", c.every);
+  require(c.every >= 0, r, "every", "must be >= 0 (0 = only at phase ends)");
+  c.keep = r.get_int("keep", c.keep);
+  require(c.keep >= 1, r, "keep", "must be >= 1");
+  r.finish();
+}
+
+}  // namespace
+
+std::string RunSettings::shared_dir() const {
+  if (!shared.empty()) return shared;
+  std::filesystem::path o(out);
+  if (!o.has_filename()) o = o.parent_path();  // "runs/x/" -> "runs/x"
+  return (o.parent_path() / "_shared").string();
+}
+
+RunSettings parse_run_settings(const toml::table& root, const std::string& file) {
+  RunSettings s;
+  s.file = file;
+  TomlReader r(&root, "", file);
+  s.seed = r.get_int("seed", s.seed);
+  if (s.seed < 0) r.fail("seed", "must be >= 0");
+  auto out = r.string_opt("out");
+  if (!out || out->empty()) r.fail("out", "missing (the run directory, e.g. out = \"runs/example\")");
+  s.out = *out;
+  s.threads = r.get_int("threads", s.threads);
+  if (s.threads < 0 || s.threads > 1024) r.fail("threads", "must be in [0, 1024] (0 = all cores)");
+  s.shared = r.get_string("shared", s.shared);
+
+  parse_train(TomlReader(r.table("train"), "train", file), s.train);
+  parse_optim(TomlReader(r.table("optim"), "optim", file), s.optim);
+  parse_lr_schedule(TomlReader(r.table("lr_schedule"), "lr_schedule", file), s.lr_schedule);
+  parse_eval(TomlReader(r.table("eval"), "eval", file), s.eval);
+  parse_checkpoint(TomlReader(r.table("checkpoint"), "checkpoint", file), s.checkpoint);
+  for (const char* owned : {"model", "data", "schedule"}) r.table(owned);
+  r.finish();
+  return s;
+}
+
+nlohmann::json to_json(const RunSettings& s) {
+  nlohmann::json j;
+  j["seed"] = s.seed;
+  j["out"] = s.out;
+  j["threads"] = s.threads;
+  j["shared"] = s.shared_dir();
+  j["train"] = {{"steps", s.train.steps},
+                {"batch_size", s.train.batch_size},
+                {"microbatch", s.microbatch()},
+                {"init_from", s.train.init_from}};
+  j["optim"] = {{"lr", s.optim.lr},
+                {"beta1", s.optim.beta1},
+                {"beta2", s.optim.beta2},
+                {"eps", s.optim.eps},
+                {"weight_decay", s.optim.weight_decay},
+                {"grad_clip", s.optim.grad_clip}};
+  j["lr_schedule"] = {{"kind", s.lr_schedule.kind},
+                      {"warmup", s.lr_schedule.warmup},
+                      {"cooldown", s.lr_schedule.cooldown},
+                      {"min_lr_ratio", s.lr_schedule.min_lr_ratio}};
+  j["eval"] = {{"every", s.eval.every},
+               {"sequences", s.eval.sequences},
+               {"microbatch", s.eval_microbatch()}};
+  j["checkpoint"] = {{"every", s.checkpoint.every}, {"keep", s.checkpoint.keep}};
+  return j;
+}
+
+}  // namespace replay::train

@@ -1,0 +1,74 @@
+// The train stage's own part of a run config: top-level keys (seed, out,
+// threads, shared) and the [train], [optim], [lr_schedule], [eval] and
+// [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
+// impossible values are replay::Error naming the key and file); every field
+// has its default filled in so the resolved config is complete.
+#pragma once
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace replay::train {
+
+struct TrainSettings {
+  int64_t steps = 0;        // optimizer steps of the whole run (required)
+  int64_t batch_size = 32;  // sequences per optimizer step
+  int64_t microbatch = 0;   // sequences per forward/backward; 0 = batch_size
+  std::string init_from;    // checkpoint dir or run dir: weights only, optimizer fresh
+};
+
+struct OptimSettings {
+  double lr = 3e-3;  // peak learning rate
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;  // decoupled, multiplied by the LR (PyTorch AdamW)
+  double grad_clip = 1.0;     // global grad-norm clip; 0 disables
+};
+
+struct LrScheduleSettings {
+  std::string kind = "cosine";  // "cosine" | "wsd" | "constant"
+  double warmup = 0.01;         // fraction of the steps (truncated: < 100 steps = none)
+  double cooldown = 0.1;        // wsd: fraction of the steps spent decaying
+  double min_lr_ratio = 0.0;    // floor of the decay, as a fraction of the peak
+};
+
+struct EvalSettings {
+  int64_t every = 0;        // steps between evaluations; 0 = only at the end
+  int64_t sequences = 64;   // per validation set (first N of each val split)
+  int64_t microbatch = 0;   // sequences per eval forward; 0 = train microbatch
+};
+
+struct CheckpointSettings {
+  int64_t every = 100;  // steps between checkpoints; 0 = only at phase ends
+  int64_t keep = 3;     // most recent checkpoints kept
+};
+
+struct RunSettings {
+  std::string file;        // the config path, for messages
+  int64_t seed = 42;
+  std::string out;         // run directory (required)
+  int64_t threads = 0;     // 0 = one per physical core of this machine
+  std::string shared;      // cache of shared phases; "" = <out>/../_shared
+  TrainSettings train;
+  OptimSettings optim;
+  LrScheduleSettings lr_schedule;
+  EvalSettings eval;
+  CheckpointSettings checkpoint;
+
+  int64_t microbatch() const { return train.microbatch > 0 ? train.microbatch : train.batch_size; }
+  int64_t eval_microbatch() const { return eval.microbatch > 0 ? eval.microbatch : microbatch(); }
+  std::string shared_dir() const;
+};
+
+// Parses the train-owned keys of `root`. The tables owned by other stages
+// ([model], [data], [schedule]) are accepted here and parsed by their owners;
+// any other top-level key is an error.
+RunSettings parse_run_settings(const toml::table& root, const std::string& file);
+
+// Complete, canonical JSON form (every default filled in).
+nlohmann::json to_json(const RunSettings& settings);
+
+}  // namespace replay::train

@@ -1,0 +1,62 @@
+// Typed, strict access to one TOML table of a run config: every read names
+// the full key ("optim.lr") and the file in its error, wrong types are errors
+// (an integer is accepted where a float is expected, never the reverse), and
+// finish() rejects any key nobody asked for, so typos never pass silently.
+#pragma once
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace replay::train {
+
+class TomlReader {
+ public:
+  // `prefix` is the table's dotted name ("" for the root), `file` the config
+  // path used in messages. A null table behaves as an empty one.
+  TomlReader(const toml::table* table, std::string prefix, std::string file);
+
+  std::optional<int64_t> int_opt(const std::string& key);
+  std::optional<double> double_opt(const std::string& key);
+  std::optional<std::string> string_opt(const std::string& key);
+  std::optional<bool> bool_opt(const std::string& key);
+
+  int64_t get_int(const std::string& key, int64_t fallback) { return int_opt(key).value_or(fallback); }
+  double get_double(const std::string& key, double fallback) { return double_opt(key).value_or(fallback); }
+  std::string get_string(const std::string& key, const std::string& fallback) {
+    return string_opt(key).value_or(fallback);
+  }
+  bool get_bool(const std::string& key, bool fallback) { return bool_opt(key).value_or(fallback); }
+
+  // A sub-table that some other stage parses: marked as known here, returned
+  // as is (null when absent). Throws when the key holds a non-table.
+  const toml::table* table(const std::string& key);
+
+  // Marks a key as handled without reading it (owned by another stage).
+  void allow(const std::string& key) { seen_.insert(key); }
+
+  // Throws naming the first key that was never read or allowed.
+  void finish() const;
+
+  // "optim.lr" style name, for messages about a value of this table.
+  std::string name(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+  const std::string& file() const { return file_; }
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+
+ private:
+  const toml::node* find(const std::string& key);
+  const toml::table* table_;
+  std::string prefix_;
+  std::string file_;
+  std::set<std::string> seen_;
+};
+
+// Applies a `--set key=value` override to a parsed document: the dotted key
+// path is created as needed; the value is parsed as a TOML value (number,
+// bool, string in quotes, array, inline table) and otherwise taken as a bare
+// string, so `out=runs/x` and `train.steps=10` both work.
+void apply_override(toml::table& root, const std::string& assignment);
+
+}  // namespace replay::train

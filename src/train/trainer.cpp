@@ -1,0 +1,307 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "model/llama.h"
+#include "model/threads.h"
+#include "train/checkpoint.h"
+#include "train/data_feed.h"
+#include "train/metrics_log.h"
+#include "train/optimizer.h"
+#include "train/prefix.h"
+#include "train/shared_phase.h"
+#include "train/train_state.h"
+#include "train/train_step.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace replay::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<Optimizer> make_optimizer(model::Llama& model, const OptimSettings& settings) {
+  std::vector<NamedParameter> params;
+  auto groups = model->param_groups();
+  for (auto& [name, t] : groups.decay) params.push_back({name, t, true});
+  for (auto& [name, t] : groups.no_decay) params.push_back({name, t, false});
+  return std::make_unique<Optimizer>(std::move(params), settings);
+}
+
+class Trainer {
+ public:
+  Trainer(const RunConfig& config, const TrainOptions& options)
+      : cfg_(config),
+        s_(config.settings),
+        opts_(options),
+        out_(s_.out),
+        ckpt_root_(out_ / "checkpoints"),
+        progress_(s_.train.steps, options.console ? options.console : stderr) {}
+
+  TrainResult run();
+
+ private:
+  void say(const std::string& text) {
+    if (opts_.console) progress_.message(text);
+  }
+  void restore();  // resume, shared reuse or init_from
+  bool start_from_shared(const std::string& key);
+  void run_step(int64_t step);
+  void run_eval(int64_t steps_done);
+  void save(int64_t steps_done, size_t phase);
+  [[noreturn]] void stop(int64_t step, const std::string& what, double value);
+
+  const RunConfig& cfg_;
+  const RunSettings& s_;
+  TrainOptions opts_;
+  std::filesystem::path out_, ckpt_root_;
+  ConsoleProgress progress_;
+
+  std::unique_ptr<DataFeed> feed_;
+  std::map<std::string, torch::Tensor> val_sets_;
+  model::Llama model_{nullptr};
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::optional<uint64_t> metrics_keep_;  // resume: metrics bytes to keep
+
+  int64_t start_step_ = 0;
+  int64_t tokens_ = 0;
+  int64_t sequences_ = 0;
+  double last_lr_ = 0;
+  std::string last_checkpoint_;
+  TrainResult result_;
+};
+
+void Trainer::restore() {
+  auto report = [&](const std::string& m) { say("warning: " + m); };
+  if (opts_.resume == ResumeMode::never) {
+    std::filesystem::remove_all(ckpt_root_);
+  } else if (auto info = latest_good_checkpoint(ckpt_root_, report)) {
+    if (info->state.config_hash != cfg_.content_hash) {
+      throw Error(out_.string() + " holds checkpoints of a different config (" + info->state.config_hash +
+                  ", this one is " + cfg_.content_hash +
+                  "): use another `out`, or --resume never to start this run over");
+    }
+    load_training_checkpoint(info->dir, model_, optimizer_.get());
+    start_step_ = info->state.step;
+    tokens_ = info->state.tokens;
+    sequences_ = info->state.sequences_consumed;
+    last_lr_ = info->state.lr;
+    metrics_keep_ = info->state.metrics_bytes;
+    last_checkpoint_ = info->dir.string();
+    result_.resumed_from = start_step_;
+    say("resuming from " + info->dir.string() + " (step " + std::to_string(start_step_) + ")");
+    return;
+  }
+
+  // Fresh start: a prefix another run of the sweep computed, else the latest
+  // phase boundary another run already computed (a shared pre-training),
+  // else init_from, else the seeded init.
+  if (opts_.branch_at > 0) {
+    if (start_from_shared(prefix_key(cfg_, opts_.branch_at))) {
+      result_.branched_at = start_step_;
+      say("branching from the shared prefix of steps 0-" + std::to_string(start_step_));
+      return;
+    }
+    say("warning: no shared prefix of " + std::to_string(opts_.branch_at) + " steps found; training from scratch");
+  }
+  const auto& phases = cfg_.plan.phases;
+  for (size_t p = phases.size(); p-- > 1;) {
+    if (!phases[p].reset_optimizer) continue;
+    if (!start_from_shared(shared_phase_key(cfg_, p - 1))) continue;
+    result_.reused_phase = p - 1;
+    say("reusing phases up to '" + phases[p - 1].name + "' (steps 0-" + std::to_string(start_step_) + ")");
+    return;
+  }
+  if (!s_.train.init_from.empty()) {
+    auto dir = resolve_init_checkpoint(s_.train.init_from);
+    load_training_checkpoint(dir, model_, nullptr);
+    say("initialized weights from " + dir.string() + " (optimizer fresh)");
+  }
+}
+
+// Starts from a published state (model, optimizer, counters and the metrics
+// lines up to it), as if this run had computed those steps itself.
+bool Trainer::start_from_shared(const std::string& key) {
+  auto shared = find_shared_phase(s_.shared_dir(), key);
+  if (!shared) return false;
+  load_training_checkpoint(shared->checkpoint, model_, optimizer_.get());
+  CheckpointState st = read_checkpoint_info(shared->checkpoint).state;
+  std::string text = fs::read_file(shared->metrics);
+  fs::write_file_atomic(out_ / kMetricsFile, text);
+  start_step_ = st.step;
+  tokens_ = st.tokens;
+  sequences_ = st.sequences_consumed;
+  last_lr_ = st.lr;
+  metrics_keep_ = text.size();
+  return true;
+}
+
+[[noreturn]] void Trainer::stop(int64_t step, const std::string& what, double value) {
+  const auto& phase = cfg_.plan.phases[cfg_.plan.phase_of_step(step)];
+  std::string reason = what + " is " + std::to_string(value) + " at step " + std::to_string(step + 1) +
+                       " (phase '" + phase.name + "', lr " + std::to_string(last_lr_) + ")";
+  metrics_->write({{"kind", "stop"}, {"step", step + 1}, {"reason", reason}});
+  progress_.finish();
+  std::string saved = last_checkpoint_.empty()
+                          ? "no checkpoint was written yet"
+                          : "the last good checkpoint is " + last_checkpoint_ + ", untouched";
+  throw Error("training stopped: " + reason + "; nothing of this step was saved and " + saved +
+              ". Lower optim.lr (now " + std::to_string(s_.optim.lr) + ") or check the data.");
+}
+
+void Trainer::run_step(int64_t step) {
+  const size_t p = cfg_.plan.phase_of_step(step);
+  const auto& phase = cfg_.plan.phases[p];
+  if (step == phase.first_step && phase.reset_optimizer) {
+    optimizer_ = make_optimizer(model_, s_.optim);  // weights only carry over
+  }
+  auto t0 = Clock::now();
+  std::vector<schedule::SequenceRef> refs(static_cast<size_t>(s_.train.batch_size));
+  phase.data->batch(step - phase.first_step, refs);
+  torch::Tensor tokens = feed_->read(refs);
+
+  const double lr = phase.lr_at_step(step);
+  last_lr_ = lr;
+  optimizer_->set_lr(lr);
+  optimizer_->zero_grad();
+  const double loss = accumulate_gradients(model_, tokens, s_.microbatch());
+  if (!std::isfinite(loss)) stop(step, "the loss", loss);
+  const double grad_norm = optimizer_->clip_gradients();
+  if (!std::isfinite(grad_norm)) stop(step, "the gradient norm", grad_norm);
+  optimizer_->step();
+
+  tokens_ += tokens.numel();
+  sequences_ += tokens.size(0);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double tps = static_cast<double>(tokens.numel()) / std::max(seconds, 1e-9);
+  metrics_->write({{"kind", "step"},
+                   {"step", step + 1},
+                   {"phase", phase.name},
+                   {"tokens", tokens_},
+                   {"lr", lr},
+                   {"loss", loss},
+                   {"grad_norm", grad_norm},
+                   {"tokens_per_s", tps}});
+  if (opts_.console) progress_.step(step + 1, phase.name, loss, lr, tps);
+  result_.last_loss = loss;
+}
+
+void Trainer::run_eval(int64_t steps_done) {
+  if (val_sets_.empty()) return;
+  nlohmann::json val = nlohmann::json::object();
+  std::map<std::string, double> losses;
+  for (const auto& [name, tokens] : val_sets_) {
+    losses[name] = evaluate_loss(model_, tokens, s_.eval_microbatch());
+    val[name] = losses[name];
+  }
+  metrics_->write({{"kind", "eval"}, {"step", steps_done}, {"tokens", tokens_}, {"val", val}});
+  if (opts_.console) progress_.eval(steps_done, losses);
+  result_.final_eval = losses;
+}
+
+void Trainer::save(int64_t steps_done, size_t phase_index) {
+  // The next step decides the phase a resume continues in.
+  size_t next = steps_done < s_.train.steps ? cfg_.plan.phase_of_step(steps_done) : phase_index;
+  const auto& phase = cfg_.plan.phases[next];
+  CheckpointState st;
+  st.step = steps_done;
+  st.phase = static_cast<int64_t>(next);
+  st.phase_name = phase.name;
+  st.phase_step = steps_done - phase.first_step;
+  st.lr = last_lr_;
+  st.sequences_consumed = sequences_;
+  st.tokens = tokens_;
+  st.metrics_bytes = metrics_->sync();
+  st.config_hash = cfg_.content_hash;
+  last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_.get(), st, s_.checkpoint.keep);
+}
+
+TrainResult Trainer::run() {
+  const int threads = model::configure_threads(static_cast<int>(s_.threads));
+  // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  std::filesystem::create_directories(out_);
+
+  feed_ = std::make_unique<DataFeed>(cfg_);
+  if (s_.eval.sequences > 0) {
+    for (size_t i = 0; i < feed_->source_names().size(); ++i) {
+      torch::Tensor v = feed_->validation_set(i, s_.eval.sequences);
+      if (v.size(0) == 0) {
+        say("warning: source '" + feed_->source_names()[i] + "' has no validation sequences");
+        continue;
+      }
+      val_sets_[feed_->source_names()[i]] = v;
+    }
+  }
+
+  torch::manual_seed(static_cast<uint64_t>(s_.seed));
+  model_ = model::Llama(cfg_.model);
+  optimizer_ = make_optimizer(model_, s_.optim);
+  restore();
+
+  nlohmann::json config_file = {{"content_hash", cfg_.content_hash}, {"config", cfg_.resolved},
+                                {"source", cfg_.file}};
+  fs::write_file_atomic(out_ / "config.json", config_file.dump(2) + "\n");
+  metrics_ = std::make_unique<MetricsLog>(out_ / kMetricsFile, metrics_keep_);
+
+  const int64_t total = s_.train.steps;
+  if (opts_.console && start_step_ < total) {
+    say("training " + std::to_string(model::count_params(cfg_.model).total) + " parameters, " +
+        std::to_string(total) + " steps x " + std::to_string(cfg_.tokens_per_step()) + " tokens, " +
+        std::to_string(cfg_.plan.phases.size()) + " phase(s), " + std::to_string(threads) +
+        " threads -> " + out_.string());
+  }
+  const auto& phases = cfg_.plan.phases;
+  for (int64_t step = start_step_; step < total; ++step) {
+    run_step(step);
+    const int64_t done = step + 1;
+    const size_t p = cfg_.plan.phase_of_step(step);
+    const bool phase_end = done == phases[p].first_step + phases[p].num_steps;
+    const bool run_end = done == total;
+    if ((s_.eval.every > 0 && done % s_.eval.every == 0) || phase_end || run_end) run_eval(done);
+    const bool publish = std::count(opts_.publish_prefix_at.begin(), opts_.publish_prefix_at.end(), done) > 0;
+    if ((s_.checkpoint.every > 0 && done % s_.checkpoint.every == 0) || phase_end || run_end || publish) {
+      save(done, p);
+    }
+    if (publish) {
+      publish_shared_phase(s_.shared_dir(), prefix_key(cfg_, done), last_checkpoint_, out_ / kMetricsFile,
+                           metrics_->bytes());
+    }
+    // A phase the next one starts from by its weights alone is worth sharing.
+    if (phase_end && p + 1 < phases.size() && phases[p + 1].reset_optimizer) {
+      std::string key = shared_phase_key(cfg_, p);
+      if (!find_shared_phase(s_.shared_dir(), key)) {
+        publish_shared_phase(s_.shared_dir(), key, last_checkpoint_, out_ / kMetricsFile, metrics_->bytes());
+      }
+    }
+    result_.steps_run += 1;
+  }
+  progress_.finish();
+  result_.steps = total;
+  if (result_.steps_run == 0) {
+    say("nothing to do: " + out_.string() + " already completed its " + std::to_string(total) + " steps");
+    return result_;  // keep the summary of the run that did the work
+  }
+
+  nlohmann::json summary = {{"steps", total},
+                            {"tokens", tokens_},
+                            {"content_hash", cfg_.content_hash},
+                            {"final_eval", result_.final_eval}};
+  summary["last_loss"] = result_.last_loss;
+  fs::write_file_atomic(out_ / "summary.json", summary.dump(2) + "\n");
+  return result_;
+}
+
+}  // namespace
+
+TrainResult train(const RunConfig& config, const TrainOptions& options) {
+  Trainer trainer(config, options);
+  return trainer.run();
+}
+
+}  // namespace replay::train

@@ -1,0 +1,111 @@
+// Runs the replay binary's fit, runs and report subcommands end to end.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include "fake_sweep.h"
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result replay_cmd(const std::string& args) {
+  EXPECT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first: " << REPLAY_BINARY;
+  std::string cmd = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
+  Result r = replay_cmd(
+      "fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 --ref 2/1024:3.49087 "
+      "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
+      "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
+      "--compare mt+replay/mt --compare best/mt --compare mt/ft --compare magic/ft");
+  EXPECT_EQ(r.code, 1) << r.out;  // "magic" is not a schedule
+  EXPECT_NE(r.out.find("no schedule named 'magic'"), std::string::npos) << r.out;
+
+  r = replay_cmd(
+      "fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 --ref 2/1024:3.49087 "
+      "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
+      "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
+      "--compare mt+replay/mt --compare best/mt --compare mt/ft");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* m : {"1.490x", "1.855x", "2.494x", "6.368x"})
+    EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
+  EXPECT_NE(r.out.find("WARNING: degenerate fit"), std::string::npos) << r.out;
+}
+
+TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
+  // Exact points of L = 0.05 / x^0.35 + 2.4: a clean fit with C = 2.4.
+  std::string args = "fit";
+  for (double x : {1.0, 2.0, 4.0, 8.0, 16.0}) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " --ref %g:%.12f", x, 0.05 / std::pow(x, 0.35) + 2.4);
+    args += buf;
+  }
+  Result r = replay_cmd(args + " --schedule base:2.43 --schedule magic:2.39 --compare magic/base");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("degenerate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("C = 2.4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("magic: loss 2.39 is at or below the fitted asymptote"), std::string::npos) << r.out;
+}
+
+TEST(Cli, FitRejectsMalformedPoints) {
+  Result r = replay_cmd("fit --ref 1:3.5 --ref 2:abc --ref 4:3.2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("abc"), std::string::npos) << r.out;
+  r = replay_cmd("fit --ref 1:3.5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("at least 3"), std::string::npos) << r.out;
+}
+
+TEST(Cli, RunsFitAndReportFromTheRegistry) {
+  auto root = fake::temp_dir("cli");
+  fake::build_sweep(root);
+  std::string db = (root / "registry.sqlite").string();
+
+  Result r = replay_cmd("runs --db " + db + " --status failed");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("broken"), std::string::npos);
+  EXPECT_NE(r.out.find("loss is NaN"), std::string::npos);
+  EXPECT_EQ(r.out.find("ft-rho0"), std::string::npos);
+  r = replay_cmd("runs --db " + db + " --sweep finemath-micro");
+  ASSERT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("finemath=3.9942"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("19 runs: 17 done, 0 running, 1 queued, 1 failed"), std::string::npos) << r.out;
+  r = replay_cmd("runs --db " + (root / "missing.sqlite").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("missing.sqlite"), std::string::npos);
+
+  r = replay_cmd("fit --db " + db + " --sweep finemath-micro");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
+  for (const char* m : {"1.490x", "1.855x", "2.494x", "6.368x"})
+    EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
+
+  r = replay_cmd("report " + root.string());  // a directory with registry.sqlite
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(stdfs::exists(root / "report" / "report.md"));
+  EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.png"));
+  r = replay_cmd("report nothing-here --db " + db + " --out " + (root / "r2").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("nothing-here"), std::string::npos);
+  EXPECT_FALSE(stdfs::exists(root / "r2"));
+  stdfs::remove_all(root);
+}

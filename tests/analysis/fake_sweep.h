@@ -1,0 +1,100 @@
+// A fake but realistic sweep for report and CLI tests: a registry plus run
+// directories with config.toml and metrics.jsonl, whose final target losses
+// are the spec's FineMath test vector (so the multipliers are known).
+#pragma once
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "analysis/registry.h"
+#include "util/fs.h"
+
+namespace fake {
+
+namespace stdfs = std::filesystem;
+using namespace replay::analysis;
+
+inline stdfs::path temp_dir(const std::string& name) {
+  stdfs::path dir = stdfs::temp_directory_path() / ("replay_" + name + "_" + std::to_string(::getpid()));
+  stdfs::remove_all(dir);
+  stdfs::create_directories(dir);
+  return dir;
+}
+
+// Writes metrics.jsonl: a decaying training loss and evals every 16 steps
+// converging to the given final losses.
+inline std::string metrics_text(double final_target, double final_generic, int steps = 64) {
+  std::string out;
+  char line[256];
+  for (int s = 1; s <= steps; ++s) {
+    double t = static_cast<double>(s) / steps;
+    double loss = final_target + 5.0 * std::exp(-4 * t) + 0.05 * std::sin(3.0 * s);
+    std::snprintf(line, sizeof line,
+                  "{\"kind\":\"step\",\"step\":%d,\"tokens\":%d,\"lr\":%.6f,\"loss\":%.5f,"
+                  "\"grad_norm\":%.3f,\"tokens_per_s\":%.1f}\n",
+                  s, s * 4096, 0.003 * std::min(1.0, 10 * t), loss, 1.0 / (1 + t), 20000.0 + 37 * (s % 5));
+    out += line;
+    if (s % 16 == 0) {
+      double decay = std::exp(-4 * t) - std::exp(-4.0);
+      std::snprintf(line, sizeof line,
+                    "{\"kind\":\"eval\",\"step\":%d,\"tokens\":%d,\"val\":{\"finemath\":%.5f,\"c4\":%.5f}}\n",
+                    s, s * 4096, final_target + 4.0 * decay, final_generic + 3.0 * decay);
+      out += line;
+    }
+  }
+  return out;
+}
+
+inline std::string add_done_run(Registry& reg, const stdfs::path& root, const std::string& sweep,
+                                const std::string& name, std::map<std::string, std::string> tags,
+                                double target, double generic) {
+  std::string config = "[run]\nname = \"" + name + "\"\n";
+  for (const auto& [k, v] : tags) config += k + " = \"" + v + "\"\n";
+  tags["target"] = "finemath";
+  tags["generic"] = "c4";
+  stdfs::path dir = root / "runs" / name;
+  replay::fs::write_file_atomic(dir / "config.toml", config);
+  replay::fs::write_file_atomic(dir / "metrics.jsonl", metrics_text(target, generic));
+  std::string id = reg.add_run({config, "", sweep, name, tags, ("runs/" + name)});
+  reg.mark_running(id);
+  RunMetrics m = read_metrics(dir / "metrics.jsonl");
+  reg.import_metrics(id, m);
+  reg.mark_done(id, m.median_tokens_per_s());
+  return id;
+}
+
+// The whole sweep "finemath-micro" in root/registry.sqlite.
+inline void build_sweep(const stdfs::path& root) {
+  Registry reg(root / "registry.sqlite");
+  const std::string sweep = "finemath-micro";
+  const double xs[] = {1, 2, 4, 8, 16};
+  const double ref_loss[] = {3.62532, 3.49087, 3.39593, 3.16164, 2.99478};
+  for (int i = 0; i < 5; ++i) {
+    char x[32];
+    std::snprintf(x, sizeof x, "%.10g", xs[i] / 1024);
+    add_done_run(reg, root, sweep, "ref-x" + std::to_string(static_cast<int>(xs[i])),
+                 {{"family", "reference"}, {"x", x}}, ref_loss[i], 3.9);
+  }
+  add_done_run(reg, root, sweep, "ft-rho0", {{"family", "fine-tuning"}, {"rho", "0"}}, 3.99417, 4.40);
+  add_done_run(reg, root, sweep, "ft-rho0.5", {{"family", "fine-tuning"}, {"rho", "0.5"}}, 3.95, 4.10);
+  add_done_run(reg, root, sweep, "ft-rho0.75", {{"family", "fine-tuning"}, {"rho", "0.75"}}, 3.90261, 4.00);
+  add_done_run(reg, root, sweep, "mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, 3.56935, 4.2);
+  add_done_run(reg, root, sweep, "mt-rho0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "1"}}, 3.47, 3.95);
+  add_done_run(reg, root, sweep, "mt-rho0.75", {{"family", "mid-training"}, {"rho", "0.75"}, {"alpha", "1"}}, 3.42762, 3.9);
+  const double full[3][2] = {{3.52, 3.50}, {3.40, 3.41}, {3.35965, 3.39}};
+  const char* rhos[] = {"0", "0.5", "0.75"};
+  const char* alphas[] = {"0.5", "0.25"};
+  for (int r = 0; r < 3; ++r)
+    for (int a = 0; a < 2; ++a)
+      add_done_run(reg, root, sweep, std::string("full-rho") + rhos[r] + "-alpha" + alphas[a],
+                   {{"family", "full"}, {"rho", rhos[r]}, {"alpha", alphas[a]}}, full[r][a], 3.9);
+  std::string failed = reg.add_run({"[run]\nname = \"broken\"\n", "", sweep, "broken", {{"family", "full"}}, ""});
+  reg.mark_running(failed);
+  reg.mark_failed(failed, "trainer exited with status 1: loss is NaN at step 12");
+  reg.add_run({"[run]\nname = \"waiting\"\n", "", sweep, "waiting", {{"family", "full"}}, ""});
+}
+
+}  // namespace fake

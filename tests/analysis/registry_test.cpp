@@ -1,0 +1,214 @@
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "analysis/registry.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace stdfs = std::filesystem;
+using namespace replay::analysis;
+
+namespace {
+
+stdfs::path fresh_dir(const std::string& name) {
+  stdfs::path dir = stdfs::temp_directory_path() / ("replay_registry_" + name + "_" + std::to_string(::getpid()));
+  stdfs::remove_all(dir);
+  stdfs::create_directories(dir);
+  return dir;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const replay::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Registry, RunsAreContentAddressedAndKeepTheirStatus) {
+  auto dir = fresh_dir("ids");
+  Registry reg(dir / "r.sqlite");
+  EXPECT_EQ(reg.schema_version(), kRegistrySchemaVersion);
+  std::string id = reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {{"family", "mid-training"}, {"rho", "0"}}, "runs/a"});
+  EXPECT_EQ(id, run_id_for_config("[train]\nlr = 0.003\n"));
+  EXPECT_EQ(id.size(), 32u);
+  reg.mark_running(id);
+  reg.mark_done(id, 1234.5);
+  // Re-adding (a rerun sweep) must not reset a finished run.
+  EXPECT_EQ(reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {}, ""}), id);
+  RunRecord r = reg.get_run(id);
+  EXPECT_EQ(r.status, RunStatus::Done);
+  EXPECT_EQ(r.run_dir, "runs/a");
+  ASSERT_TRUE(r.started_at && r.ended_at);
+  EXPECT_LE(*r.started_at, *r.ended_at);
+  EXPECT_DOUBLE_EQ(*r.tokens_per_s, 1234.5);
+  // The same run can belong to a second sweep with its own name and tags.
+  reg.add_run({"[train]\nlr = 0.003\n", "", "other", "baseline", {{"family", "reference"}, {"x", "0.25"}}, ""});
+  auto other = reg.list_runs({std::string("other"), std::nullopt});
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].name, "baseline");
+  EXPECT_DOUBLE_EQ(*other[0].tag_number("x"), 0.25);
+  EXPECT_EQ(reg.list_runs().size(), 2u);
+  EXPECT_EQ(reg.sweeps(), (std::vector<std::string>{"mt", "other"}));
+  stdfs::remove_all(dir);
+}
+
+TEST(Registry, StatusFiltersMetricsAndBranches) {
+  auto dir = fresh_dir("life");
+  Registry reg(dir / "r.sqlite");
+  std::string a = reg.add_run({"config a", "", "s", "a", {}, ""});
+  std::string b = reg.add_run({"config b", "", "s", "b", {}, ""});
+  std::string c = reg.add_run({"config c", "", "s", "c", {}, ""});
+  reg.mark_running(a);
+  reg.record_eval(a, 10, 1000, {{"target", 4.0}, {"generic", 5.0}});
+  reg.record_eval(a, 20, 2000, {{"target", 3.5}, {"generic", 4.5}});
+  reg.record_eval(a, 5, 500, {{"target", 6.0}});  // out of order: not the final value
+  reg.record_progress(a, 20, 2000, 800.0);
+  reg.mark_done(a);
+  reg.mark_running(b);
+  reg.mark_failed(b, "CUDA out of memory");
+  reg.record_branch(c, a, 12);
+
+  auto final_a = reg.final_metrics(a);
+  ASSERT_EQ(final_a.size(), 2u);
+  EXPECT_EQ(final_a.at("target").step, 20);
+  EXPECT_DOUBLE_EQ(final_a.at("target").loss, 3.5);
+  EXPECT_EQ(reg.eval_history(a, "target").size(), 3u);
+  EXPECT_EQ(reg.get_run(a).step, 20);
+  EXPECT_DOUBLE_EQ(*reg.get_run(a).tokens_per_s, 800.0);
+
+  auto failed = reg.list_runs({std::nullopt, RunStatus::Failed});
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].id, b);
+  EXPECT_EQ(failed[0].error, "CUDA out of memory");
+  auto queued = reg.list_runs({std::string("s"), RunStatus::Queued});
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].branched_from, a);
+  EXPECT_EQ(queued[0].branch_step, 12);
+  // Retrying a failed run clears its error.
+  reg.mark_queued(b);
+  EXPECT_EQ(reg.get_run(b).error, "");
+  EXPECT_EQ(reg.get_run(b).status, RunStatus::Queued);
+
+  std::string db = (dir / "r.sqlite").string();
+  EXPECT_NE(error_of([&] { reg.mark_done("nope"); }).find(db), std::string::npos);
+  EXPECT_NE(error_of([&] { reg.record_branch(a, a, 3); }).find("itself"), std::string::npos);
+  EXPECT_NE(error_of([&] { reg.record_branch(a, "missing", 3); }).find("missing"), std::string::npos);
+  EXPECT_THROW(parse_run_status("paused"), replay::Error);
+  stdfs::remove_all(dir);
+}
+
+TEST(Registry, ImportsAMetricsFile) {
+  auto dir = fresh_dir("import");
+  Registry reg(dir / "r.sqlite");
+  std::string id = reg.add_run({"cfg", "", "s", "x", {}, ""});
+  RunMetrics m = parse_metrics(
+      R"({"kind":"step","step":1,"tokens":10,"loss":3,"tokens_per_s":50})" "\n"
+      R"({"kind":"eval","step":1,"tokens":10,"val":{"t":2.5}})" "\n"
+      R"({"kind":"step","step":2,"tokens":20,"loss":2,"tokens_per_s":70})" "\n"
+      R"({"kind":"eval","step":2,"tokens":20,"val":{"t":2.25}})" "\n",
+      "m");
+  reg.import_metrics(id, m);
+  reg.import_metrics(id, m);  // idempotent
+  EXPECT_EQ(reg.eval_history(id, "t").size(), 2u);
+  EXPECT_DOUBLE_EQ(reg.final_metrics(id).at("t").loss, 2.25);
+  EXPECT_EQ(reg.get_run(id).tokens, 20);
+  stdfs::remove_all(dir);
+}
+
+TEST(Registry, ClearErrorsNamingTheFile) {
+  auto dir = fresh_dir("errors");
+  auto missing = dir / "none.sqlite";
+  std::string e = error_of([&] { Registry r(missing, /*create=*/false); });
+  EXPECT_NE(e.find(missing.string()), std::string::npos) << e;
+  EXPECT_FALSE(stdfs::exists(missing));
+
+  auto junk = dir / "junk.sqlite";
+  replay::fs::write_file_atomic(junk, std::string(8192, 'x'));
+  e = error_of([&] { Registry r(junk); });
+  EXPECT_NE(e.find(junk.string()), std::string::npos) << e;
+
+  // A registry written by a newer schema is refused, not misread.
+  auto newer = dir / "newer.sqlite";
+  { Registry r(newer); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  e = error_of([&] { Registry r(newer); });
+  EXPECT_NE(e.find("schema version 99"), std::string::npos) << e;
+  EXPECT_NE(e.find(newer.string()), std::string::npos) << e;
+  stdfs::remove_all(dir);
+}
+
+// A sweep process writes while `replay runs` reads from another process:
+// neither side may fail with "database is locked", and the file stays intact.
+TEST(Registry, ConcurrentWriterAndReaderProcesses) {
+  auto dir = fresh_dir("concurrent");
+  auto path = dir / "r.sqlite";
+  { Registry init(path); }
+  constexpr int kRuns = 40, kEvals = 10;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int code = 0;
+    try {
+      Registry reg(path);
+      for (int i = 0; i < kRuns; ++i) {
+        std::string id = reg.add_run({"config " + std::to_string(i), "", "sweep", "run" + std::to_string(i), {}, ""});
+        reg.mark_running(id);
+        for (int s = 1; s <= kEvals; ++s) reg.record_eval(id, s, s * 100, {{"target", 5.0 - 0.1 * s}});
+        reg.mark_done(id);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "writer: %s\n", e.what());
+      code = 1;
+    }
+    _exit(code);
+  }
+  int reads = 0, max_seen = 0;
+  bool reader_ok = true;
+  try {
+    Registry reg(path, /*create=*/false);
+    for (;;) {
+      auto runs = reg.list_runs({std::string("sweep"), std::nullopt});
+      for (const auto& r : runs)  // a done run always shows its final eval: no torn writes
+        if (r.status == RunStatus::Done) {
+          EXPECT_EQ(r.final_metrics.at("target").step, kEvals);
+        }
+      max_seen = std::max<int>(max_seen, runs.size());
+      ++reads;
+      int status = 0;
+      if (waitpid(child, &status, WNOHANG) == child) {
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer process failed";
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    reader_ok = false;
+    ADD_FAILURE() << "reader: " << e.what();
+    waitpid(child, nullptr, 0);
+  }
+  ASSERT_TRUE(reader_ok);
+  EXPECT_GT(reads, 1);
+  Registry reg(path);
+  auto runs = reg.list_runs({std::string("sweep"), RunStatus::Done});
+  EXPECT_EQ(runs.size(), static_cast<size_t>(kRuns));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  stdfs::remove_all(dir);
+}

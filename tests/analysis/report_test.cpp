@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include "analysis/report.h"
+#include "fake_sweep.h"
+#include "util/error.h"
+
+using namespace replay::analysis;
+namespace stdfs = std::filesystem;
+
+namespace {
+uint32_t be32(const std::string& s, size_t at) {
+  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[at + i])); };
+  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
+}
+}  // namespace
+
+TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
+  auto root = fake::temp_dir("report");
+  fake::build_sweep(root);
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "finemath-micro";
+  opt.out_dir = root / "reports" / "finemath-micro";
+  ReportResult res = write_report(reg, opt);
+
+  ASSERT_TRUE(res.fit.has_value());
+  EXPECT_TRUE(res.fit->degenerate);
+  ASSERT_EQ(res.multipliers.size(), 4u);
+  std::string md = replay::fs::read_file(res.markdown);
+  std::string html = replay::fs::read_file(res.html);
+  // The multiplier table carries what the fit code computes: the spec's values.
+  const char* expected[] = {"1.490x", "1.855x", "2.494x", "6.368x"};
+  for (size_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(res.multipliers[i].value.has_value());
+    std::string text = format_significant(*res.multipliers[i].value, 4) + "x";
+    EXPECT_EQ(text, expected[i]);
+    EXPECT_NE(md.find("| " + text + " |"), std::string::npos) << text;
+    EXPECT_NE(html.find("<td>" + text + "</td>"), std::string::npos) << text;
+  }
+  EXPECT_NE(md.find("fine-tuning + replay (ft-rho0.75)"), std::string::npos);
+  EXPECT_NE(md.find("best full schedule (full-rho0.75-alpha0.5)"), std::string::npos);
+  EXPECT_NE(md.find("degenerate fit"), std::string::npos);
+  // Runs table: the failed run with its error, the queued run.
+  EXPECT_NE(md.find("loss is NaN at step 12"), std::string::npos);
+  EXPECT_NE(md.find("| waiting |"), std::string::npos);
+  EXPECT_NE(md.find("| queued |"), std::string::npos);
+
+  // Figures: heatmap, loss vs rho, fit, and curves for each of the 17 done runs.
+  for (const char* base : {"heatmap_rho_alpha", "target_loss_vs_rho", "reference_fit"}) {
+    std::string png = replay::fs::read_file(res.dir / "figures" / (std::string(base) + ".png"));
+    EXPECT_EQ(png.substr(1, 3), "PNG") << base;
+    EXPECT_EQ(be32(png, 16), 800u) << base;
+    EXPECT_EQ(be32(png, 20), 560u) << base;
+    EXPECT_NE(replay::fs::read_file(res.dir / "figures" / (std::string(base) + ".svg")).find("<svg"),
+              std::string::npos);
+    EXPECT_NE(md.find("](figures/" + std::string(base) + ".png)"), std::string::npos) << base;
+    EXPECT_NE(html.find("src=\"figures/" + std::string(base) + ".svg\""), std::string::npos) << base;
+  }
+  EXPECT_EQ(res.figures.size(), 2u * (3 + 17));
+  for (const auto& f : res.figures) EXPECT_TRUE(stdfs::exists(res.dir / f)) << f;
+
+  // Rewriting replaces the report in one piece: no temporary or old copies.
+  write_report(reg, opt);
+  for (const auto& entry : stdfs::directory_iterator(root / "reports"))
+    EXPECT_EQ(entry.path().filename(), "finemath-micro");
+  stdfs::remove_all(root);
+}
+
+TEST(Report, FailsCleanlyForAnUnknownSweepAndLeavesNothing) {
+  auto root = fake::temp_dir("report_unknown");
+  fake::build_sweep(root);
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "no-such-sweep";
+  opt.out_dir = root / "reports" / "x";
+  try {
+    write_report(reg, opt);
+    FAIL();
+  } catch (const replay::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-sweep"), std::string::npos);
+  }
+  EXPECT_TRUE(!stdfs::exists(root / "reports") || stdfs::is_empty(root / "reports"));
+  stdfs::remove_all(root);
+}
+
+TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
+  auto root = fake::temp_dir("report_noref");
+  {
+    Registry reg(root / "registry.sqlite");
+    fake::add_done_run(reg, root, "s", "mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, 3.5, 4.0);
+    fake::add_done_run(reg, root, "s", "mt-rho0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "1"}}, 3.4, 3.9);
+  }
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "s";
+  opt.out_dir = root / "out";
+  ReportResult res = write_report(reg, opt);
+  EXPECT_FALSE(res.fit.has_value());
+  std::string md = replay::fs::read_file(res.markdown);
+  EXPECT_NE(md.find("Not enough finished reference runs"), std::string::npos);
+  EXPECT_TRUE(stdfs::exists(root / "out" / "figures" / "target_loss_vs_rho.png"));
+  stdfs::remove_all(root);
+}

@@ -1,0 +1,139 @@
+#include "corpus/documents.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corpus/streams.h"
+#include "test_dir.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace stdfs = std::filesystem;
+using namespace replay;
+using namespace replay::corpus;
+
+namespace {
+
+std::vector<Document> read_all(const stdfs::path& p, const std::string& field = "text") {
+  DocumentReader reader(p, field);
+  std::vector<Document> docs;
+  Document d;
+  while (reader.next(d)) docs.push_back(d);
+  return docs;
+}
+
+}  // namespace
+
+TEST(Documents, WriteThenReadRoundTripsPlainAndZstd) {
+  TestDir dir("documents_roundtrip");
+  std::vector<Document> docs = {{"hello\nworld", "a:1"},
+                                {"quotes \" and \\ and tabs\t and ünïcødé 🙂", "b:2"},
+                                {std::string(300000, 'x'), "big"}};
+  for (std::string name : {"out.jsonl", "out.jsonl.zst"}) {
+    DocumentWriter w(dir.path / name);
+    for (const auto& d : docs) w.write(d);
+    EXPECT_FALSE(stdfs::exists(dir.path / name)) << "visible before finish";
+    w.finish();
+    auto back = read_all(dir.path / name);
+    ASSERT_EQ(back.size(), docs.size()) << name;
+    for (size_t i = 0; i < docs.size(); ++i) {
+      EXPECT_EQ(back[i].text, docs[i].text);
+      EXPECT_EQ(back[i].source, docs[i].source);
+    }
+  }
+  // The zstd file really is compressed.
+  EXPECT_LT(stdfs::file_size(dir.path / "out.jsonl.zst"), stdfs::file_size(dir.path / "out.jsonl") / 10);
+}
+
+TEST(Documents, AbandonedWriterLeavesNothing) {
+  TestDir dir("documents_abandon");
+  {
+    DocumentWriter w(dir.path / "x.jsonl.zst");
+    w.write({"text", "s"});
+  }
+  EXPECT_TRUE(stdfs::is_empty(dir.path));
+}
+
+TEST(Documents, FolderOrderAndFields) {
+  TestDir dir("documents_folder2");
+  fs::write_file_atomic(dir.path / "b/2.txt", "second file");
+  fs::write_file_atomic(dir.path / "a.txt.gz", gzip("gzipped text"));
+  fs::write_file_atomic(dir.path / "c.jsonl.gz",
+                        gzip("{\"body\":\"one\"}\n\n{\"body\":\"two\",\"source\":\"s2\"}"));
+  fs::write_file_atomic(dir.path / "ignored.bin", "zzz");
+  auto docs = read_all(dir.path, "body");
+  ASSERT_EQ(docs.size(), 4u);
+  EXPECT_EQ(docs[0].text, "gzipped text");
+  EXPECT_EQ(docs[0].source, (dir.path / "a.txt.gz").string());
+  EXPECT_EQ(docs[1].text, "second file");
+  EXPECT_EQ(docs[2].text, "one");
+  EXPECT_EQ(docs[2].source, (dir.path / "c.jsonl.gz").string() + ":1");
+  EXPECT_EQ(docs[3].text, "two");
+  EXPECT_EQ(docs[3].source, "s2");
+}
+
+TEST(Documents, BadInputNamesFileAndLine) {
+  TestDir dir("documents_bad");
+  EXPECT_NE(error_of([&] { read_all(dir.path / "missing.jsonl"); }).find("missing.jsonl"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { read_all(dir.path); }).find("no document files"), std::string::npos);
+
+  fs::write_file_atomic(dir.path / "bad.jsonl", "{\"text\":\"ok\"}\n{\"text\": nope}\n");
+  std::string e = error_of([&] { read_all(dir.path / "bad.jsonl"); });
+  EXPECT_NE(e.find("bad.jsonl:2"), std::string::npos) << e;
+  EXPECT_NE(e.find("invalid JSON"), std::string::npos) << e;
+
+  fs::write_file_atomic(dir.path / "nofield.jsonl", "{\"text\":\"ok\"}\n{\"content\":\"x\"}\n");
+  e = error_of([&] { read_all(dir.path / "nofield.jsonl"); });
+  EXPECT_NE(e.find("missing field \"text\""), std::string::npos) << e;
+  EXPECT_NE(e.find("nofield.jsonl:2"), std::string::npos) << e;
+
+  fs::write_file_atomic(dir.path / "num.jsonl", "{\"text\":3}\n");
+  e = error_of([&] { read_all(dir.path / "num.jsonl"); });
+  EXPECT_NE(e.find("not a string"), std::string::npos) << e;
+
+  fs::write_file_atomic(dir.path / "x.csv", "a,b");
+  e = error_of([&] { read_all(dir.path / "x.csv"); });
+  EXPECT_NE(e.find("unsupported document file"), std::string::npos) << e;
+
+  std::string gz = gzip("{\"text\":\"a long enough line to be cut\"}\n");
+  fs::write_file_atomic(dir.path / "cut.jsonl.gz", gz.substr(0, gz.size() / 2));
+  e = error_of([&] { read_all(dir.path / "cut.jsonl.gz"); });
+  EXPECT_NE(e.find("cut.jsonl.gz"), std::string::npos) << e;
+
+  fs::write_file_atomic(dir.path / "junk.jsonl.zst", "this is not zstd");
+  e = error_of([&] { read_all(dir.path / "junk.jsonl.zst"); });
+  EXPECT_NE(e.find("junk.jsonl.zst"), std::string::npos) << e;
+}
+
+TEST(Streams, ReadLineHandlesCrlfMissingFinalNewlineAndLongLines) {
+  TestDir dir("streams_lines");
+  std::string longline(1 << 19, 'q');
+  fs::write_file_atomic(dir.path / "l.txt", "a\r\nb\n\n" + longline + "\nlast");
+  InputStream in(dir.path / "l.txt");
+  std::string line;
+  std::vector<std::string> lines;
+  while (in.read_line(line)) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "a");
+  EXPECT_EQ(lines[1], "b");
+  EXPECT_EQ(lines[2], "");
+  EXPECT_EQ(lines[3], longline);
+  EXPECT_EQ(lines[4], "last");
+}
+
+TEST(Streams, ConcatenatedGzipMembersAndLargeOutput) {
+  TestDir dir("streams_gz");
+  std::string big(3 << 20, 'a');  // compresses ~1000x: exercises full output buffers
+  fs::write_file_atomic(dir.path / "x.txt.gz", gzip("first ") + gzip(big));
+  std::string all;
+  InputStream in(dir.path / "x.txt.gz");
+  while (in.read(all, 1 << 16) > 0) {
+  }
+  EXPECT_EQ(all, "first " + big);
+  EXPECT_EQ(decompress(gzip("mem"), Compression::gzip, "m"), "mem");
+}

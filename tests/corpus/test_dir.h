@@ -1,0 +1,47 @@
+// Test helpers: a fresh scratch folder per test (removed afterwards), gzip
+// for fixtures, and the message of an expected replay::Error.
+#pragma once
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "util/error.h"
+
+struct TestDir {
+  explicit TestDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() /
+             ("replay_corpus_" + name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TestDir() { std::filesystem::remove_all(path); }
+  std::filesystem::path path;
+};
+
+// gzip-compresses `data` (a .gz member or file for fixtures).
+inline std::string gzip(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = data.size();
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = out.size();
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// The replay::Error message `fn` throws, or "(no error)".
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const replay::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include "model/config.h"
+#include "util/error.h"
+
+using namespace replay::model;
+
+namespace {
+toml::table parse(const char* text) { return toml::parse(text); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const replay::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(ModelConfig, EveryPresetIsValid) {
+  for (const auto& name : preset_names()) EXPECT_NO_THROW(preset(name).validate(name)) << name;
+  EXPECT_NE(error_of([] { preset("nope"); }).find("150m4k"), std::string::npos);
+}
+
+TEST(ModelConfig, PaperShapes) {
+  const ModelConfig c = preset("600m4k");
+  EXPECT_EQ(c.dim, 1024);
+  EXPECT_EQ(c.ffn_dim, 3584);
+  EXPECT_EQ(c.n_layers, 24);
+  EXPECT_EQ(c.n_kv_heads, 8);
+  EXPECT_EQ(c.vocab_size, 128256);
+  const ModelConfig l = preset("llama-3.1-8b");
+  ASSERT_TRUE(l.rope_scaling.has_value());
+  EXPECT_EQ(l.rope_theta, 500000.0);
+  EXPECT_EQ(l.rope_scaling->original_max_position, 8192);
+  // Llama 3.1 8B has 8.03B parameters.
+  EXPECT_EQ(count_params(l).total, 8030261248);
+}
+
+TEST(ModelConfig, CpuPresetSizes) {
+  const ParamCounts micro = count_params(preset("micro"));
+  EXPECT_GT(micro.non_embedding_with_head, 1'000'000);
+  EXPECT_LT(micro.non_embedding_with_head, 3'000'000);
+  const ParamCounts gpt2 = count_params(preset("gpt2-124m"));
+  // Blocks + one 50257 x 768 matrix: GPT-2 small's 124M (it ties the head).
+  EXPECT_NEAR(static_cast<double>(gpt2.non_embedding + gpt2.embedding), 124e6, 1.5e6);
+}
+
+TEST(ModelConfig, ValidationNamesTheKey) {
+  ModelConfig c = preset("tiny");
+  c.n_kv_heads = 3;
+  EXPECT_NE(error_of([&] { c.validate("run.toml [model]"); }).find("n_kv_heads"), std::string::npos);
+  c = preset("tiny");
+  c.head_dim = 15;
+  EXPECT_NE(error_of([&] { c.validate(); }).find("head_dim"), std::string::npos);
+  c = preset("tiny");
+  c.dim = 0;
+  EXPECT_NE(error_of([&] { c.validate(); }).find("dim"), std::string::npos);
+}
+
+TEST(ModelConfig, TomlPresetAndOverrides) {
+  auto t = parse(R"(preset = "micro"
+dim = 96
+n_heads = 6
+n_kv_heads = 2
+head_dim = 16
+rope_theta = 500000
+tie_embeddings = true
+[rope_scaling]
+factor = 4.0
+original_max_position = 128
+)");
+  const ModelConfig c = config_from_toml(t, "run.toml");
+  EXPECT_EQ(c.dim, 96);
+  EXPECT_EQ(c.n_layers, preset("micro").n_layers);
+  EXPECT_EQ(c.n_kv_heads, 2);
+  EXPECT_EQ(c.rope_theta, 500000.0);
+  EXPECT_TRUE(c.tie_embeddings);
+  ASSERT_TRUE(c.rope_scaling);
+  EXPECT_EQ(c.rope_scaling->factor, 4.0);
+  EXPECT_EQ(c.rope_scaling->original_max_position, 128);
+  EXPECT_EQ(count_params(c).lm_head, 0);
+}
+
+TEST(ModelConfig, TomlErrorsNameKeyAndFile) {
+  auto unknown = parse("preset = \"tiny\"\nlayers = 3\n");
+  std::string e = error_of([&] { config_from_toml(unknown, "run.toml"); });
+  EXPECT_NE(e.find("run.toml"), std::string::npos);
+  EXPECT_NE(e.find("'layers'"), std::string::npos);
+  auto wrong_type = parse("dim = \"big\"\n");
+  EXPECT_NE(error_of([&] { config_from_toml(wrong_type, "r.toml"); }).find("'dim'"),
+            std::string::npos);
+  auto bad_gqa = parse("preset = \"tiny\"\nn_kv_heads = 3\n");
+  EXPECT_NE(error_of([&] { config_from_toml(bad_gqa, "r.toml"); }).find("n_kv_heads"),
+            std::string::npos);
+  auto bad_preset = parse("preset = \"huge\"\n");
+  EXPECT_NE(error_of([&] { config_from_toml(bad_preset, "r.toml"); }).find("huge"),
+            std::string::npos);
+  auto bad_sub = parse("[rope_scaling]\nfactr = 2.0\n");
+  EXPECT_NE(error_of([&] { config_from_toml(bad_sub, "r.toml"); }).find("factr"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, SetFieldFromText) {
+  ModelConfig c = preset("tiny");
+  set_field(c, "n_layers", "3", "--set");
+  set_field(c, "norm_eps", "1e-6", "--set");
+  set_field(c, "rope_scaling", "llama3", "--set");
+  EXPECT_EQ(c.n_layers, 3);
+  EXPECT_EQ(c.norm_eps, 1e-6);
+  EXPECT_TRUE(c.rope_scaling);
+  EXPECT_NE(error_of([&] { set_field(c, "n_layers", "x3", "--set"); }).find("n_layers"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { set_field(c, "depth", "3", "--set"); }).find("depth"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, HfConfigJsonRoundTrip) {
+  ModelConfig c = preset("llama-3.1-8b");
+  EXPECT_EQ(from_hf_config_json(to_hf_config_json(c), "x"), c);
+  c = preset("tiny");
+  c.tie_embeddings = true;
+  EXPECT_EQ(from_hf_config_json(to_hf_config_json(c), "x"), c);
+  EXPECT_NE(error_of([] { from_hf_config_json("{}", "cfg.json"); }).find("cfg.json"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, FlopsPerToken) {
+  const ModelConfig c = preset("150m4k");
+  const ParamCounts p = count_params(c);
+  EXPECT_DOUBLE_EQ(train_flops_per_token(c, 4096),
+                   6.0 * p.non_embedding_with_head + 12.0 * 6 * 8 * 64 * 4096);
+}

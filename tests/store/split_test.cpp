@@ -1,0 +1,166 @@
+// The validation split: size, the seeded smallest-key rule, disjointness of
+// documents and sequences, and byte-identical output for any thread count.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "store/builder.h"
+#include "store/split_rule.h"
+#include "store/token_store.h"
+#include "store_test_util.h"
+#include "util/fs.h"
+
+namespace stdfs = std::filesystem;
+using namespace replay;
+using namespace replay::store;
+
+namespace {
+
+BuildOptions options(uint32_t seq_len, uint64_t val_sequences, uint64_t seed = 1) {
+  BuildOptions o;
+  o.domain = "test";
+  o.seq_len = seq_len;
+  o.val_sequences = val_sequences;
+  o.val_max_fraction = 0.5;
+  o.seed = seed;
+  o.threads = 2;
+  return o;
+}
+
+// A split's byte-tokenizer stream cut at EOT; the first and last pieces may
+// be partial documents, the others are whole.
+struct Pieces {
+  std::vector<std::string> whole;
+  std::vector<std::string> sequences;
+};
+Pieces pieces(const TokenStore& s, Split split) {
+  Pieces p;
+  std::string stream;
+  std::vector<int64_t> seq(s.seq_len());
+  for (int64_t i = 0; i < s.num_sequences(split); ++i) {
+    s.read(split, i, seq.data());
+    std::string text;
+    for (int64_t t : seq) text.push_back(t == 256 ? '\x01' : static_cast<char>(t));
+    p.sequences.push_back(text);
+    stream += text;
+  }
+  size_t start = stream.find('\x01');
+  while (start != std::string::npos) {
+    size_t end = stream.find('\x01', start + 1);
+    if (end == std::string::npos) break;
+    p.whole.push_back(stream.substr(start + 1, end - start - 1));
+    start = end;
+  }
+  return p;
+}
+
+}  // namespace
+
+TEST(SplitRule, ValidationIsTheSmallestKeysAndDisjointFromTraining) {
+  TestDir dir("rule");
+  auto docs = numbered_documents(2000);
+  auto m = build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(),
+                       options(32, 40, 7));
+  EXPECT_EQ(m.val.sequences, 40u);
+  EXPECT_EQ(m.train.documents + m.val.documents, docs.size());
+  TokenStore s = TokenStore::open(dir.path / "s");
+  EXPECT_EQ(s.num_sequences(Split::val), 40);
+  Pieces train = pieces(s, Split::train), val = pieces(s, Split::val);
+  ASSERT_GT(val.whole.size(), 10u);
+  ASSERT_GT(train.whole.size(), 1000u);
+
+  std::set<std::string> train_docs(train.whole.begin(), train.whole.end());
+  uint64_t max_val_key = 0, min_train_key = UINT64_MAX;
+  for (const auto& d : val.whole) {
+    EXPECT_FALSE(train_docs.count(d)) << d;
+    max_val_key = std::max(max_val_key, document_key(d, 7));
+  }
+  for (const auto& d : train.whole) min_train_key = std::min(min_train_key, document_key(d, 7));
+  EXPECT_LT(max_val_key, min_train_key);
+  // Validation packs documents in ascending key order.
+  for (size_t i = 1; i < val.whole.size(); ++i)
+    EXPECT_LT(document_key(val.whole[i - 1], 7), document_key(val.whole[i], 7));
+  std::set<std::string> train_seqs(train.sequences.begin(), train.sequences.end());
+  for (const auto& q : val.sequences) EXPECT_FALSE(train_seqs.count(q));
+
+  // Another seed picks other documents.
+  auto m2 = build_store(dir.path / "s2", documents_from_vector(docs), byte_tokenizer(),
+                        options(32, 40, 8));
+  Pieces val2 = pieces(TokenStore::open(dir.path / "s2"), Split::val);
+  std::set<std::string> a(val.whole.begin(), val.whole.end());
+  size_t shared = 0;
+  for (const auto& d : val2.whole) shared += a.count(d);
+  EXPECT_LT(shared, val2.whole.size() / 2);
+}
+
+TEST(SplitRule, FractionCapsTheValidationSize) {
+  TestDir dir("fraction");
+  auto docs = numbered_documents(300);  // ~ 300 * 45 bytes ~ 420 sequences of 32
+  BuildOptions o = options(32, 100000);
+  o.val_max_fraction = 0.05;
+  auto m = build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(), o);
+  uint64_t total = m.train.sequences + m.val.sequences;
+  EXPECT_GT(m.val.sequences, 0u);
+  EXPECT_LE(m.val.sequences, total * 0.05 + 1);
+  EXPECT_GE(m.val.sequences, total * 0.05 - 2);
+
+  o.val_max_fraction = 0;  // no validation at all
+  auto none = build_store(dir.path / "t", documents_from_vector(docs), byte_tokenizer(), o);
+  EXPECT_EQ(none.val.sequences, 0u);
+  EXPECT_EQ(none.val.documents, 0u);
+  EXPECT_EQ(none.train.documents, docs.size());
+}
+
+TEST(SplitRule, IdenticalDocumentsStayTogetherAndSharedSequencesLeaveValidation) {
+  TestDir dir("dups");
+  std::vector<std::string> docs;
+  // Every document starts with the same 64 bytes of boilerplate, so 8-token
+  // sequences of pure boilerplate occur in both streams; some documents
+  // appear twice verbatim.
+  for (int i = 0; i < 400; ++i) {
+    std::string d = std::string(64, 'L') + "body " + std::to_string(i);
+    docs.push_back(d);
+    if (i % 5 == 0) docs.push_back(d);
+  }
+  auto m = build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(),
+                       options(8, 60));
+  EXPECT_GT(m.split_rule.val_dropped_duplicates, 0u);
+  TokenStore s = TokenStore::open(dir.path / "s");
+  Pieces train = pieces(s, Split::train), val = pieces(s, Split::val);
+  std::set<std::string> train_seqs(train.sequences.begin(), train.sequences.end());
+  for (const auto& q : val.sequences) EXPECT_FALSE(train_seqs.count(q)) << q;
+  std::set<std::string> train_docs(train.whole.begin(), train.whole.end());
+  for (const auto& d : val.whole) EXPECT_FALSE(train_docs.count(d)) << d;
+}
+
+TEST(Build, OutputIsIdenticalForAnyThreadCountAndBatchSize) {
+  TestDir dir("determinism");
+  auto docs = numbered_documents(1500, 1, 300);
+  std::vector<std::string> runs;
+  int variant = 0;
+  for (auto [threads, batch] : {std::pair{1, 1 << 20}, {2, 700}, {3, 5000}}) {
+    BuildOptions o = options(24, 30);
+    o.threads = threads;
+    o.batch_bytes = batch;
+    o.shard_bytes = 24 * 2 * 1000;
+    stdfs::path out = dir.path / ("s" + std::to_string(variant++));
+    auto m = build_store(out, documents_from_vector(docs), byte_tokenizer(), o);
+    EXPECT_GT(m.train.shards.size(), 3u);
+    std::string all = fs::read_file(out / "manifest.json");
+    for (const auto* split : {&m.train, &m.val})
+      for (const auto& sh : split->shards) all += fs::read_file(out / sh.file);
+    runs.push_back(all);
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_EQ(runs[0], runs[2]);
+}
+
+TEST(CandidateSketch, ThresholdCoversTheByteBudgetWithTheSmallestKeys) {
+  CandidateSketch sketch(100);
+  for (uint64_t k = 1000; k >= 1; --k) sketch.add(k * 10, 7);  // 7 bytes each
+  EXPECT_EQ(sketch.threshold(70), 100u);                       // keys 10..100
+  CandidateSketch small(1000);
+  small.add(5, 10);
+  EXPECT_EQ(small.threshold(1000), UINT64_MAX);  // whole corpus needed
+}

@@ -1,0 +1,112 @@
+// Bad inputs of the train-owned config tables: each error names the key and
+// the file; defaults are filled in the resolved form.
+#include <gtest/gtest.h>
+
+#include "train/settings.h"
+#include "train/toml_reader.h"
+#include "util/error.h"
+
+namespace replay::train {
+namespace {
+
+RunSettings parse(const std::string& text) {
+  return parse_run_settings(toml::parse(text), "run.toml");
+}
+
+// Expects replay::Error whose message contains every one of `needles`.
+void expect_error(const std::string& text, std::initializer_list<const char*> needles) {
+  try {
+    parse(text);
+    FAIL() << "no error for:\n" << text;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const char* n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
+  }
+}
+
+const char* kMinimal = "out = \"runs/x\"\n[train]\nsteps = 10\n";
+
+TEST(Settings, DefaultsFilledIn) {
+  RunSettings s = parse(kMinimal);
+  EXPECT_EQ(s.train.steps, 10);
+  EXPECT_EQ(s.seed, 42);
+  EXPECT_EQ(s.microbatch(), 32);
+  auto j = to_json(s);
+  EXPECT_EQ(j["train"]["microbatch"], 32);
+  EXPECT_DOUBLE_EQ(j["optim"]["beta2"].get<double>(), 0.95);
+  EXPECT_EQ(j["lr_schedule"]["kind"], "cosine");
+  EXPECT_EQ(j["shared"], "runs/_shared");
+}
+
+TEST(Settings, ReadsEveryTable) {
+  RunSettings s = parse(R"(
+seed = 7
+out = "runs/y"
+threads = 2
+[train]
+steps = 100
+batch_size = 16
+microbatch = 4
+[optim]
+lr = 1e-3
+weight_decay = 0
+grad_clip = 0.5
+[lr_schedule]
+kind = "wsd"
+cooldown = 0.2
+[eval]
+every = 10
+sequences = 8
+[checkpoint]
+every = 25
+keep = 2
+[model]
+anything = "parsed by the model stage"
+)");
+  EXPECT_EQ(s.seed, 7);
+  EXPECT_EQ(s.microbatch(), 4);
+  EXPECT_DOUBLE_EQ(s.optim.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(s.optim.weight_decay, 0.0);
+  EXPECT_EQ(s.lr_schedule.kind, "wsd");
+  EXPECT_EQ(s.eval.every, 10);
+  EXPECT_EQ(s.checkpoint.keep, 2);
+}
+
+TEST(Settings, BadInputsNameKeyAndFile) {
+  expect_error("out = \"x\"\n[train]\nsteps = 10\nstpes = 3\n", {"run.toml", "train.stpes", "unknown"});
+  expect_error("out = \"x\"\nsed = 1\n[train]\nsteps = 10\n", {"run.toml", "'sed'"});
+  expect_error("out = \"x\"\n[train]\nsteps = \"ten\"\n", {"train.steps", "integer", "string"});
+  expect_error("out = \"x\"\n[train]\nsteps = 0\n", {"train.steps", "> 0"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\nbatch_size = 32\nmicrobatch = 5\n",
+               {"train.microbatch", "does not divide"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nlr = \"big\"\n", {"optim.lr", "number"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nbeta2 = 1.5\n", {"optim.beta2"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[lr_schedule]\nkind = \"linear\"\n",
+               {"lr_schedule.kind", "linear"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[checkpoint]\nkeep = 0\n", {"checkpoint.keep"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[eval]\nevery = -1\n", {"eval.every"});
+  expect_error("[train]\nsteps = 5\n", {"out", "missing"});
+  expect_error("out = \"x\"\n", {"train.steps", "missing"});
+  expect_error("out = \"x\"\ntrain = 5\n", {"train", "table"});
+  expect_error("out = \"x\"\nthreads = -1\n[train]\nsteps = 5\n", {"threads"});
+}
+
+TEST(Settings, OverridesApplyToAnyKey) {
+  toml::table root = toml::parse(kMinimal);
+  apply_override(root, "train.steps=3");
+  apply_override(root, "optim.lr=1e-4");
+  apply_override(root, "out=runs/other");
+  apply_override(root, "lr_schedule.kind=\"wsd\"");
+  apply_override(root, "model.preset=tiny");
+  RunSettings s = parse_run_settings(root, "run.toml");
+  EXPECT_EQ(s.train.steps, 3);
+  EXPECT_DOUBLE_EQ(s.optim.lr, 1e-4);
+  EXPECT_EQ(s.out, "runs/other");
+  EXPECT_EQ(s.lr_schedule.kind, "wsd");
+  EXPECT_EQ(root["model"]["preset"].value<std::string>(), "tiny");
+  EXPECT_THROW(apply_override(root, "novalue"), Error);
+  EXPECT_THROW(apply_override(root, "out.x=1"), Error);  // out is a string, not a table
+}
+
+}  // namespace
+}  // namespace replay::train

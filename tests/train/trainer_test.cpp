@@ -1,0 +1,225 @@
+// The trainer in-process on the tiny model and tiny stores: accumulation
+// equivalence, separate validation sets, NaN stop, corrupt-checkpoint
+// fallback, shared-phase reuse and whole-config bad inputs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "model/llama.h"
+#include "model/threads.h"
+#include "train/checkpoint.h"
+#include "train/run_config.h"
+#include "train/train_step.h"
+#include "train/trainer.h"
+#include "tiny_run.h"
+#include "util/error.h"
+
+namespace replay::train {
+namespace {
+
+using testing::TempDir;
+
+// Stores are built once for the whole suite (the builder is the slow part).
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    stores_ = new TempDir("stores");
+    testing::make_store(stores_->path / "generic", "generic");
+    testing::make_store(stores_->path / "math", "math");
+    model::configure_threads(1);
+  }
+  static void TearDownTestSuite() {
+    delete stores_;
+    stores_ = nullptr;
+  }
+  static std::string store(const std::string& name) { return (stores_->path / name).string(); }
+
+  // Two sources, mid-training (mixture switches at the paper boundary).
+  std::string mid_training_config(const std::string& out, const std::string& extra = "") {
+    return "seed = 5\nout = \"" + out + "\"\nthreads = 1\n" +
+           "[model]\npreset = \"tiny\"\n"
+           "[data.sources.generic]\nstore = \"" + store("generic") + "\"\n"
+           "[data.sources.math]\nstore = \"" + store("math") + "\"\n"
+           "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+           "f = 0.0625\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
+           "[train]\nsteps = 16\nbatch_size = 8\nmicrobatch = 4\n"
+           "[optim]\nlr = 3e-3\n[lr_schedule]\nkind = \"wsd\"\n"
+           "[eval]\nevery = 4\nsequences = 8\n[checkpoint]\nevery = 2\nkeep = 3\n" + extra;
+  }
+
+  RunConfig load(const std::string& text, const std::vector<std::string>& overrides = {}) {
+    stdfs::path file = tmp_.path / "run.toml";
+    testing::write_text(file, text);
+    return load_run_config(file, overrides);
+  }
+
+  TempDir tmp_{"run"};
+  static TempDir* stores_;
+};
+TempDir* TrainerTest::stores_ = nullptr;
+
+TEST_F(TrainerTest, AccumulationMatchesFullBatch) {
+  model::ModelConfig c = model::preset("tiny");
+  torch::manual_seed(0);
+  model::Llama full(c);
+  torch::manual_seed(0);
+  model::Llama accum(c);
+  auto tokens = torch::randint(0, c.vocab_size, {8, 32}, torch::kInt64);
+  double loss_full = accumulate_gradients(full, tokens, 8);
+  double loss_accum = accumulate_gradients(accum, tokens, 2);
+  EXPECT_NEAR(loss_full, loss_accum, 1e-6 * std::abs(loss_full));
+  auto a = full->named_parameters();
+  auto b = accum->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto& ga = a[i].value().grad();
+    const auto& gb = b[i].value().grad();
+    ASSERT_TRUE(ga.defined() && gb.defined()) << a[i].key();
+    EXPECT_TRUE(torch::allclose(ga, gb, 1e-4, 1e-7))
+        << a[i].key() << " max diff " << (ga - gb).abs().max().item<double>();
+  }
+}
+
+TEST_F(TrainerTest, RunsEvaluatesEachSourceSeparatelyAndCheckpoints) {
+  RunConfig cfg = load(mid_training_config((tmp_.path / "out").string()));
+  ASSERT_EQ(cfg.plan.phases.size(), 1u);
+  TrainResult r = train(cfg, {ResumeMode::automatic, nullptr});
+  EXPECT_EQ(r.steps, 16);
+  EXPECT_EQ(r.steps_run, 16);
+  auto m = testing::read_metrics(tmp_.path / "out" / "metrics.jsonl");
+  ASSERT_EQ(m.steps.size(), 16u);
+  for (size_t i = 0; i < m.steps.size(); ++i) EXPECT_EQ(m.steps[i].step, static_cast<int64_t>(i + 1));
+  EXPECT_LT(m.steps.back().loss, m.steps.front().loss);  // it learns something
+  ASSERT_EQ(m.evals.size(), 4u);                         // steps 4, 8, 12, 16
+  for (const auto& e : m.evals) {
+    ASSERT_EQ(e["val"].size(), 2u);
+    EXPECT_TRUE(e["val"].contains("generic"));
+    EXPECT_TRUE(e["val"].contains("math"));
+    EXPECT_NE(e["val"]["generic"].get<double>(), e["val"]["math"].get<double>());
+  }
+  EXPECT_EQ(m.evals.back()["step"], 16);
+  EXPECT_EQ(m.evals.back()["tokens"], 16 * 8 * 32);
+  EXPECT_DOUBLE_EQ(m.evals.back()["val"]["math"].get<double>(), r.final_eval.at("math"));
+  // keep = 3 of checkpoints at 2, 4, ..., 16.
+  auto ckpts = list_checkpoints(tmp_.path / "out" / "checkpoints");
+  ASSERT_EQ(ckpts.size(), 3u);
+  EXPECT_EQ(ckpts[0].filename(), "step-000000016");
+  for (const auto& c : ckpts) EXPECT_EQ(verify_checkpoint(c), "");
+  EXPECT_TRUE(stdfs::exists(tmp_.path / "out" / "config.json"));
+  EXPECT_TRUE(stdfs::exists(tmp_.path / "out" / "summary.json"));
+
+  // A corrupt newest checkpoint: reported, set aside, and the run redoes the
+  // steps after the previous good one with the very same losses.
+  auto newest = ckpts[0];
+  {
+    std::fstream f(newest / kWeightsFile, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2000);
+    f.put('\x55');
+  }
+  TrainResult again = train(cfg, {ResumeMode::automatic, nullptr});
+  ASSERT_TRUE(again.resumed_from);
+  EXPECT_EQ(*again.resumed_from, 14);
+  EXPECT_EQ(again.steps_run, 2);
+  auto m2 = testing::read_metrics(tmp_.path / "out" / "metrics.jsonl");
+  ASSERT_EQ(m2.steps.size(), 16u);
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(m2.steps[i].loss, m.steps[i].loss) << "step " << i + 1;
+  EXPECT_EQ(m2.evals.back()["val"], m.evals.back()["val"]);
+  EXPECT_TRUE(stdfs::exists(tmp_.path / "out" / "checkpoints" / "step-000000016.corrupt"));
+  // A finished run has nothing left to do.
+  EXPECT_EQ(train(cfg, {ResumeMode::automatic, nullptr}).steps_run, 0);
+}
+
+TEST_F(TrainerTest, NonFiniteLossStopsWithCheckpointIntact) {
+  RunConfig cfg = load(mid_training_config((tmp_.path / "out").string()),
+                       {"optim.lr=1e30", "checkpoint.every=1", "lr_schedule.kind=\"constant\""});
+  try {
+    train(cfg, {ResumeMode::automatic, nullptr});
+    FAIL() << "training with lr 1e30 did not stop";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("training stopped"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("last good checkpoint"), std::string::npos) << msg;
+  }
+  auto m = testing::read_metrics(tmp_.path / "out" / "metrics.jsonl");
+  ASSERT_EQ(m.other.size(), 1u);
+  EXPECT_EQ(m.other[0]["kind"], "stop");
+  const int64_t stopped = m.other[0]["step"].get<int64_t>();
+  auto good = latest_good_checkpoint(tmp_.path / "out" / "checkpoints", [](const std::string&) {});
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->state.step, stopped - 1);
+  for (const auto& s : m.steps) EXPECT_TRUE(std::isfinite(s.loss));
+}
+
+TEST_F(TrainerTest, FineTuningSharesItsPretrainingPhase) {
+  // N = 16, B = 8, pool = f N B = 8 sequences (one batch), e = 4, m = 2:
+  // fine-tuning n_FT = 1 * 4 * 2 = 8 steps after 8 steps of pre-training.
+  auto config = [&](const std::string& out, double ft_lr) {
+    return "seed = 5\nout = \"" + out + "\"\nthreads = 1\nshared = \"" +
+           (tmp_.path / "shared").string() + "\"\n" +
+           "[model]\npreset = \"tiny\"\n"
+           "[data.sources.generic]\nstore = \"" + store("generic") + "\"\n"
+           "[data.sources.math]\nstore = \"" + store("math") + "\"\n"
+           "[schedule]\nprotocol = \"fine-tuning\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+           "f = 0.0625\ne = 4\nm = 2\nblock_size = 8\n"
+           "[schedule.finetune]\nlr = " + std::to_string(ft_lr) + "\n"
+           "[train]\nsteps = 16\nbatch_size = 8\n"
+           "[eval]\nevery = 4\nsequences = 4\n[checkpoint]\nevery = 5\n";
+  };
+  RunConfig a = load(config((tmp_.path / "a").string(), 3e-4));
+  ASSERT_EQ(a.plan.phases.size(), 2u);
+  ASSERT_TRUE(a.plan.phases[1].reset_optimizer);
+  const int64_t boundary = a.plan.phases[1].first_step;
+  TrainResult ra = train(a, {ResumeMode::automatic, nullptr});
+  EXPECT_FALSE(ra.reused_phase);
+  EXPECT_EQ(ra.steps_run, 16);
+
+  RunConfig b = load(config((tmp_.path / "b").string(), 1e-3));
+  EXPECT_NE(a.content_hash, b.content_hash);
+  TrainResult rb = train(b, {ResumeMode::automatic, nullptr});
+  ASSERT_TRUE(rb.reused_phase);
+  EXPECT_EQ(*rb.reused_phase, 0u);
+  EXPECT_EQ(rb.steps_run, 16 - boundary);
+  auto ma = testing::read_metrics(tmp_.path / "a" / "metrics.jsonl");
+  auto mb = testing::read_metrics(tmp_.path / "b" / "metrics.jsonl");
+  ASSERT_EQ(ma.steps.size(), 16u);
+  ASSERT_EQ(mb.steps.size(), 16u);
+  for (int64_t i = 0; i < boundary; ++i) EXPECT_EQ(ma.steps[i].loss, mb.steps[i].loss);
+  EXPECT_NE(ma.steps[boundary + 1].loss, mb.steps[boundary + 1].loss);  // other fine-tuning LR
+  EXPECT_EQ(ma.steps[boundary].phase, mb.steps[boundary].phase);
+}
+
+TEST_F(TrainerTest, WholeConfigBadInputsNameTheKey) {
+  const std::string out = (tmp_.path / "out").string();
+  auto expect_error = [&](const std::string& text, const std::vector<std::string>& overrides,
+                          std::initializer_list<const char*> needles) {
+    try {
+      load(text, overrides);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      for (const char* n : needles) {
+        EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << n << " not in: " << e.what();
+      }
+    }
+  };
+  std::string good = mid_training_config(out);
+  expect_error(good, {"model.n_kv_heads=3"}, {"run.toml", "n_kv_heads"});
+  expect_error(good, {"data.sources.math.store=\"/nonexistent/store\""},
+               {"run.toml", "data.sources.math.store", "/nonexistent/store"});
+  expect_error(good, {"train.microbatch=3"}, {"train.microbatch", "does not divide"});
+  expect_error(good, {"model.preset=\"llama-3.1-8b\"", "train.microbatch=8"}, {"MiB", "train.microbatch"});
+  expect_error(good, {"model.max_seq_len=16"}, {"max_seq_len"});
+  expect_error(good, {"optim.momentum=0.9"}, {"optim.momentum", "unknown"});
+  // Everything resolved: defaults present, hash independent of `out`.
+  RunConfig a = load(good);
+  RunConfig b = load(good, {"out=\"elsewhere\"", "threads=2"});
+  EXPECT_EQ(a.content_hash, b.content_hash);
+  RunConfig c = load(good, {"optim.weight_decay=0.2"});
+  EXPECT_NE(a.content_hash, c.content_hash);
+  EXPECT_EQ(a.model.vocab_size, 256);
+  EXPECT_EQ(a.model.max_seq_len, 32);
+  EXPECT_EQ(a.resolved["optim"]["beta2"], 0.95);
+  EXPECT_EQ(a.resolved["data"]["sources"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace replay::train
