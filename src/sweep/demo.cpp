@@ -17,7 +17,11 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-constexpr int kDemoSeqLen = 128;  // configs/micro/base.toml
+// Micro scale (configs/micro/base.toml): sequences of 128 tokens of a small
+// BPE vocabulary trained on all domains, so that a 1M-parameter model learns
+// more than unigram statistics in half a million tokens.
+constexpr int kMicroSeqLen = 128;
+constexpr int kMicroVocab = 1024;
 
 using Clock = std::chrono::steady_clock;
 
@@ -45,10 +49,13 @@ void run_self(const std::vector<std::string>& args) {
 }
 
 void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) {
-  const stdfs::path corpora = o.data / "corpora", tokenizer = o.data / "tokenizer" / "tokenizer.json",
-                    stores = o.data / "stores";
+  const stdfs::path corpora = o.data / "corpora", tokenizer = o.data / "micro" / "tokenizer.json",
+                    stores = o.data / "micro" / "stores";
   std::vector<std::string> needed = {"generic"};
   needed.insert(needed.end(), domains.begin(), domains.end());
+  // The tokenizer is trained on every domain, so one tokenizer serves all
+  // targets: without one, build the whole recipe first.
+  if (!stdfs::exists(tokenizer)) needed = {"generic", "math", "code", "basque", "qa"};
 
   std::vector<std::string> corpus_cmd = {"corpus", "build", (o.root / "corpora" / "default.toml").string(),
                                          "--out", corpora.string(), "--cache",
@@ -63,15 +70,15 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
 
   if (!stdfs::exists(tokenizer)) {
     // Trained on a sample of every domain that exists, so one tokenizer serves all targets.
-    std::vector<std::string> cmd = {"tokenizer", "train", "--vocab-size", "8192", "--sample-mb", "40",
-                                    "-o", tokenizer.string()};
+    std::vector<std::string> cmd = {"tokenizer", "train", "--vocab-size", std::to_string(kMicroVocab),
+                                    "--sample-mb", "20", "-o", tokenizer.string()};
     for (const auto& entry : stdfs::directory_iterator(corpora))
       if (entry.path().string().ends_with(".jsonl.zst")) cmd.push_back(entry.path().string());
     run_self(cmd);
   }
   for (const auto& d : needed) {
     if (stdfs::exists(stores / d / "manifest.json")) continue;
-    run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kDemoSeqLen),
+    run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kMicroSeqLen),
               "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()});
   }
 }
@@ -89,7 +96,7 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
   for (const auto& domain : domains) {
     std::vector<std::string> sweeps = {"demo.toml"};
     if (o.full) sweeps.push_back("schedule_sweep.toml");
-    const std::string store = "data.sources.target.store=\"" + (o.data / "stores" / domain).string() + "\"";
+    const std::string store = "data.sources.target.store=\"" + (o.data / "micro" / "stores" / domain).string() + "\"";
     std::vector<std::string> sweep_names;
     for (const auto& file : sweeps) {
       SweepSpec spec = load_sweep(o.root / "configs" / "micro" / file, {store});

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -54,22 +55,36 @@ std::map<std::string, std::string> tags_for(const RunSpec& spec, const train::Ru
   return tags;
 }
 
-// Every run branches from the first not-yet-finished run with the same base
-// key (its root), so a root never needs a prefix it did not compute itself.
+// A run branches from the earlier root (a run that trains from scratch) with
+// which it shares the longest prefix; a root never needs a prefix it did not
+// compute itself. Signatures are computed once per run.
 void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
-  std::map<std::string, int> root_of_base;
+  std::vector<std::string> base(runs.size());
+  std::vector<std::vector<uint64_t>> signatures(runs.size());
+  std::vector<int> roots;
   for (int i = 0; i < static_cast<int>(runs.size()); ++i) {
     if (runs[i].done) continue;
-    std::string base = train::prefix_base_key(runs[i].config);
-    auto [it, inserted] = root_of_base.emplace(base, i);
-    if (inserted) continue;
-    PlannedRun& root = runs[it->second];
-    int64_t s = train::shared_prefix_steps(root.config, runs[i].config);
-    const int64_t steps = runs[i].config.settings.train.steps;
-    if (s <= 0 || s >= steps || static_cast<double>(s) < min_fraction * static_cast<double>(steps)) continue;
-    runs[i].branch_at = s;
-    runs[i].parent = it->second;
-    root.publish_at.insert(s);
+    const auto& config = runs[i].config;
+    base[i] = train::prefix_base_key(config);
+    signatures[i] = train::step_signatures(config, config.settings.train.steps);
+    int best = -1;
+    int64_t best_steps = 0;
+    for (int r : roots) {
+      if (base[r] != base[i]) continue;
+      auto [a, b] = std::mismatch(signatures[i].begin(), signatures[i].end(), signatures[r].begin(),
+                                  signatures[r].end());
+      const int64_t shared = a - signatures[i].begin();
+      if (shared > best_steps) best = r, best_steps = shared;
+    }
+    const int64_t steps = config.settings.train.steps;
+    if (best < 0 || best_steps >= steps ||
+        static_cast<double>(best_steps) < min_fraction * static_cast<double>(steps)) {
+      roots.push_back(i);
+      continue;
+    }
+    runs[i].branch_at = best_steps;
+    runs[i].parent = best;
+    runs[best].publish_at.insert(best_steps);
   }
 }
 
@@ -207,6 +222,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       if (!ready(i)) continue;
       PlannedRun& run = runs[i];
       registry.mark_running(run.id);
+      if (run.branch_at > 0) registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
       pid_t pid = spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
       running[pid] = static_cast<int>(i);
       state[i] = 1;

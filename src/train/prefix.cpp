@@ -1,6 +1,5 @@
 #include "train/prefix.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "util/hash.h"
@@ -64,14 +63,6 @@ std::string prefix_key(const RunConfig& config, int64_t steps) {
   std::string text = prefix_base_key(config) + ":" + std::to_string(steps) + ":";
   text.append(reinterpret_cast<const char*>(signatures.data()), signatures.size() * sizeof(uint64_t));
   return "prefix-" + hash::xxh128_hex(text);
-}
-
-int64_t shared_prefix_steps(const RunConfig& a, const RunConfig& b) {
-  if (prefix_base_key(a) != prefix_base_key(b)) return 0;
-  int64_t n = std::min(a.settings.train.steps, b.settings.train.steps);
-  auto sa = step_signatures(a, n), sb = step_signatures(b, n);
-  auto mismatch = std::mismatch(sa.begin(), sa.end(), sb.begin());
-  return static_cast<int64_t>(mismatch.first - sa.begin());
 }
 
 }  // namespace replay::train

@@ -28,7 +28,4 @@ std::vector<uint64_t> step_signatures(const RunConfig& config, int64_t steps);
 // Name of the training state after `steps` steps.
 std::string prefix_key(const RunConfig& config, int64_t steps);
 
-// Number of leading steps two runs share (0 if their base keys differ).
-int64_t shared_prefix_steps(const RunConfig& a, const RunConfig& b);
-
 }  // namespace replay::train
