@@ -4,79 +4,13 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/toml_reader.h"
 
 namespace replay::schedule {
 
 namespace {
 
-// Strict reader of one table: every read is recorded, and finish() rejects
-// any key nobody asked for, naming it and the file.
-class Reader {
- public:
-  Reader(const toml::table* t, std::string prefix, std::string file)
-      : t_(t), prefix_(std::move(prefix)), file_(std::move(file)) {}
-
-  std::string name(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    throw Error(file_ + ": " + name(key) + ": " + what);
-  }
-  const toml::node* find(const std::string& key) {
-    seen_.insert(key);
-    return t_ ? t_->get(key) : nullptr;
-  }
-  bool has(const std::string& key) const { return t_ && t_->contains(key); }
-
-  std::optional<double> real(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return std::nullopt;
-    if (auto v = n->value_exact<double>()) return *v;
-    if (auto v = n->value_exact<int64_t>()) return static_cast<double>(*v);
-    fail(key, "expected a number");
-  }
-  std::optional<int64_t> integer(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return std::nullopt;
-    if (auto v = n->value_exact<int64_t>()) return *v;
-    fail(key, "expected an integer");
-  }
-  std::optional<std::string> text(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return std::nullopt;
-    if (auto v = n->value_exact<std::string>()) return *v;
-    fail(key, "expected a string");
-  }
-  std::optional<bool> boolean(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return std::nullopt;
-    if (auto v = n->value_exact<bool>()) return *v;
-    fail(key, "expected true or false");
-  }
-  const toml::table* table(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return nullptr;
-    if (const toml::table* t = n->as_table()) return t;
-    fail(key, "expected a table");
-  }
-  const toml::array* array(const std::string& key) {
-    const toml::node* n = find(key);
-    if (!n) return nullptr;
-    if (const toml::array* a = n->as_array()) return a;
-    fail(key, "expected an array of tables ([[" + name(key) + "]])");
-  }
-  void finish() const {
-    if (!t_) return;
-    for (const auto& [k, v] : *t_) {
-      const std::string key(k.str());
-      if (!seen_.count(key)) fail(key, "unknown key");
-    }
-  }
-  const std::string& file() const { return file_; }
-
- private:
-  const toml::table* t_;
-  std::string prefix_, file_;
-  std::set<std::string> seen_;
-};
+using Reader = TomlReader;
 
 const toml::table* sub(const toml::table& root, const char* key) {
   const toml::node* n = root.get(key);
@@ -86,10 +20,10 @@ const toml::table* sub(const toml::table& root, const char* key) {
 // Shape of an LR schedule (kind, warmup, cooldown, min_lr_ratio) from a table,
 // on top of `base`.
 LrSchedule read_lr_shape(Reader& r, LrSchedule base) {
-  if (auto k = r.text("kind")) base.kind = parse_lr_kind(*k, r.file() + ": " + r.name("kind"));
-  if (auto v = r.real("warmup")) base.warmup = *v;
-  if (auto v = r.real("cooldown")) base.cooldown = *v;
-  if (auto v = r.real("min_lr_ratio")) base.min_lr_ratio = *v;
+  if (auto k = r.string_opt("kind")) base.kind = parse_lr_kind(*k, r.file() + ": " + r.name("kind"));
+  if (auto v = r.double_opt("warmup")) base.warmup = *v;
+  if (auto v = r.double_opt("cooldown")) base.cooldown = *v;
+  if (auto v = r.double_opt("min_lr_ratio")) base.min_lr_ratio = *v;
   return base;
 }
 
@@ -98,8 +32,8 @@ void check_lr(Reader& r, const LrSchedule& lr) { validate(lr, r.file() + ": " + 
 DataConfig parse_data(const toml::table* table, const std::string& file) {
   Reader r(table, "data", file);
   DataConfig d;
-  d.tokenizer = r.text("tokenizer").value_or("");
-  d.seq_len = r.integer("seq_len").value_or(0);
+  d.tokenizer = r.string_opt("tokenizer").value_or("");
+  d.seq_len = r.int_opt("seq_len").value_or(0);
   if (d.seq_len < 0) r.fail("seq_len", "must be > 0");
   const toml::table* sources = r.table("sources");
   if (!sources || sources->empty()) throw Error(file + ": [data.sources] is missing or empty");
@@ -110,17 +44,17 @@ DataConfig parse_data(const toml::table* table, const std::string& file) {
     const toml::table* t = v.as_table();
     if (!t) throw Error(file + ": " + prefix + ": expected a table");
     Reader sr(t, prefix, file);
-    auto store = sr.text("store");
+    auto store = sr.string_opt("store");
     if (!store || store->empty()) sr.fail("store", "is required (a token store directory)");
     s.store = *store;
-    s.pool = sr.integer("pool").value_or(0);
+    s.pool = sr.int_opt("pool").value_or(0);
     if (sr.has("pool") && s.pool < 1) sr.fail("pool", "must be >= 1 sequences");
-    if (auto rep = sr.text("repeat")) {
+    if (auto rep = sr.string_opt("repeat")) {
       if (*rep == "restart") s.repeat = Repeat::restart;
       else if (*rep == "reshuffle") s.repeat = Repeat::reshuffle;
       else sr.fail("repeat", "'" + *rep + "' is not one of restart, reshuffle");
     }
-    s.shuffle = sr.boolean("shuffle").value_or(true);
+    s.shuffle = sr.bool_opt("shuffle").value_or(true);
     sr.finish();
     d.sources.push_back(std::move(s));
   }
@@ -132,16 +66,16 @@ DataConfig parse_data(const toml::table* table, const std::string& file) {
 // their validation and unknown-key checks). Defaults mirror src/train/settings.h.
 void read_trainer_values(const toml::table& root, const std::string& file, ProtocolSpec& spec) {
   Reader top(&root, "", file);
-  spec.seed = static_cast<uint64_t>(top.integer("seed").value_or(42));
+  spec.seed = static_cast<uint64_t>(top.int_opt("seed").value_or(42));
   Reader train(sub(root, "train"), "train", file);
-  auto steps = train.integer("steps");
+  auto steps = train.int_opt("steps");
   if (!steps) throw Error(file + ": train.steps is required");
   spec.steps = *steps;
-  spec.batch_size = train.integer("batch_size").value_or(32);
+  spec.batch_size = train.int_opt("batch_size").value_or(32);
   if (spec.steps <= 0) train.fail("steps", "must be > 0");
   if (spec.batch_size <= 0) train.fail("batch_size", "must be > 0");
   Reader optim(sub(root, "optim"), "optim", file);
-  spec.lr.peak = optim.real("lr").value_or(3e-3);
+  spec.lr.peak = optim.double_opt("lr").value_or(3e-3);
   Reader lr(sub(root, "lr_schedule"), "lr_schedule", file);
   spec.lr = read_lr_shape(lr, spec.lr);
   check_lr(lr, spec.lr);
@@ -154,7 +88,7 @@ LrSchedule parse_phase_lr(Reader& parent, const std::string& key, double peak) {
   lr.warmup = 0.01;
   lr.min_lr_ratio = 0;
   Reader r(parent.table(key), parent.name(key), parent.file());
-  if (auto v = r.real("lr")) lr.peak = *v;
+  if (auto v = r.double_opt("lr")) lr.peak = *v;
   lr = read_lr_shape(r, lr);
   r.finish();
   check_lr(r, lr);
@@ -171,7 +105,7 @@ std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) 
     if (!t) throw Error(sched.file() + ": " + prefix + ": expected a table");
     Reader r(t, prefix, sched.file());
     GeneralStage g;
-    auto start = r.integer("start_step");
+    auto start = r.int_opt("start_step");
     if (!start) r.fail("start_step", "is required");
     g.start_step = *start;
     const toml::table* w = r.table("weights");
@@ -179,12 +113,12 @@ std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) 
     Reader wr(w, prefix + ".weights", sched.file());
     for (const auto& [k, v] : *w) {
       const std::string name(k.str());
-      const double weight = *wr.real(name);
+      const double weight = *wr.double_opt(name);
       if (!(weight >= 0) || !std::isfinite(weight)) wr.fail(name, "must be a number >= 0");
       g.weights.emplace_back(name, weight);
     }
-    g.reset_optimizer = r.boolean("reset_optimizer").value_or(false);
-    auto peak = r.real("lr");
+    g.reset_optimizer = r.bool_opt("reset_optimizer").value_or(false);
+    auto peak = r.double_opt("lr");
     const toml::table* lt = r.table("lr_schedule");
     if (peak || lt) {
       LrSchedule lr = run_lr;
@@ -212,23 +146,23 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
   read_trainer_values(root, file, spec);
 
   Reader r(sub(root, "schedule"), "schedule", file);
-  const std::string protocol = r.text("protocol").value_or("single");
+  const std::string protocol = r.string_opt("protocol").value_or("single");
   spec.protocol = parse_protocol(protocol, file + ": schedule.protocol");
-  spec.source = r.text("source").value_or("");
+  spec.source = r.string_opt("source").value_or("");
   if (spec.protocol == Protocol::single && spec.source.empty()) {
     if (cfg.data.sources.size() != 1)
       r.fail("source", "is required when [data.sources] has more than one source");
     spec.source = cfg.data.sources.front().name;
   }
-  spec.target = r.text("target").value_or("");
-  spec.generic = r.text("generic").value_or("");
-  spec.knobs.f = r.real("f").value_or(0);
-  spec.knobs.e = r.real("e").value_or(spec.protocol == Protocol::fine_tuning ? 64 : 32);
-  spec.knobs.rho = r.real("rho");
-  spec.knobs.alpha = r.real("alpha");
-  spec.knobs.delta = r.real("delta");
+  spec.target = r.string_opt("target").value_or("");
+  spec.generic = r.string_opt("generic").value_or("");
+  spec.knobs.f = r.double_opt("f").value_or(0);
+  spec.knobs.e = r.double_opt("e").value_or(spec.protocol == Protocol::fine_tuning ? 64 : 32);
+  spec.knobs.rho = r.double_opt("rho");
+  spec.knobs.alpha = r.double_opt("alpha");
+  spec.knobs.delta = r.double_opt("delta");
   if (r.has("f") && !(spec.knobs.f > 0)) r.fail("f", "must be > 0");
-  if (auto m = r.real("m")) {
+  if (auto m = r.double_opt("m")) {
     if (spec.protocol != Protocol::fine_tuning) r.fail("m", "only protocol 'fine-tuning' takes this key");
     if (spec.knobs.rho) r.fail("m", "give m or rho, not both");
     spec.m = *m;
@@ -237,9 +171,9 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
     spec.m = 1 / (1 - *spec.knobs.rho);
     spec.knobs.rho.reset();
   }
-  spec.block_size = r.integer("block_size").value_or(2048);
+  spec.block_size = r.int_opt("block_size").value_or(2048);
   if (spec.block_size < 1) r.fail("block_size", "must be >= 1");
-  const std::string apportion = r.text("apportion").value_or("exact");
+  const std::string apportion = r.string_opt("apportion").value_or("exact");
   if (apportion == "exact") spec.apportion = Apportion::exact;
   else if (apportion == "reference") spec.apportion = Apportion::reference;
   else r.fail("apportion", "'" + apportion + "' is not one of exact, reference");

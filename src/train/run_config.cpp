@@ -7,7 +7,7 @@
 
 #include "store/manifest.h"
 #include "text/tokenizer.h"
-#include "train/toml_reader.h"
+#include "util/toml_reader.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "train/toml_reader.h"
+#include "util/toml_reader.h"
 #include "util/error.h"
 
 namespace replay::train {

@@ -80,17 +80,17 @@ TEST(Config, ParsesAMidTrainingRun) {
 }
 
 TEST(Config, UnknownKeysNameTheKeyAndFile) {
-  EXPECT_EQ(error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1")), "run.toml: schedule.rhoo: unknown key");
+  EXPECT_EQ(error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1")), "run.toml: unknown key \'schedule.rhoo\'");
   EXPECT_EQ(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"reshuffle\"\nrepeats = 2")),
-            "run.toml: data.sources.math.repeats: unknown key");
+            "run.toml: unknown key \'data.sources.math.repeats\'");
   EXPECT_EQ(error_of(replace(kMid, "seq_len = 128", "seq_len = 128\nshuffle = 1")),
-            "run.toml: data.shuffle: unknown key");
+            "run.toml: unknown key \'data.shuffle\'");
 }
 
 TEST(Config, BadValuesAreClearErrors) {
-  EXPECT_EQ(error_of(replace(kMid, "e = 32", "e = \"many\"")), "run.toml: schedule.e: expected a number");
+  EXPECT_EQ(error_of(replace(kMid, "e = 32", "e = \"many\"")), "run.toml: schedule.e: expected a number, got a string");
   EXPECT_EQ(error_of(replace(kMid, "block_size = 64", "block_size = 6.5")),
-            "run.toml: schedule.block_size: expected an integer");
+            "run.toml: schedule.block_size: expected an integer, got a float");
   EXPECT_NE(error_of(replace(kMid, "protocol = \"mid-training\"", "protocol = \"midtraining\"")).find("not one of"),
             std::string::npos);
   EXPECT_NE(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"again\"")).find("data.sources.math.repeat"),
@@ -147,5 +147,5 @@ batch_size = 16
   EXPECT_DOUBLE_EQ(g.phases[1].lr_at_step(50), 3e-4);
   EXPECT_EQ(g.mixture->pool_size(g.mixture->source_index("math")), 40);
   const std::string bad = replace(general, "reset_optimizer = true", "reset_optimiser = true");
-  EXPECT_EQ(error_of(bad), "run.toml: schedule.stages[1].reset_optimiser: unknown key");
+  EXPECT_EQ(error_of(bad), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
 }

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "train/settings.h"
-#include "train/toml_reader.h"
+#include "util/toml_reader.h"
 #include "util/error.h"
 
 namespace replay::train {

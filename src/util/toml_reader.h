@@ -1,4 +1,5 @@
-// Typed, strict access to one TOML table of a run config: every read names
+// Typed, strict access to one TOML table of a config (shared by every stage
+// that parses a table of the run config): every read names
 // the full key ("optim.lr") and the file in its error, wrong types are errors
 // (an integer is accepted where a float is expected, never the reverse), and
 // finish() rejects any key nobody asked for, so typos never pass silently.
@@ -10,7 +11,7 @@
 #include <set>
 #include <string>
 
-namespace replay::train {
+namespace replay {
 
 class TomlReader {
  public:
@@ -33,6 +34,10 @@ class TomlReader {
   // A sub-table that some other stage parses: marked as known here, returned
   // as is (null when absent). Throws when the key holds a non-table.
   const toml::table* table(const std::string& key);
+  // An array (of tables, as [[key]]); null when absent.
+  const toml::array* array(const std::string& key);
+  // Whether the key is present, without marking it as read.
+  bool has(const std::string& key) const { return table_ && table_->contains(key); }
 
   // Marks a key as handled without reading it (owned by another stage).
   void allow(const std::string& key) { seen_.insert(key); }
@@ -59,4 +64,4 @@ class TomlReader {
 // string, so `out=runs/x` and `train.steps=10` both work.
 void apply_override(toml::table& root, const std::string& assignment);
 
-}  // namespace replay::train
+}  // namespace replay

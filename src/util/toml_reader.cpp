@@ -1,10 +1,10 @@
-#include "train/toml_reader.h"
+#include "util/toml_reader.h"
 
 #include <cmath>
 
 #include "util/error.h"
 
-namespace replay::train {
+namespace replay {
 
 namespace {
 std::string type_name(const toml::node& node) {
@@ -73,6 +73,13 @@ const toml::table* TomlReader::table(const std::string& key) {
   fail(key, "expected a table ([" + name(key) + "]), got " + type_name(*node));
 }
 
+const toml::array* TomlReader::array(const std::string& key) {
+  const toml::node* node = find(key);
+  if (!node) return nullptr;
+  if (const toml::array* a = node->as_array()) return a;
+  fail(key, "expected an array of tables ([[" + name(key) + "]]), got " + type_name(*node));
+}
+
 void TomlReader::finish() const {
   if (!table_) return;
   for (const auto& [key, node] : *table_) {
@@ -120,4 +127,4 @@ void apply_override(toml::table& root, const std::string& assignment) {
   }
 }
 
-}  // namespace replay::train
+}  // namespace replay
