@@ -6,7 +6,8 @@
 //
 // Run directory (settings.out):
 //   config.json      the resolved config (RunConfig::resolved) and its hash
-//   metrics.jsonl    {"kind":"step","step","phase","tokens","lr","loss","grad_norm","tokens_per_s"}
+//   metrics.jsonl    {"kind":"step","step","phase","tokens","lr","loss","grad_norm","tokens_per_s",
+//                     "data_s" (plan lookup + store reads + batching), "step_s"}
 //                    {"kind":"eval","step","tokens","val":{"<source>": nats/token}}
 //                    {"kind":"stop","step","reason"} when a NaN/inf stops the run
 //   checkpoints/     step-NNNNNNNNN/ (checkpoint.h), the newest checkpoint.keep
