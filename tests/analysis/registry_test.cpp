@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "error_of.h"
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,14 +24,6 @@ stdfs::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const replay::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Test helpers: a fresh scratch folder per test (removed afterwards), gzip
 // for fixtures, and the message of an expected replay::Error.
 #pragma once
+#include "error_of.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -35,13 +36,3 @@ inline std::string gzip(const std::string& data) {
   return out;
 }
 
-// The replay::Error message `fn` throws, or "(no error)".
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const replay::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "error_of.h"
+
 #include "model/config.h"
 #include "util/error.h"
 
@@ -8,14 +10,6 @@ using namespace replay::model;
 namespace {
 toml::table parse(const char* text) { return toml::parse(text); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const replay::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST(ModelConfig, EveryPresetIsValid) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "error_of.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -21,14 +23,6 @@ stdfs::path temp_dir(const std::string& name) {
   return dir;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const replay::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
