@@ -1,8 +1,8 @@
 #include "sweep/demo.h"
 
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -10,6 +10,7 @@
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
+#include "util/process.h"
 
 namespace replay::sweep {
 
@@ -28,21 +29,13 @@ using Clock = std::chrono::steady_clock;
 // Runs one of replay's own subcommands, echoing it, so the user sees (and
 // can rerun) exactly what the demo does to build each missing piece.
 void run_self(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {stdfs::read_symlink("/proc/self/exe").string()};
+  std::vector<std::string> argv = {process::self_executable().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string shown = "replay";
   for (const auto& a : args) shown += " " + a;
   std::fprintf(stderr, "demo: %s\n", shown.c_str());
   std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot start: " + shown);
-  if (pid == 0) {
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
+  pid_t pid = process::spawn(argv);
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("demo step failed: " + shown);
@@ -72,8 +65,12 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
     // Trained on a sample of every domain that exists, so one tokenizer serves all targets.
     std::vector<std::string> cmd = {"tokenizer", "train", "--vocab-size", std::to_string(kMicroVocab),
                                     "--sample-mb", "20", "-o", tokenizer.string()};
+    // Sorted: the sample (and so the tokenizer) must not depend on directory order.
+    std::vector<std::string> inputs;
     for (const auto& entry : stdfs::directory_iterator(corpora))
-      if (entry.path().string().ends_with(".jsonl.zst")) cmd.push_back(entry.path().string());
+      if (entry.path().string().ends_with(".jsonl.zst")) inputs.push_back(entry.path().string());
+    std::sort(inputs.begin(), inputs.end());
+    cmd.insert(cmd.end(), inputs.begin(), inputs.end());
     run_self(cmd);
   }
   for (const auto& d : needed) {

@@ -1,6 +1,5 @@
 #include "sweep/runner.h"
 
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "train/run_config.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 namespace replay::sweep {
 
@@ -110,27 +110,6 @@ std::vector<std::string> train_command(const SweepSpec& sweep, const PlannedRun&
   return argv;
 }
 
-// Starts `argv` with stdout and stderr appended to `log`; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const stdfs::path& log) {
-  stdfs::create_directories(log.parent_path());
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot start a training process: fork failed");
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::close(fd);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // The last "replay: error: ..." line of a log, else its last line.
 std::string failure_reason(const stdfs::path& log, int status) {
   std::string text;
@@ -203,7 +182,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
   const int jobs = std::max(1, options.jobs);
   int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   const int threads_per_job = std::max(1, cores / jobs);
-  const stdfs::path binary = options.replay_binary.empty() ? stdfs::read_symlink("/proc/self/exe")
+  const stdfs::path binary = options.replay_binary.empty() ? process::self_executable()
                                                             : options.replay_binary;
 
   std::map<pid_t, int> running;  // pid -> run index
@@ -223,7 +202,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       PlannedRun& run = runs[i];
       registry.mark_running(run.id);
       if (run.branch_at > 0) registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
-      pid_t pid = spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
+      pid_t pid = process::spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
       running[pid] = static_cast<int>(i);
       state[i] = 1;
       say("[" + std::to_string(finished + running.size()) + "/" + std::to_string(to_run) + "] start " +

@@ -203,14 +203,6 @@ format = "email"
   }
 };
 
-std::vector<Document> read_all(const stdfs::path& p) {
-  DocumentReader r(p);
-  std::vector<Document> docs;
-  Document d;
-  while (r.next(d)) docs.push_back(d);
-  return docs;
-}
-
 }  // namespace
 
 TEST(Build, DomainFromCachedPackagesConvertsAndDeduplicates) {

@@ -18,14 +18,6 @@ using namespace replay::corpus;
 
 namespace {
 
-std::vector<Document> read_all(const stdfs::path& p, const std::string& field = "text") {
-  DocumentReader reader(p, field);
-  std::vector<Document> docs;
-  Document d;
-  while (reader.next(d)) docs.push_back(d);
-  return docs;
-}
-
 }  // namespace
 
 TEST(Documents, WriteThenReadRoundTripsPlainAndZstd) {

@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "corpus/documents.h"
 #include "util/error.h"
 
 struct TestDir {
@@ -36,3 +38,12 @@ inline std::string gzip(const std::string& data) {
   return out;
 }
 
+// Every document of a corpus file or folder, in reading order.
+inline std::vector<replay::corpus::Document> read_all(const std::filesystem::path& path,
+                                                      const std::string& field = "text") {
+  replay::corpus::DocumentReader reader(path, field);
+  std::vector<replay::corpus::Document> docs;
+  replay::corpus::Document doc;
+  while (reader.next(doc)) docs.push_back(doc);
+  return docs;
+}
