@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   bool print_config = false;
   std::string device_name = "cpu", dtype_name = "fp32";
   double peak_override = 0;
-  std::string trace_path;
+  std::string trace_path, attention = "auto";
   app.add_option("--preset", preset_name, "Model preset");
   app.add_option("--batch", batch, "Sequences per step");
   app.add_option("--seq", seq, "Sequence length (default: preset max_seq_len)");
@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype_name, "Compute dtype: fp32 or bf16 (parameters stay fp32)");
   app.add_option("--peak-tflops", peak_override,
                  "Use this peak (TFLOP/s) for MFU instead of measuring sgemm (e.g. 989 for H100 bf16)");
+  app.add_option("--attention", attention, "Attention path: auto, explicit, tasks or sdpa")
+      ->check(CLI::IsMember({"auto", "explicit", "tasks", "sdpa"}));
   app.add_option("--trace", trace_path, "Write a chrome trace of one extra step (op-level profile)");
   app.add_flag("--print-config", print_config, "Print the preset as HF config.json and exit");
   CLI11_PARSE(app, argc, argv);
@@ -103,6 +105,12 @@ int main(int argc, char** argv) {
     Llama model(config);
     model->to(device);
     if (dtype_name == "bf16") model->set_compute_dtype(torch::kBFloat16);
+    const std::map<std::string, ops::AttentionPath> paths = {
+        {"auto", ops::AttentionPath::kAuto},
+        {"explicit", ops::AttentionPath::kExplicit},
+        {"tasks", ops::AttentionPath::kTasks},
+        {"sdpa", ops::AttentionPath::kSdpa}};
+    model->set_attention_path(paths.at(attention));
     auto groups = model->param_groups();
     std::vector<torch::Tensor> decay, no_decay, all;
     for (auto& [n, p] : groups.decay) decay.push_back(p);
@@ -157,11 +165,11 @@ int main(int argc, char** argv) {
     const double flops = train_flops_per_token(config, seq);
     const double mfu = flops * tokens_per_s / (peak * 1e9);
     std::printf(
-        "{\"impl\": \"replay\", \"device\": \"%s\", \"dtype\": \"%s\", \"preset\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"threads\": %d, "
+        "{\"impl\": \"replay\", \"attention\": \"%s\", \"device\": \"%s\", \"dtype\": \"%s\", \"preset\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"threads\": %d, "
         "\"steps\": %d, \"median_step_s\": %.4f, \"median_cpu_s\": %.4f, \"tokens_per_s\": %.1f, \"sgemm_gflops\": %.1f, "
         "\"flops_per_token\": %.4g, \"mfu\": %.4f, \"peak_rss_mib\": %.1f, \"first_loss\": %.4f, "
         "\"last_loss\": %.4f}\n",
-        device_name.c_str(), dtype_name.c_str(), preset_name.c_str(), (long long)batch, (long long)seq, used_threads, steps, step, median(cpu_times),
+        attention.c_str(), device_name.c_str(), dtype_name.c_str(), preset_name.c_str(), (long long)batch, (long long)seq, used_threads, steps, step, median(cpu_times),
         tokens_per_s, peak, flops, mfu, usage.ru_maxrss / 1024.0, first_loss, last_loss);
   } catch (const replay::Error& e) {
     std::fprintf(stderr, "bench_model_train: error: %s\n", e.what());

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Side-by-side training-step benchmark: Replay vs PyTorch eager (Debian's
 # python3-torch), same model, batch, optimizer and thread count, in one run.
-#   bench/model/run.sh [BUILD_DIR] [micro|gpt2-124m|all]
+#   [ROUNDS=3] bench/model/run.sh [BUILD_DIR] [micro|gpt2-124m|all]
 # Eager "tuned" = torch.set_num_threads(N) + glibc malloc tunables;
 # eager "untuned" = torch and glibc defaults (Debian's torch starts at 1 thread).
-# Order is interleaved (replay, tuned, untuned, replay, tuned) so that load
-# from other processes hits both sides; medians of the two rounds are compared.
+# Order is interleaved (replay, tuned, untuned, then replay, tuned per further
+# round) so that load from other processes hits both sides; the medians over
+# the rounds are compared, and the per-round ratios are printed as well.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -13,6 +14,7 @@ WHICH=${2:-all}
 BENCH=$BUILD/bench/model/bench_model_train
 PY=/usr/bin/python3
 THREADS=$(nproc)
+ROUNDS=${ROUNDS:-3}
 TUNE="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824"
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS" "$RESULTS".cfg' EXIT
@@ -21,7 +23,7 @@ run() {
   local preset=$1 batch=$2 seq=$3 steps=$4 warmup=$5
   "$BENCH" --preset "$preset" --print-config > "$RESULTS.cfg"
   local common=(--batch "$batch" --seq "$seq" --steps "$steps" --warmup "$warmup")
-  for round in 1 2; do
+  for round in $(seq "$ROUNDS"); do
     "$BENCH" --preset "$preset" "${common[@]}" --threads "$THREADS" | tee -a "$RESULTS"
     GLIBC_TUNABLES=$TUNE "$PY" bench/model/eager_llama.py --config "$RESULTS.cfg" --preset "$preset" \
       "${common[@]}" --threads "$THREADS" --label eager-tuned | tee -a "$RESULTS"
@@ -56,4 +58,8 @@ for preset in dict.fromkeys(r["preset"] for r in rows):
     for base in ("eager-tuned", "eager-untuned"):
         if base in best and "replay" in best:
             print(f"{preset:11} replay / {base}: {best['replay'] / best[base]:.2f}x")
+    mine = [r["tokens_per_s"] for r in rows if r["preset"] == preset and r["impl"] == "replay"]
+    tuned = [r["tokens_per_s"] for r in rows if r["preset"] == preset and r["impl"] == "eager-tuned"]
+    print(f"{preset:11} per-round replay / eager-tuned: " +
+          " ".join(f"{a / b:.2f}x" for a, b in zip(mine, tuned)))
 PY

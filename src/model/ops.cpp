@@ -1,7 +1,5 @@
 #include "model/ops.h"
 
-#include <torch/version.h>
-
 #include <algorithm>
 
 namespace replay::model::ops {
@@ -86,53 +84,6 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
   }
 };
 
-// Additive causal mask for the grouped layout: G query blocks of T rows each
-// against T keys. Cached because every layer of every step asks for it.
-Tensor grouped_causal_mask(int64_t t, int64_t groups, const torch::TensorOptions& options) {
-  thread_local Tensor cached;
-  thread_local int64_t cached_groups = -1;
-  if (!cached.defined() || cached.size(1) != t || cached_groups != groups ||
-      cached.device() != options.device() || cached.scalar_type() != options.dtype()) {
-    Tensor mask = at::full({t, t}, -std::numeric_limits<float>::infinity(), options).triu_(1);
-    cached = groups == 1 ? mask : mask.repeat({groups, 1});
-    cached_groups = groups;
-  }
-  return cached;
-}
-
-Tensor attention_explicit(const Tensor& q, const Tensor& k, const Tensor& v) {
-  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
-  const int64_t kv = k.size(1), groups = h / kv;
-  // Query heads sharing a kv head are stacked along the row axis, so one
-  // batched matmul serves the whole group with no copy of k or v.
-  const Tensor q3 = q.reshape({b * kv, groups * t, d});
-  const Tensor k3 = k.reshape({b * kv, t, d});
-  const Tensor v3 = v.reshape({b * kv, t, d});
-  const Tensor mask = grouped_causal_mask(t, groups, q.options());
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  Tensor scores = at::baddbmm(mask.expand({b * kv, groups * t, t}), q3, k3.transpose(1, 2),
-                              /*beta=*/1.0, /*alpha=*/scale);
-  // Softmax in fp32 whatever the compute dtype (as Hugging Face does).
-  Tensor probs = at::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
-  Tensor out = at::bmm(probs, v3);  // [B*KV, G*T, D] == [B,H,T,D]
-  return out.view({b, h, t, d}).transpose(1, 2).reshape({b, t, h * d});
-}
-
-Tensor attention_sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {
-  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
-  const int64_t groups = h / k.size(1);
-  const Tensor kr = groups == 1 ? k : k.repeat_interleave(groups, 1);
-  const Tensor vr = groups == 1 ? v : v.repeat_interleave(groups, 1);
-#if TORCH_VERSION_MAJOR >= 2
-  Tensor out = at::scaled_dot_product_attention(q, kr, vr, {}, 0.0, /*is_causal=*/true);
-#else
-  Tensor out = std::get<0>(at::_scaled_dot_product_attention(q, kr, vr, {}, 0.0,
-                                                             /*need_attn_weights=*/false,
-                                                             /*is_causal=*/true));
-#endif
-  return out.transpose(1, 2).reshape({b, t, h * d});
-}
-
 // See linear_cross_entropy in ops.h.
 struct LinearCrossEntropyFn : torch::autograd::Function<LinearCrossEntropyFn> {
   static Tensor forward(AutogradContext* ctx, const Tensor& hidden, const Tensor& weight,
@@ -162,19 +113,33 @@ struct LinearCrossEntropyFn : torch::autograd::Function<LinearCrossEntropyFn> {
       const Tensor t = targets.narrow(0, r0, rows);
       const Tensor valid = valid_all.narrow(0, r0, rows).to(torch::kFloat);
       const Tensor index = t.clamp_min(0).unsqueeze(1);
-      // log_softmax is one vectorized kernel; logsumexp + sub + exp was ~4x slower here.
-      Tensor logp = at::log_softmax(at::mm(h, w.t()), 1, torch::kFloat);
-      loss_sum.sub_((logp.gather(1, index).squeeze(1) * valid).sum());
+      const Tensor logits = at::mm(h, w.t());
+      // One softmax pass gives both the loss (-log p[target]) and the
+      // gradient (p - onehot); log_softmax followed by exp was one pass more.
+      Tensor p = at::softmax(logits, 1, torch::kFloat);
+      Tensor row_loss = p.gather(1, index).squeeze(1).log_().neg_();
+      // A target probability below fp32's range (a loss above ~87 nats)
+      // underflows to log(0); those rare rows are recomputed from the logits.
+      const Tensor valid_rows = valid_all.narrow(0, r0, rows);
+      const Tensor lost = row_loss.isinf().logical_and_(valid_rows);
+      if (lost.any().item<bool>()) {
+        const Tensor idx = lost.nonzero().squeeze(1);
+        const Tensor z = logits.index_select(0, idx).to(torch::kFloat);
+        row_loss.index_put_({idx}, at::logsumexp(z, 1) - z.gather(1, index.index_select(0, idx)).squeeze(1));
+      }
+      loss_sum.add_(row_loss.masked_fill_(valid_rows.logical_not(), 0.0).sum());
       if (!need_grad) continue;
-      // d loss / d logits = (softmax - onehot) / count on valid rows.
-      Tensor p = logp.exp_();
+      // d loss / d logits = (p - onehot) / count on valid rows, 0 on the
+      // others. The row scale is applied to the small [rows, D] operands
+      // rather than to the [rows, V] probabilities: one pass less.
+      p.scatter_add_(1, index, at::full({rows, 1}, -1.0, p.options()));
       const Tensor row_scale = (valid * inv).unsqueeze(1);
-      p.mul_(row_scale);
-      p.scatter_add_(1, index, -row_scale);
       const Tensor pc = p.to(cdt);
-      grad_hidden.narrow(0, r0, rows).copy_(at::mm(pc, w));
-      if (cdt == torch::kFloat) grad_weight.addmm_(pc.t(), h);
-      else grad_weight.add_(at::mm(pc.t(), h).to(torch::kFloat));
+      Tensor gh = grad_hidden.narrow(0, r0, rows);
+      gh.copy_(at::mm(pc, w)).mul_(row_scale);
+      const Tensor h_scaled = h * row_scale.to(cdt);
+      if (cdt == torch::kFloat) grad_weight.addmm_(pc.t(), h_scaled);
+      else grad_weight.add_(at::mm(pc.t(), h_scaled).to(torch::kFloat));
     }
     if (need_grad)
       ctx->save_for_backward({grad_hidden.to(hidden.scalar_type()),
@@ -198,13 +163,6 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   return RopeFn::apply(x, cos.to(x.scalar_type()), sin.to(x.scalar_type()));
-}
-
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, AttentionPath path) {
-  if (path == AttentionPath::kAuto)
-    path = TORCH_VERSION_MAJOR >= 2 ? AttentionPath::kSdpa : AttentionPath::kExplicit;
-  return path == AttentionPath::kSdpa ? attention_sdpa(q, k, v) : attention_explicit(q, k, v);
 }
 
 torch::Tensor linear_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight,

@@ -19,10 +19,16 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 enum class AttentionPath {
-  kAuto,      // scaled_dot_product_attention on libtorch >= 2, explicit otherwise
-  kExplicit,  // softmax(q k^T / sqrt(d) + causal mask) v with plain matmuls
+  kAuto,      // kTasks for fp32 on CPU; else scaled_dot_product_attention on
+              // libtorch >= 2 and kExplicit on 1.13
+  kExplicit,  // softmax(q k^T / sqrt(d) + causal mask) v with batched matmuls
   kSdpa,      // the library's scaled_dot_product_attention (private op on 1.13)
+  kTasks,     // kExplicit's arithmetic, one cache-sized task per (batch, kv
+              // head) with a hand-written backward (fp32 CPU only)
 };
+
+// The path kAuto picks for tensors like `q` (other paths are returned as is).
+AttentionPath resolve_attention_path(AttentionPath path, const torch::Tensor& q);
 
 // Causal grouped-query attention. q [B,H,T,D], k/v [B,KV,T,D] (contiguous,
 // H % KV == 0; query head h reads kv head h / (H/KV) as in HF repeat_kv).

@@ -29,7 +29,8 @@ std::string prefix_base_key(const RunConfig& config) {
                          {"init_from", r.at("train").at("init_from")},
                          {"data", r.at("data")},
                          {"eval", r.at("eval")},
-                         {"seed", r.at("seed")}};
+                         {"seed", r.at("seed")},
+                         {"numerics", config.numerics()}};
   return hash::xxh128_hex(base.dump());
 }
 

@@ -210,8 +210,17 @@ RunConfig resolve_run_config(const toml::table& root, const std::string& file) {
   identity.erase("out");
   identity.erase("shared");
   identity.erase("threads");
+  identity.erase("device");
+  identity.erase("compute_dtype");
+  identity["numerics"] = rc.numerics();
   rc.content_hash = hash::xxh128_hex(identity.dump());
   return rc;
+}
+
+nlohmann::json RunConfig::numerics() const {
+  const std::string& d = settings.device;
+  return {{"compute_dtype", settings.compute_dtype},
+          {"device_type", d.substr(0, d.find(':'))}};
 }
 
 RunConfig load_run_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {

@@ -38,10 +38,15 @@ struct RunConfig {
   // Canonical, complete description (defaults filled in, keys sorted).
   nlohmann::json resolved;
   // xxh128 of `resolved` without where the run lives and how many threads it
-  // uses (out, shared, threads): equal hashes = the same experiment.
+  // uses (out, shared, threads; of the device only its type counts): equal
+  // hashes = the same experiment.
   std::string content_hash;
 
   int64_t tokens_per_step() const { return settings.train.batch_size * seq_len; }
+  // What decides the arithmetic besides model, data and optimizer: the
+  // compute dtype and the device type ("cpu" or "cuda"). Runs, shared phases
+  // and prefixes are only reused between equal numerics.
+  nlohmann::json numerics() const;
 };
 
 // Reads `file`, applies `overrides` ("key=value", as `replay train --set`)

@@ -10,6 +10,15 @@ namespace replay::train {
 
 namespace {
 
+// "cpu", "cuda" or "cuda:<index>", as torch::Device spells them.
+bool is_device_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") return true;
+  const std::string prefix = "cuda:";
+  return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+         name.find_first_not_of("0123456789", prefix.size()) == std::string::npos &&
+         name.size() - prefix.size() <= 3;
+}
+
 void require(bool ok, TomlReader& r, const std::string& key, const std::string& what) {
   if (!ok) r.fail(key, what);
 }
@@ -100,6 +109,12 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
   s.out = *out;
   s.threads = r.get_int("threads", s.threads);
   if (s.threads < 0 || s.threads > 1024) r.fail("threads", "must be in [0, 1024] (0 = all cores)");
+  s.device = r.get_string("device", s.device);
+  if (!is_device_name(s.device))
+    r.fail("device", "'" + s.device + "' is not one of cpu, cuda, cuda:N");
+  s.compute_dtype = r.get_string("compute_dtype", s.compute_dtype);
+  if (s.compute_dtype != "fp32" && s.compute_dtype != "bf16")
+    r.fail("compute_dtype", "'" + s.compute_dtype + "' is not one of fp32, bf16");
   s.shared = r.get_string("shared", s.shared);
 
   parse_train(TomlReader(r.table("train"), "train", file), s.train);
@@ -117,6 +132,8 @@ nlohmann::json to_json(const RunSettings& s) {
   j["seed"] = s.seed;
   j["out"] = s.out;
   j["threads"] = s.threads;
+  j["device"] = s.device;
+  j["compute_dtype"] = s.compute_dtype;
   j["shared"] = s.shared_dir();
   j["train"] = {{"steps", s.train.steps},
                 {"batch_size", s.train.batch_size},

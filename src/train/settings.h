@@ -1,5 +1,5 @@
 // The train stage's own part of a run config: top-level keys (seed, out,
-// threads, shared) and the [train], [optim], [lr_schedule], [eval] and
+// threads, device, compute_dtype, shared) and the [train], [optim], [lr_schedule], [eval] and
 // [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
 // impossible values are replay::Error naming the key and file); every field
 // has its default filled in so the resolved config is complete.
@@ -51,6 +51,9 @@ struct RunSettings {
   int64_t seed = 42;
   std::string out;         // run directory (required)
   int64_t threads = 0;     // 0 = one per physical core of this machine
+  std::string device = "cpu";          // "cpu", "cuda" or "cuda:N"
+  std::string compute_dtype = "fp32";  // "fp32" | "bf16": matmul dtype; parameters,
+                                       // optimizer state and softmax stay fp32
   std::string shared;      // cache of shared phases; "" = <out>/../_shared
   TrainSettings train;
   OptimSettings optim;

@@ -16,7 +16,8 @@ std::string shared_phase_key(const RunConfig& config, size_t phase) {
                           {"microbatch", r.at("train").at("microbatch")},
                           {"init_from", r.at("train").at("init_from")},
                           {"data", r.at("data")},
-                          {"eval", r.at("eval")}};
+                          {"eval", r.at("eval")},
+                          {"numerics", config.numerics()}};
   return schedule::phase_content_key(config.plan, phase, extra.dump());
 }
 

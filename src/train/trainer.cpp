@@ -24,6 +24,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The configured device, refused before any work when this build or machine
+// cannot provide it.
+torch::Device training_device(const RunSettings& s) {
+  const torch::Device device(s.device);
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available())
+      throw Error(s.file + ": device = \"" + s.device + "\" but " +
+                  (at::hasCUDA() ? "no CUDA device was found"
+                                 : "this build's libtorch has no CUDA support") +
+                  ": use device = \"cpu\"");
+    if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+      throw Error(s.file + ": device = \"" + s.device + "\" but only " +
+                  std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
+  }
+  return device;
+}
+
 std::unique_ptr<Optimizer> make_optimizer(model::Llama& model, const OptimSettings& settings) {
   std::vector<NamedParameter> params;
   auto groups = model->param_groups();
@@ -61,6 +78,7 @@ class Trainer {
   std::filesystem::path out_, ckpt_root_;
   ConsoleProgress progress_;
 
+  torch::Device device_{torch::kCPU};
   std::unique_ptr<DataFeed> feed_;
   std::map<std::string, torch::Tensor> val_sets_;
   model::Llama model_{nullptr};
@@ -163,7 +181,7 @@ void Trainer::run_step(int64_t step) {
   auto t0 = Clock::now();
   std::vector<schedule::SequenceRef> refs(static_cast<size_t>(s_.train.batch_size));
   phase.data->batch(step - phase.first_step, refs);
-  torch::Tensor tokens = feed_->read(refs);
+  torch::Tensor tokens = feed_->read(refs).to(device_);
   // Data feeding (plan lookup + store reads + batching) is logged per step so
   // that its share of the step time is measured, not assumed.
   const double data_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -227,6 +245,7 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
 }
 
 TrainResult Trainer::run() {
+  device_ = training_device(s_);
   const int threads = model::configure_threads(static_cast<int>(s_.threads));
   // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
@@ -240,12 +259,16 @@ TrainResult Trainer::run() {
         say("warning: source '" + feed_->source_names()[i] + "' has no validation sequences");
         continue;
       }
-      val_sets_[feed_->source_names()[i]] = v;
+      val_sets_[feed_->source_names()[i]] = v.to(device_);
     }
   }
 
   torch::manual_seed(static_cast<uint64_t>(s_.seed));
+  // Initialized on the CPU whatever the device, so that a seed gives the
+  // same initial weights everywhere; then moved.
   model_ = model::Llama(cfg_.model);
+  model_->to(device_);
+  model_->set_compute_dtype(s_.compute_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat);
   optimizer_ = make_optimizer(model_, s_.optim);
   restore();
 
@@ -258,8 +281,9 @@ TrainResult Trainer::run() {
   if (opts_.console && start_step_ < total) {
     say("training " + std::to_string(model::count_params(cfg_.model).total) + " parameters, " +
         std::to_string(total) + " steps x " + std::to_string(cfg_.tokens_per_step()) + " tokens, " +
-        std::to_string(cfg_.plan.phases.size()) + " phase(s), " + std::to_string(threads) +
-        " threads -> " + out_.string());
+        std::to_string(cfg_.plan.phases.size()) + " phase(s), " +
+        (device_.is_cpu() ? std::to_string(threads) + " threads" : device_.str()) + ", " +
+        s_.compute_dtype + " compute -> " + out_.string());
   }
   const auto& phases = cfg_.plan.phases;
   for (int64_t step = start_step_; step < total; ++step) {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include "model/llama.h"
 #include "model/threads.h"
@@ -143,6 +144,24 @@ TEST(Ops, LinearCrossEntropyIgnoresNegativeTargetsAndChunks) {
   EXPECT_LT(max_rel_diff(g[1], r[1]), 1e-4);
 }
 
+TEST(Ops, LinearCrossEntropyKeepsHugeLossesFinite) {
+  // Targets whose probability underflows fp32 (logit 150 nats below the
+  // best): the loss must be the exact ~150, not inf, and the gradient finite.
+  const Tensor h = torch::ones({4, 1}, torch::requires_grad());
+  const Tensor w = torch::tensor({0.0f, 150.0f, 1.0f}).reshape({3, 1}).requires_grad_();
+  const Tensor targets = torch::tensor({0, 1, 2, -1}, torch::kLong);
+  const Tensor fused = ops::linear_cross_entropy(h, w, targets, torch::kFloat);
+  const auto g = torch::autograd::grad({fused}, {h, w});
+  const Tensor plain = torch::nn::functional::cross_entropy(
+      at::linear(h, w), targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+  const auto r = torch::autograd::grad({plain}, {h, w});
+  EXPECT_TRUE(std::isfinite(fused.item<double>()));
+  EXPECT_GT(fused.item<double>(), 90.0);
+  EXPECT_NEAR(fused.item<double>(), plain.item<double>(), 1e-4);
+  EXPECT_LT(max_rel_diff(g[0], r[0]), 1e-5);
+  EXPECT_LT(max_rel_diff(g[1], r[1]), 1e-5);
+}
+
 TEST(Ops, RmsNormMatchesAutograd) {
   torch::manual_seed(4);
   const Tensor x = torch::randn({3, 5, 24}, torch::requires_grad());
@@ -176,7 +195,7 @@ TEST(Ops, RopeMatchesRotateHalfAndItsGradient) {
   EXPECT_LT(max_rel_diff(g[0], r[0]), 1e-6);
 }
 
-TEST(Ops, ExplicitAttentionMatchesSdpaWithGroupedHeads) {
+TEST(Ops, AttentionPathsAgreeWithGroupedHeads) {
   torch::manual_seed(6);
   const int64_t b = 2, h = 6, kv = 2, t = 9, d = 8;
   const Tensor q = torch::randn({b, h, t, d}, torch::requires_grad());
@@ -184,22 +203,67 @@ TEST(Ops, ExplicitAttentionMatchesSdpaWithGroupedHeads) {
   const Tensor v = torch::randn({b, kv, t, d}, torch::requires_grad());
   const Tensor up = torch::randn({b, t, h * d});
   const Tensor e = ops::causal_attention(q, k, v, ops::AttentionPath::kExplicit);
-  const Tensor s = ops::causal_attention(q, k, v, ops::AttentionPath::kSdpa);
-  EXPECT_LT(max_rel_diff(e, s), 1e-5);
   const auto ge = torch::autograd::grad({(e * up).sum()}, {q, k, v});
-  const auto gs = torch::autograd::grad({(s * up).sum()}, {q, k, v});
-  for (int i = 0; i < 3; ++i) EXPECT_LT(max_rel_diff(ge[i], gs[i]), 1e-5) << i;
+  for (auto path : {ops::AttentionPath::kSdpa, ops::AttentionPath::kTasks}) {
+    const Tensor s = ops::causal_attention(q, k, v, path);
+    EXPECT_LT(max_rel_diff(e, s), 1e-5) << static_cast<int>(path);
+    const auto gs = torch::autograd::grad({(s * up).sum()}, {q, k, v});
+    for (int i = 0; i < 3; ++i) EXPECT_LT(max_rel_diff(ge[i], gs[i]), 1e-5) << i;
+  }
+  // A future position never leaks into the past: changing the last key and
+  // value leaves every earlier output of the per-task path untouched.
+  const Tensor k2 = k.detach().clone(), v2 = v.detach().clone();
+  k2.select(2, t - 1).add_(3.0);
+  v2.select(2, t - 1).add_(3.0);
+  const Tensor s2 = ops::causal_attention(q.detach(), k2, v2, ops::AttentionPath::kTasks);
+  const Tensor s1 = ops::causal_attention(q.detach(), k.detach(), v.detach(),
+                                          ops::AttentionPath::kTasks);
+  EXPECT_TRUE(torch::equal(s1.narrow(1, 0, t - 1), s2.narrow(1, 0, t - 1)));
+  EXPECT_FALSE(torch::equal(s1.narrow(1, t - 1, 1), s2.narrow(1, t - 1, 1)));
+  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::kAuto, q), ops::AttentionPath::kTasks);
+  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::kAuto, q.to(torch::kBFloat16)),
+            TORCH_VERSION_MAJOR >= 2 ? ops::AttentionPath::kSdpa : ops::AttentionPath::kExplicit);
 
-  // And a whole model gives the same loss through either path.
+  // And a whole model gives the same loss and gradients through every path.
   ModelConfig c = preset("tiny");
   c.init_std = 0.2;
   torch::manual_seed(2);
   Llama model(c);
   const Tensor tokens = random_tokens(2, 20, c.vocab_size, 9);
-  model->set_attention_path(ops::AttentionPath::kExplicit);
-  const double explicit_loss = model->loss(tokens).item<double>();
-  model->set_attention_path(ops::AttentionPath::kSdpa);
-  EXPECT_NEAR(model->loss(tokens).item<double>(), explicit_loss, 1e-5);
+  auto loss_and_grad = [&](ops::AttentionPath path) {
+    model->set_attention_path(path);
+    model->zero_grad();
+    Tensor loss = model->loss(tokens);
+    loss.backward();
+    return std::make_pair(loss.item<double>(),
+                          model->named_parameters()["model.layers.0.self_attn.q_proj.weight"]
+                              .grad()
+                              .clone());
+  };
+  const auto [explicit_loss, explicit_grad] = loss_and_grad(ops::AttentionPath::kExplicit);
+  for (auto path : {ops::AttentionPath::kSdpa, ops::AttentionPath::kTasks}) {
+    const auto [loss, grad] = loss_and_grad(path);
+    EXPECT_NEAR(loss, explicit_loss, 1e-5);
+    EXPECT_LT(max_rel_diff(grad, explicit_grad), 1e-4);
+  }
+}
+
+TEST(Ops, TaskAttentionIsIndependentOfThreadCount) {
+  torch::manual_seed(8);
+  const Tensor q = torch::randn({3, 4, 33, 16}, torch::requires_grad());
+  const Tensor k = torch::randn({3, 2, 33, 16}, torch::requires_grad());
+  const Tensor v = torch::randn({3, 2, 33, 16}, torch::requires_grad());
+  auto run = [&](int threads) {
+    const int before = torch::get_num_threads();
+    torch::set_num_threads(threads);
+    const Tensor out = ops::causal_attention(q, k, v, ops::AttentionPath::kTasks);
+    auto grads = torch::autograd::grad({out.square().sum()}, {q, k, v});
+    torch::set_num_threads(before);
+    grads.push_back(out.detach());
+    return grads;
+  };
+  const auto one = run(1), two = run(2);
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << i;
 }
 
 TEST(Llama, DeterministicLossAcrossRuns) {

@@ -89,6 +89,20 @@ TEST(Settings, BadInputsNameKeyAndFile) {
   expect_error("out = \"x\"\n", {"train.steps", "missing"});
   expect_error("out = \"x\"\ntrain = 5\n", {"train", "table"});
   expect_error("out = \"x\"\nthreads = -1\n[train]\nsteps = 5\n", {"threads"});
+  expect_error("out = \"x\"\ndevice = \"gpu\"\n[train]\nsteps = 5\n", {"run.toml", "device", "'gpu'"});
+  expect_error("out = \"x\"\ndevice = \"cuda:x\"\n[train]\nsteps = 5\n", {"device", "cuda:N"});
+  expect_error("out = \"x\"\ncompute_dtype = \"fp16\"\n[train]\nsteps = 5\n",
+               {"compute_dtype", "'fp16'", "bf16"});
+}
+
+TEST(Settings, DeviceAndComputeDtype) {
+  RunSettings s = parse(kMinimal);
+  EXPECT_EQ(s.device, "cpu");
+  EXPECT_EQ(s.compute_dtype, "fp32");
+  s = parse("out = \"x\"\ndevice = \"cuda:1\"\ncompute_dtype = \"bf16\"\n[train]\nsteps = 5\n");
+  EXPECT_EQ(s.device, "cuda:1");
+  EXPECT_EQ(s.compute_dtype, "bf16");
+  EXPECT_EQ(to_json(s)["compute_dtype"], "bf16");
 }
 
 TEST(Settings, OverridesApplyToAnyKey) {

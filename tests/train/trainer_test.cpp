@@ -215,10 +215,50 @@ TEST_F(TrainerTest, WholeConfigBadInputsNameTheKey) {
   EXPECT_EQ(a.content_hash, b.content_hash);
   RunConfig c = load(good, {"optim.weight_decay=0.2"});
   EXPECT_NE(a.content_hash, c.content_hash);
+  // The device index does not change the experiment; its type and the
+  // compute dtype do.
+  EXPECT_EQ(load(good, {"device=\"cuda:1\""}).content_hash, load(good, {"device=\"cuda\""}).content_hash);
+  EXPECT_NE(load(good, {"device=\"cuda\""}).content_hash, a.content_hash);
+  EXPECT_NE(load(good, {"compute_dtype=\"bf16\""}).content_hash, a.content_hash);
   EXPECT_EQ(a.model.vocab_size, 256);
   EXPECT_EQ(a.model.max_seq_len, 32);
   EXPECT_EQ(a.resolved["optim"]["beta2"], 0.95);
   EXPECT_EQ(a.resolved["data"]["sources"].size(), 2u);
+}
+
+TEST_F(TrainerTest, Bf16ComputeAndCudaDevice) {
+  // bf16 matmuls (fp32 parameters and optimizer): the run completes with
+  // losses close to the fp32 run's. Without a GPU, device = "cuda" is
+  // refused before anything is written.
+  const std::string fp32_out = (tmp_.path / "fp32").string(), bf16_out = (tmp_.path / "bf16").string();
+  train(load(mid_training_config(fp32_out), {"train.steps=4"}), {ResumeMode::never, nullptr});
+  train(load(mid_training_config(bf16_out), {"train.steps=4", "compute_dtype=\"bf16\""}),
+        {ResumeMode::never, nullptr});
+  auto fp32 = testing::read_metrics(stdfs::path(fp32_out) / "metrics.jsonl");
+  auto bf16 = testing::read_metrics(stdfs::path(bf16_out) / "metrics.jsonl");
+  ASSERT_EQ(bf16.steps.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(bf16.steps[i].loss, fp32.steps[i].loss, 0.05) << i;
+  EXPECT_NE(bf16.steps[3].loss, fp32.steps[3].loss);
+
+  const std::string cuda_out = (tmp_.path / "cuda").string();
+  if (torch::cuda::is_available()) {
+    // On a GPU machine the same run trains there (TF32 matmuls may be on:
+    // close to the CPU losses, not equal).
+    train(load(mid_training_config(cuda_out), {"train.steps=4", "device=\"cuda\""}),
+          {ResumeMode::never, nullptr});
+    auto cuda = testing::read_metrics(stdfs::path(cuda_out) / "metrics.jsonl");
+    ASSERT_EQ(cuda.steps.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(cuda.steps[i].loss, fp32.steps[i].loss, 1e-2) << i;
+    return;
+  }
+  try {
+    train(load(mid_training_config(cuda_out), {"device=\"cuda\""}), {ResumeMode::never, nullptr});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("device = \"cuda\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("run.toml"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(stdfs::exists(tmp_.path / "cuda" / "metrics.jsonl"));
 }
 
 }  // namespace
