@@ -14,6 +14,7 @@
 #include "analysis/registry.h"
 #include "train/prefix.h"
 #include "train/run_config.h"
+#include "train/trainer.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -201,7 +202,6 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       if (!ready(i)) continue;
       PlannedRun& run = runs[i];
       registry.mark_running(run.id);
-      if (run.branch_at > 0) registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
       pid_t pid = process::spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
       running[pid] = static_cast<int>(i);
       state[i] = 1;
@@ -222,6 +222,13 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     const stdfs::path metrics_file = run.dir / "metrics.jsonl";
     if (stdfs::exists(metrics_file)) registry.import_metrics(run.id, analysis::read_metrics(metrics_file));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      // The trainer leaves kBranchFile only when it really started from the
+      // prefix; otherwise it trained from scratch (same numbers, no saving).
+      if (run.branch_at > 0 && stdfs::exists(run.dir / train::kBranchFile)) {
+        registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
+      } else if (run.branch_at > 0) {
+        say("note: " + run.spec->name + " found no shared prefix and trained from scratch");
+      }
       auto metrics = analysis::read_metrics(metrics_file);
       registry.mark_done(run.id, metrics.median_tokens_per_s());
       ++summary.done;

@@ -98,6 +98,7 @@ void Trainer::restore() {
   auto report = [&](const std::string& m) { say("warning: " + m); };
   if (opts_.resume == ResumeMode::never) {
     std::filesystem::remove_all(ckpt_root_);
+    std::filesystem::remove(out_ / kBranchFile);
   } else if (auto info = latest_good_checkpoint(ckpt_root_, report)) {
     if (info->state.config_hash != cfg_.content_hash) {
       throw Error(out_.string() + " holds checkpoints of a different config (" + info->state.config_hash +
@@ -119,9 +120,12 @@ void Trainer::restore() {
   // Fresh start: a prefix another run of the sweep computed, else the latest
   // phase boundary another run already computed (a shared pre-training),
   // else init_from, else the seeded init.
+  std::filesystem::remove(out_ / kBranchFile);
   if (opts_.branch_at > 0) {
     if (start_from_shared(prefix_key(cfg_, opts_.branch_at))) {
       result_.branched_at = start_step_;
+      fs::write_file_atomic(out_ / kBranchFile,
+                            nlohmann::json({{"branch_at", start_step_}}).dump() + "\n");
       say("branching from the shared prefix of steps 0-" + std::to_string(start_step_));
       return;
     }

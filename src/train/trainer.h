@@ -31,6 +31,11 @@ enum class ResumeMode {
   never,      // start over: existing checkpoints and metrics of the run are removed
 };
 
+// Written into a run's directory when it started from another run's shared
+// prefix ({"branch_at": step}); kept across resumes, so a sweep records a
+// branch only for runs that really took it.
+inline constexpr const char* kBranchFile = "branched.json";
+
 struct TrainOptions {
   ResumeMode resume = ResumeMode::automatic;
   std::FILE* console = stderr;  // progress and messages; null = silent

@@ -13,6 +13,7 @@
 #include "analysis/registry.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
+#include "train/trainer.h"
 #include "train/tiny_run.h"
 #include "util/fs.h"
 
@@ -92,6 +93,7 @@ TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {
   auto root = record("shared", "mid-rho=0");
   EXPECT_EQ(branched.branched_from, root.id);
   EXPECT_EQ(branched.branch_step, 12);
+  EXPECT_TRUE(stdfs::exists(stdfs::path(branched.run_dir) / train::kBranchFile));
   EXPECT_NE(fs::read_file(stdfs::path(branched.run_dir) / "train.log").find("branching from"),
             std::string::npos);
   for (const char* name : {"mid-rho=0", "mid-rho=0.5"}) {
@@ -103,6 +105,26 @@ TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {
   auto again = run("shared", true);
   EXPECT_EQ(again.skipped, 2);
   EXPECT_EQ(again.done, 0);
+}
+
+TEST_F(PrefixSharing, MissingPrefixTrainsFromScratchAndRecordsNoBranch) {
+  ASSERT_EQ(run("shared", true).done, 2);
+  // Lose the registry, the branched run and the published prefix: on the
+  // rerun the root is already complete (it publishes nothing), so the
+  // branched run finds no prefix and must train from scratch.
+  const stdfs::path branched_dir = record("shared", "mid-rho=0.5").run_dir;
+  stdfs::remove(tmp_.path / "shared" / "registry.sqlite");
+  stdfs::remove_all(branched_dir);
+  stdfs::remove_all(tmp_.path / "shared" / "_shared");
+  auto again = run("shared", true);
+  EXPECT_EQ(again.done, 2);
+  auto branched = record("shared", "mid-rho=0.5");
+  EXPECT_EQ(branched.branched_from, "");
+  EXPECT_FALSE(stdfs::exists(branched_dir / train::kBranchFile));
+  EXPECT_NE(fs::read_file(branched_dir / "train.log").find("no shared prefix"), std::string::npos);
+  ASSERT_EQ(run("scratch", false).done, 2);
+  expect_same_training(read_metrics(branched_dir / "metrics.jsonl"),
+                       read_metrics(stdfs::path(record("scratch", "mid-rho=0.5").run_dir) / "metrics.jsonl"));
 }
 
 TEST_F(PrefixSharing, SweepKilledAsAWholeResumesToTheSameResults) {
