@@ -1,6 +1,7 @@
 #include "train/optimizer.h"
 
 #include <set>
+#include <sstream>
 
 #include "util/error.h"
 
@@ -75,9 +76,22 @@ void Optimizer::step() {
   adamw_->step();
 }
 
-std::string Optimizer::state_key(const torch::Tensor& p) const {
-  // torch::optim keys per-parameter state by the TensorImpl address.
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
+namespace {
+// A template, so that only the branch for this libtorch's key type is compiled.
+template <class Key>
+Key tensor_state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;  // what c10::guts::to_string did (gone in 2.2)
+    out << p.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+}  // namespace
+
+Optimizer::StateKey Optimizer::state_key(const torch::Tensor& p) const {
+  return tensor_state_key<StateKey>(p);
 }
 
 int64_t Optimizer::steps_taken() const {

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "train/settings.h"
@@ -52,7 +54,11 @@ class Optimizer {
   int64_t num_decayed() const;
 
  private:
-  std::string state_key(const torch::Tensor& p) const;
+  // torch::optim's per-parameter state key: the TensorImpl address as a
+  // string before PyTorch 2.2, the TensorImpl pointer itself since.
+  using StateKey = std::remove_cvref_t<
+      decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+  StateKey state_key(const torch::Tensor& p) const;
   std::vector<NamedParameter> params_;
   std::vector<torch::Tensor> all_tensors_;
   OptimSettings settings_;

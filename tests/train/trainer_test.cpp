@@ -19,6 +19,14 @@ namespace {
 
 using testing::TempDir;
 
+// Options of an in-process run without console output.
+TrainOptions quiet(ResumeMode resume) {
+  TrainOptions options;
+  options.resume = resume;
+  options.console = nullptr;
+  return options;
+}
+
 // Stores are built once for the whole suite (the builder is the slow part).
 class TrainerTest : public ::testing::Test {
  protected:
@@ -83,7 +91,7 @@ TEST_F(TrainerTest, AccumulationMatchesFullBatch) {
 TEST_F(TrainerTest, RunsEvaluatesEachSourceSeparatelyAndCheckpoints) {
   RunConfig cfg = load(mid_training_config((tmp_.path / "out").string()));
   ASSERT_EQ(cfg.plan.phases.size(), 1u);
-  TrainResult r = train(cfg, {ResumeMode::automatic, nullptr});
+  TrainResult r = train(cfg, quiet(ResumeMode::automatic));
   EXPECT_EQ(r.steps, 16);
   EXPECT_EQ(r.steps_run, 16);
   auto m = testing::read_metrics(tmp_.path / "out" / "metrics.jsonl");
@@ -116,7 +124,7 @@ TEST_F(TrainerTest, RunsEvaluatesEachSourceSeparatelyAndCheckpoints) {
     f.seekp(2000);
     f.put('\x55');
   }
-  TrainResult again = train(cfg, {ResumeMode::automatic, nullptr});
+  TrainResult again = train(cfg, quiet(ResumeMode::automatic));
   ASSERT_TRUE(again.resumed_from);
   EXPECT_EQ(*again.resumed_from, 14);
   EXPECT_EQ(again.steps_run, 2);
@@ -126,14 +134,14 @@ TEST_F(TrainerTest, RunsEvaluatesEachSourceSeparatelyAndCheckpoints) {
   EXPECT_EQ(m2.evals.back()["val"], m.evals.back()["val"]);
   EXPECT_TRUE(stdfs::exists(tmp_.path / "out" / "checkpoints" / "step-000000016.corrupt"));
   // A finished run has nothing left to do.
-  EXPECT_EQ(train(cfg, {ResumeMode::automatic, nullptr}).steps_run, 0);
+  EXPECT_EQ(train(cfg, quiet(ResumeMode::automatic)).steps_run, 0);
 }
 
 TEST_F(TrainerTest, NonFiniteLossStopsWithCheckpointIntact) {
   RunConfig cfg = load(mid_training_config((tmp_.path / "out").string()),
                        {"optim.lr=1e30", "checkpoint.every=1", "lr_schedule.kind=\"constant\""});
   try {
-    train(cfg, {ResumeMode::automatic, nullptr});
+    train(cfg, quiet(ResumeMode::automatic));
     FAIL() << "training with lr 1e30 did not stop";
   } catch (const Error& e) {
     std::string msg = e.what();
@@ -169,13 +177,13 @@ TEST_F(TrainerTest, FineTuningSharesItsPretrainingPhase) {
   ASSERT_EQ(a.plan.phases.size(), 2u);
   ASSERT_TRUE(a.plan.phases[1].reset_optimizer);
   const int64_t boundary = a.plan.phases[1].first_step;
-  TrainResult ra = train(a, {ResumeMode::automatic, nullptr});
+  TrainResult ra = train(a, quiet(ResumeMode::automatic));
   EXPECT_FALSE(ra.reused_phase);
   EXPECT_EQ(ra.steps_run, 16);
 
   RunConfig b = load(config((tmp_.path / "b").string(), 1e-3));
   EXPECT_NE(a.content_hash, b.content_hash);
-  TrainResult rb = train(b, {ResumeMode::automatic, nullptr});
+  TrainResult rb = train(b, quiet(ResumeMode::automatic));
   ASSERT_TRUE(rb.reused_phase);
   EXPECT_EQ(*rb.reused_phase, 0u);
   EXPECT_EQ(rb.steps_run, 16 - boundary);
@@ -231,9 +239,9 @@ TEST_F(TrainerTest, Bf16ComputeAndCudaDevice) {
   // losses close to the fp32 run's. Without a GPU, device = "cuda" is
   // refused before anything is written.
   const std::string fp32_out = (tmp_.path / "fp32").string(), bf16_out = (tmp_.path / "bf16").string();
-  train(load(mid_training_config(fp32_out), {"train.steps=4"}), {ResumeMode::never, nullptr});
+  train(load(mid_training_config(fp32_out), {"train.steps=4"}), quiet(ResumeMode::never));
   train(load(mid_training_config(bf16_out), {"train.steps=4", "compute_dtype=\"bf16\""}),
-        {ResumeMode::never, nullptr});
+        quiet(ResumeMode::never));
   auto fp32 = testing::read_metrics(stdfs::path(fp32_out) / "metrics.jsonl");
   auto bf16 = testing::read_metrics(stdfs::path(bf16_out) / "metrics.jsonl");
   ASSERT_EQ(bf16.steps.size(), 4u);
@@ -245,14 +253,14 @@ TEST_F(TrainerTest, Bf16ComputeAndCudaDevice) {
     // On a GPU machine the same run trains there (TF32 matmuls may be on:
     // close to the CPU losses, not equal).
     train(load(mid_training_config(cuda_out), {"train.steps=4", "device=\"cuda\""}),
-          {ResumeMode::never, nullptr});
+          quiet(ResumeMode::never));
     auto cuda = testing::read_metrics(stdfs::path(cuda_out) / "metrics.jsonl");
     ASSERT_EQ(cuda.steps.size(), 4u);
     for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(cuda.steps[i].loss, fp32.steps[i].loss, 1e-2) << i;
     return;
   }
   try {
-    train(load(mid_training_config(cuda_out), {"device=\"cuda\""}), {ResumeMode::never, nullptr});
+    train(load(mid_training_config(cuda_out), {"device=\"cuda\""}), quiet(ResumeMode::never));
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("device = \"cuda\""), std::string::npos) << e.what();
