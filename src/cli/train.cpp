@@ -49,7 +49,7 @@ void setup(CLI::App& app) {
       "Train a model as described by a run config (TOML): model, data sources, schedule, "
       "optimizer, evaluation and checkpoints. Writes metrics.jsonl, config.json and "
       "checkpoints/ into the run's `out` directory and resumes from its newest good checkpoint.");
-  cmd->add_option("config", args->config, "Run config (TOML), see notes/runconfig.md")
+  cmd->add_option("config", args->config, "Run config (TOML); configs/micro/base.toml is a complete, commented example")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--resume", args->resume,

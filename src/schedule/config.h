@@ -1,4 +1,4 @@
-// The [data] and [schedule] tables of a run config (notes/runconfig.md), owned
+// The [data] and [schedule] tables of a run config (configs/micro/base.toml), owned
 // and parsed strictly here: unknown keys, wrong types and impossible values
 // are replay::Error naming the key and the file. Keys owned by the trainer
 // that a plan needs (seed, train.steps, train.batch_size, optim.lr,
