@@ -143,8 +143,11 @@ Tensor attention_sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {
 
 AttentionPath resolve_attention_path(AttentionPath path, const torch::Tensor& q) {
   if (path != AttentionPath::kAuto) return path;
-  if (q.device().is_cpu() && q.scalar_type() == torch::kFloat) return AttentionPath::kTasks;
-  return TORCH_VERSION_MAJOR >= 2 ? AttentionPath::kSdpa : AttentionPath::kExplicit;
+  // libtorch >= 2: its fused kernels (flash attention on GPU; on CPU as fast
+  // as kTasks: 0.422 s vs 0.422 s median per micro step under 2.6 here).
+  if (TORCH_VERSION_MAJOR >= 2) return AttentionPath::kSdpa;
+  const bool cpu_fp32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat;
+  return cpu_fp32 ? AttentionPath::kTasks : AttentionPath::kExplicit;
 }
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,

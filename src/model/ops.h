@@ -19,8 +19,8 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 enum class AttentionPath {
-  kAuto,      // kTasks for fp32 on CPU; else scaled_dot_product_attention on
-              // libtorch >= 2 and kExplicit on 1.13
+  kAuto,      // kSdpa on libtorch >= 2; on 1.13 kTasks for fp32 on CPU, else
+              // kExplicit
   kExplicit,  // softmax(q k^T / sqrt(d) + causal mask) v with batched matmuls
   kSdpa,      // the library's scaled_dot_product_attention (private op on 1.13)
   kTasks,     // kExplicit's arithmetic, one cache-sized task per (batch, kv
