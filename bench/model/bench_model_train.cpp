@@ -97,14 +97,13 @@ int main(int argc, char** argv) {
     const int used_threads = configure_threads(threads);
     const torch::Device device(device_name);
     const bool cuda = device.is_cuda();
-    if (dtype_name != "fp32" && dtype_name != "bf16")
-      throw replay::Error("--dtype must be fp32 or bf16, got '" + dtype_name + "'");
+    const torch::ScalarType compute_dtype = compute_dtype_from_name(dtype_name);
     const double peak = peak_override > 0 ? peak_override * 1e3 : measure_sgemm_gflops();
 
     torch::manual_seed(42);
     Llama model(config);
     model->to(device);
-    if (dtype_name == "bf16") model->set_compute_dtype(torch::kBFloat16);
+    model->set_compute_dtype(compute_dtype);
     const std::map<std::string, ops::AttentionPath> paths = {
         {"auto", ops::AttentionPath::kAuto},
         {"explicit", ops::AttentionPath::kExplicit},

@@ -32,6 +32,12 @@ torch::Tensor add_weight(torch::nn::Module& parent, const std::string& path,
 
 }  // namespace
 
+torch::ScalarType compute_dtype_from_name(const std::string& name) {
+  if (name == "fp32") return torch::kFloat;
+  if (name == "bf16") return torch::kBFloat16;
+  throw Error("compute dtype '" + name + "' is not one of fp32, bf16");
+}
+
 torch::Tensor rope_inverse_frequencies(const ModelConfig& c) {
   const int64_t half = c.head_dim / 2;
   std::vector<float> out(static_cast<size_t>(half));

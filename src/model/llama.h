@@ -18,6 +18,10 @@
 
 namespace replay::model {
 
+// The matmul dtype named in configs and on command lines: "fp32" or "bf16"
+// (parameters stay fp32 either way). Throws replay::Error for other names.
+torch::ScalarType compute_dtype_from_name(const std::string& name);
+
 class LlamaImpl : public torch::nn::Module {
  public:
   // Parameters initialized normal(0, init_std) (norm weights 1) from torch's

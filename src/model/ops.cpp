@@ -111,7 +111,7 @@ struct LinearCrossEntropyFn : torch::autograd::Function<LinearCrossEntropyFn> {
       const int64_t rows = std::min(chunk, n - r0);
       const Tensor h = hidden.narrow(0, r0, rows).to(cdt);
       const Tensor t = targets.narrow(0, r0, rows);
-      const Tensor valid = valid_all.narrow(0, r0, rows).to(torch::kFloat);
+      const Tensor valid = valid_all.narrow(0, r0, rows);
       const Tensor index = t.clamp_min(0).unsqueeze(1);
       const Tensor logits = at::mm(h, w.t());
       // One softmax pass gives both the loss (-log p[target]) and the
@@ -120,20 +120,19 @@ struct LinearCrossEntropyFn : torch::autograd::Function<LinearCrossEntropyFn> {
       Tensor row_loss = p.gather(1, index).squeeze(1).log_().neg_();
       // A target probability below fp32's range (a loss above ~87 nats)
       // underflows to log(0); those rare rows are recomputed from the logits.
-      const Tensor valid_rows = valid_all.narrow(0, r0, rows);
-      const Tensor lost = row_loss.isinf().logical_and_(valid_rows);
+      const Tensor lost = row_loss.isinf().logical_and_(valid);
       if (lost.any().item<bool>()) {
         const Tensor idx = lost.nonzero().squeeze(1);
         const Tensor z = logits.index_select(0, idx).to(torch::kFloat);
         row_loss.index_put_({idx}, at::logsumexp(z, 1) - z.gather(1, index.index_select(0, idx)).squeeze(1));
       }
-      loss_sum.add_(row_loss.masked_fill_(valid_rows.logical_not(), 0.0).sum());
+      loss_sum.add_(row_loss.masked_fill_(valid.logical_not(), 0.0).sum());
       if (!need_grad) continue;
       // d loss / d logits = (p - onehot) / count on valid rows, 0 on the
       // others. The row scale is applied to the small [rows, D] operands
       // rather than to the [rows, V] probabilities: one pass less.
       p.scatter_add_(1, index, at::full({rows, 1}, -1.0, p.options()));
-      const Tensor row_scale = (valid * inv).unsqueeze(1);
+      const Tensor row_scale = valid.to(torch::kFloat).mul_(inv).unsqueeze(1);
       const Tensor pc = p.to(cdt);
       Tensor gh = grad_hidden.narrow(0, r0, rows);
       gh.copy_(at::mm(pc, w)).mul_(row_scale);

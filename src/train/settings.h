@@ -1,8 +1,9 @@
 // The train stage's own part of a run config: top-level keys (seed, out,
-// threads, device, compute_dtype, shared) and the [train], [optim], [lr_schedule], [eval] and
-// [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
-// impossible values are replay::Error naming the key and file); every field
-// has its default filled in so the resolved config is complete.
+// threads, device, compute_dtype, shared) and the [train], [optim],
+// [lr_schedule], [eval] and [checkpoint] tables. Parsing is strict (unknown
+// keys, wrong types and impossible values are replay::Error naming the key
+// and file); every field has its default filled in so the resolved config is
+// complete.
 #pragma once
 #include <toml++/toml.h>
 

@@ -98,7 +98,6 @@ void Trainer::restore() {
   auto report = [&](const std::string& m) { say("warning: " + m); };
   if (opts_.resume == ResumeMode::never) {
     std::filesystem::remove_all(ckpt_root_);
-    std::filesystem::remove(out_ / kBranchFile);
   } else if (auto info = latest_good_checkpoint(ckpt_root_, report)) {
     if (info->state.config_hash != cfg_.content_hash) {
       throw Error(out_.string() + " holds checkpoints of a different config (" + info->state.config_hash +
@@ -272,7 +271,7 @@ TrainResult Trainer::run() {
   // same initial weights everywhere; then moved.
   model_ = model::Llama(cfg_.model);
   model_->to(device_);
-  model_->set_compute_dtype(s_.compute_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat);
+  model_->set_compute_dtype(model::compute_dtype_from_name(s_.compute_dtype));
   optimizer_ = make_optimizer(model_, s_.optim);
   restore();
 
