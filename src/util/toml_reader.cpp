@@ -1,6 +1,7 @@
 #include "util/toml_reader.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "util/error.h"
 
@@ -19,6 +20,32 @@ std::string type_name(const toml::node& node) {
   }
 }
 }  // namespace
+
+namespace {
+[[noreturn]] void throw_parse_error(const toml::parse_error& e, const std::string& name) {
+  const auto& where = e.source().begin;
+  throw Error(name + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+              std::string(e.description()));
+}
+}  // namespace
+
+toml::table parse_toml_text(std::string_view text, const std::string& name) {
+  try {
+    return toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    throw_parse_error(e, name);
+  }
+}
+
+toml::table parse_toml_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such file");
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw_parse_error(e, path);
+  }
+}
 
 TomlReader::TomlReader(const toml::table* table, std::string prefix, std::string file)
     : table_(table), prefix_(std::move(prefix)), file_(std::move(file)) {}

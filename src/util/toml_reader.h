@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace replay {
 
@@ -57,6 +58,12 @@ class TomlReader {
   std::string file_;
   std::set<std::string> seen_;
 };
+
+// Parses a TOML document. Syntax errors are replay::Error in one format for
+// every config file of the project: "<file>:<line>:<column>: <what>".
+// A missing file is an error naming it.
+toml::table parse_toml_file(const std::string& path);
+toml::table parse_toml_text(std::string_view text, const std::string& name);
 
 // Applies a `--set key=value` override to a parsed document: the dotted key
 // path is created as needed; the value is parsed as a TOML value (number,

@@ -1,0 +1,38 @@
+// The run folder, stated once. Every stage that reads or writes a run's files
+// (trainer, sweep runner, registry import, reports) takes the names from here.
+//
+//   <runs>/<id16>/            one run (id16 = first 16 hex digits of its content hash)
+//     config.json             {"content_hash", "config": resolved description, "source"}
+//     metrics.jsonl           one JSON object per line (train/metrics_log.h)
+//     summary.json            written when the run completes
+//     branched.json           {"branch_at": step}: the run started from a shared state
+//     train.log               console output when a sweep ran it
+//     checkpoints/step-NNNNNNNNN/   (train/checkpoint.h)
+//   <runs>/_shared/<key>/     a reusable training state (run/state_key.h)
+//     checkpoint/             a regular checkpoint
+//     metrics.jsonl           the metrics lines of every step up to that state
+//   <runs>/registry.sqlite    the run registry (analysis/registry.h)
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace replay::run {
+
+inline constexpr const char* kConfigFile = "config.json";
+inline constexpr const char* kMetricsFile = "metrics.jsonl";
+inline constexpr const char* kSummaryFile = "summary.json";
+inline constexpr const char* kBranchFile = "branched.json";
+inline constexpr const char* kTrainLog = "train.log";
+inline constexpr const char* kCheckpointsDir = "checkpoints";
+inline constexpr const char* kSharedDirName = "_shared";
+inline constexpr const char* kSharedCheckpoint = "checkpoint";
+inline constexpr const char* kRegistryFile = "registry.sqlite";
+inline constexpr const char* kDefaultRunsDir = "runs";
+
+// Where a sweep puts the run with this content hash.
+inline std::filesystem::path run_dir_for(const std::filesystem::path& runs_dir,
+                                         const std::string& content_hash) {
+  return runs_dir / content_hash.substr(0, 16);
+}
+
+}  // namespace replay::run
