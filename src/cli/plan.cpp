@@ -7,10 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <toml++/toml.h>
-
 #include "cli/command.h"
-#include "schedule/config.h"
+#include "run/run_config.h"
 #include "store/token_store.h"
 #include "util/error.h"
 
@@ -20,6 +18,7 @@ using namespace replay::schedule;
 
 struct PlanOptions {
   std::string config;
+  std::vector<std::string> overrides;
   std::vector<std::string> store_sizes;
 };
 
@@ -56,13 +55,7 @@ void print_usage(const std::vector<SourceUsage>& usage, const char* indent) {
 }
 
 void run(const PlanOptions& opt) {
-  toml::table root;
-  try {
-    root = toml::parse_file(opt.config);
-  } catch (const toml::parse_error& e) {
-    throw replay::Error(opt.config + ": " + std::string(e.description()) + " (line " +
-                        std::to_string(e.source().begin.line) + ")");
-  }
+  const replay::run::RunDescription run = replay::run::load_run_toml(opt.config, opt.overrides);
   const auto overrides = parse_sizes(opt.store_sizes);
   auto sizes = [&](const SourceConfig& s) -> int64_t {
     if (auto it = overrides.find(s.name); it != overrides.end()) return it->second;
@@ -75,7 +68,7 @@ void run(const PlanOptions& opt) {
                           "); pass --store-size " + s.name + "=N to plan without it");
     }
   };
-  const RunPlan plan = load_run_plan(root, opt.config, sizes);
+  const RunPlan plan = plan_run(run.schedule, opt.config, sizes);
   const Mixture& mix = *plan.mixture;
   const MixtureSpec& ms = mix.spec();
 
@@ -118,13 +111,14 @@ void run(const PlanOptions& opt) {
     std::printf("  %s: steps %lld-%lld, %s\n", ph.name.c_str(), static_cast<long long>(ph.first_step),
                 static_cast<long long>(ph.first_step + ph.num_steps),
                 ph.reset_optimizer ? "optimizer reset (weights only)" : "optimizer continues");
-    std::printf("    lr: %s\n", describe(ph.lr, ph.lr_first_step).c_str());
+    std::printf("    lr: %s (%s)\n", describe(ph.lr, ph.lr_first_step).c_str(), ph.lr_key.c_str());
     print_usage(measure_usage(mix, ph.first_step, ph.num_steps), "    ");
   }
   if (plan.phases.size() > 1) {
     std::printf("whole run:\n");
     print_usage(measure_usage(mix, 0, ms.num_steps), "    ");
   }
+  for (const std::string& w : run.warnings) std::printf("warning: %s\n", w.c_str());
   for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
 }
 
@@ -134,6 +128,10 @@ void setup(CLI::App& app) {
                                          "planned and realized sequences per source) without training");
   cmd->add_option("config", opt->config, "Run config (TOML) with [data], [schedule], [train] tables")
       ->required();
+  cmd->add_option("--set", opt->overrides,
+                  "Override any config key, as `replay train --set` (repeatable), e.g. "
+                  "--set schedule.rho=0.5 --set train.steps=1024")
+      ->allow_extra_args(false);
   cmd->add_option("--store-size", opt->store_sizes,
                   "NAME=SEQUENCES: training-split size of a source instead of opening its store "
                   "(repeatable; plans paper-scale configs without the data)");

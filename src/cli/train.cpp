@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "train/run_config.h"
+#include "run/run_config.h"
 #include "train/trainer.h"
 #include "util/error.h"
 
@@ -21,7 +21,7 @@ struct TrainArgs {
 };
 
 void run(const TrainArgs& args) {
-  replay::train::RunConfig config = replay::train::load_run_config(args.config, args.overrides);
+  replay::run::RunConfig config = replay::run::load_run_config(args.config, args.overrides);
   if (args.print_config) {
     nlohmann::json j = {{"content_hash", config.content_hash}, {"config", config.resolved}};
     std::printf("%s\n", j.dump(2).c_str());
@@ -30,7 +30,7 @@ void run(const TrainArgs& args) {
   replay::train::TrainOptions options;
   options.resume = args.resume == "never" ? replay::train::ResumeMode::never
                                           : replay::train::ResumeMode::automatic;
-  options.publish_prefix_at = args.publish_prefix_at;
+  options.publish_prefix_at = {args.publish_prefix_at.begin(), args.publish_prefix_at.end()};
   options.branch_at = args.branch_at;
   auto result = replay::train::train(config, options);
   std::string line = "done: " + std::to_string(result.steps) + " steps";

@@ -342,4 +342,27 @@ double train_flops_per_token(const ModelConfig& c, int64_t seq_len) {
              static_cast<double>(seq_len);
 }
 
+nlohmann::json to_json(const ModelConfig& c) {
+  nlohmann::json j = {{"dim", c.dim},
+                      {"n_layers", c.n_layers},
+                      {"n_heads", c.n_heads},
+                      {"n_kv_heads", c.n_kv_heads},
+                      {"head_dim", c.head_dim},
+                      {"ffn_dim", c.ffn_dim},
+                      {"vocab_size", c.vocab_size},
+                      {"max_seq_len", c.max_seq_len},
+                      {"rope_theta", c.rope_theta},
+                      {"norm_eps", c.norm_eps},
+                      {"tie_embeddings", c.tie_embeddings},
+                      {"init_std", c.init_std}};
+  j["rope_scaling"] = nullptr;
+  if (c.rope_scaling) {
+    j["rope_scaling"] = {{"factor", c.rope_scaling->factor},
+                         {"low_freq_factor", c.rope_scaling->low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling->high_freq_factor},
+                         {"original_max_position", c.rope_scaling->original_max_position}};
+  }
+  return j;
+}
+
 }  // namespace replay::model

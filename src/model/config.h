@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <toml++/toml.h>
 
 
@@ -57,6 +58,9 @@ void set_field(ModelConfig& config, const std::string& key, const std::string& v
 // high_freq_factor, original_max_position}, or `rope_scaling = false` to drop
 // a preset's. Unknown keys and wrong types are errors naming key and file.
 ModelConfig config_from_toml(const toml::table& model_table, const std::string& file_for_errors);
+
+// Canonical JSON of every field (a run's description, config.json).
+nlohmann::json to_json(const ModelConfig& config);
 
 // Hugging Face config.json (LlamaConfig keys: hidden_size, intermediate_size,
 // num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,

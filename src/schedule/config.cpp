@@ -1,6 +1,7 @@
 #include "schedule/config.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "util/error.h"
@@ -26,8 +27,6 @@ LrSchedule read_lr_shape(Reader& r, LrSchedule base) {
   if (auto v = r.double_opt("min_lr_ratio")) base.min_lr_ratio = *v;
   return base;
 }
-
-void check_lr(Reader& r, const LrSchedule& lr) { validate(lr, r.file() + ": " + r.name("")); }
 
 DataConfig parse_data(const toml::table* table, const std::string& file) {
   Reader r(table, "data", file);
@@ -62,25 +61,6 @@ DataConfig parse_data(const toml::table* table, const std::string& file) {
   return d;
 }
 
-// The trainer-owned values a plan needs, read leniently (the trainer owns
-// their validation and unknown-key checks). Defaults mirror src/train/settings.h.
-void read_trainer_values(const toml::table& root, const std::string& file, ProtocolSpec& spec) {
-  Reader top(&root, "", file);
-  spec.seed = static_cast<uint64_t>(top.int_opt("seed").value_or(42));
-  Reader train(sub(root, "train"), "train", file);
-  auto steps = train.int_opt("steps");
-  if (!steps) throw Error(file + ": train.steps is required");
-  spec.steps = *steps;
-  spec.batch_size = train.int_opt("batch_size").value_or(32);
-  if (spec.steps <= 0) train.fail("steps", "must be > 0");
-  if (spec.batch_size <= 0) train.fail("batch_size", "must be > 0");
-  Reader optim(sub(root, "optim"), "optim", file);
-  spec.lr.peak = optim.double_opt("lr").value_or(3e-3);
-  Reader lr(sub(root, "lr_schedule"), "lr_schedule", file);
-  spec.lr = read_lr_shape(lr, spec.lr);
-  check_lr(lr, spec.lr);
-}
-
 LrSchedule parse_phase_lr(Reader& parent, const std::string& key, double peak) {
   LrSchedule lr;
   lr.kind = LrKind::cosine;
@@ -89,10 +69,7 @@ LrSchedule parse_phase_lr(Reader& parent, const std::string& key, double peak) {
   lr.min_lr_ratio = 0;
   Reader r(parent.table(key), parent.name(key), parent.file());
   if (auto v = r.double_opt("lr")) lr.peak = *v;
-  lr = read_lr_shape(r, lr);
-  r.finish();
-  check_lr(r, lr);
-  return lr;
+  return parse_lr_table(r, lr, r.name("lr"));
 }
 
 std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) {
@@ -124,10 +101,7 @@ std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) 
       LrSchedule lr = run_lr;
       if (peak) lr.peak = *peak;
       Reader lr_reader(lt, prefix + ".lr_schedule", sched.file());
-      lr = read_lr_shape(lr_reader, lr);
-      lr_reader.finish();
-      check_lr(lr_reader, lr);
-      g.lr = lr;
+      g.lr = parse_lr_table(lr_reader, lr, prefix + ".lr");
     }
     r.finish();
     out.push_back(std::move(g));
@@ -137,13 +111,26 @@ std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) 
 
 }  // namespace
 
-ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::string& file) {
+LrSchedule parse_lr_table(Reader& r, LrSchedule base, const std::string& peak_key) {
+  LrSchedule lr = read_lr_shape(r, base);
+  r.finish();
+  if (!(lr.peak > 0) || !std::isfinite(lr.peak))
+    throw Error(r.file() + ": " + peak_key + ": the peak learning rate must be a number > 0");
+  validate(lr, r.file() + ": " + r.name(""));
+  return lr;
+}
+
+ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::string& file,
+                                       const RunBasics& basics) {
   ScheduleConfig cfg;
   if (root.contains("data") && !sub(root, "data")) throw Error(file + ": data: expected a table");
   if (root.contains("schedule") && !sub(root, "schedule")) throw Error(file + ": schedule: expected a table");
   cfg.data = parse_data(sub(root, "data"), file);
   ProtocolSpec& spec = cfg.spec;
-  read_trainer_values(root, file, spec);
+  spec.seed = basics.seed;
+  spec.steps = basics.steps;
+  spec.batch_size = basics.batch_size;
+  spec.lr = basics.lr;
 
   Reader r(sub(root, "schedule"), "schedule", file);
   const std::string protocol = r.string_opt("protocol").value_or("single");
@@ -189,15 +176,24 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
   return cfg;
 }
 
-RunPlan load_run_plan(const toml::table& root, const std::string& file, const StoreSizeFn& sizes) {
-  const ScheduleConfig cfg = parse_data_and_schedule(root, file);
+RunPlan plan_run(const ScheduleConfig& config, const std::string& file, const StoreSizeFn& sizes) {
   try {
-    return build_run_plan(cfg.spec, cfg.data, sizes);
+    return build_run_plan(config.spec, config.data, sizes);
   } catch (const Error& e) {
     const std::string msg = e.what();
     if (msg.rfind(file, 0) == 0) throw;
     throw Error(file + ": " + msg);
   }
+}
+
+nlohmann::json to_json(const LrSchedule& s) {
+  return {{"kind", to_string(s.kind)}, {"peak", s.peak},
+          {"total_steps", s.total_steps}, {"warmup", s.warmup},
+          {"cooldown", s.cooldown},       {"min_lr_ratio", s.min_lr_ratio}};
+}
+
+nlohmann::json to_json(const SourceConfig& s) {
+  return {{"store", s.store}, {"pool", s.pool}, {"repeat", to_string(s.repeat)}, {"shuffle", s.shuffle}};
 }
 
 }  // namespace replay::schedule

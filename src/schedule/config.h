@@ -1,9 +1,9 @@
 // The [data] and [schedule] tables of a run config (configs/micro/base.toml), owned
 // and parsed strictly here: unknown keys, wrong types and impossible values
-// are replay::Error naming the key and the file. Keys owned by the trainer
-// that a plan needs (seed, train.steps, train.batch_size, optim.lr,
-// lr_schedule.*) are only read, with the trainer's defaults; their strict
-// validation stays with the trainer.
+// are replay::Error naming the key and the file. What a plan needs from the
+// rest of the run (seed, steps, batch size, the run's base LR schedule) is
+// handed in as RunBasics by the run layer (src/run), which parses those keys
+// once; this stage never reads another stage's tables.
 //
 // [data]
 //   tokenizer = "..."          seq_len = 256 (optional)
@@ -22,23 +22,47 @@
 //   [[schedule.stages]] (general): start_step, weights = { name = w, ... },
 //               reset_optimizer = false, lr = peak, lr_schedule = { kind, warmup, cooldown,
 //               min_lr_ratio }  (lr or lr_schedule present: a new LR schedule starts here)
+// [lr_schedule] (the run's base schedule: kind, warmup, cooldown, min_lr_ratio) is
+// read by parse_lr_table below, called by the run layer.
 #pragma once
+#include <nlohmann/json_fwd.hpp>
 #include <toml++/toml.h>
 
 #include <string>
 
 #include "schedule/protocol.h"
+#include "util/toml_reader.h"
 
 namespace replay::schedule {
+
+// What a plan takes from outside [data] and [schedule].
+struct RunBasics {
+  uint64_t seed = 42;
+  int64_t steps = 0;       // train.steps
+  int64_t batch_size = 0;  // train.batch_size
+  LrSchedule lr;           // optim.lr as peak, shape from [lr_schedule]
+};
+
+// Reads an LR schedule's shape (kind, warmup, cooldown, min_lr_ratio) from
+// the table behind `r` on top of `base`, rejects unknown keys and validates
+// (the peak included: name its key in `peak_key`).
+LrSchedule parse_lr_table(TomlReader& r, LrSchedule base, const std::string& peak_key);
 
 struct ScheduleConfig {
   DataConfig data;
   ProtocolSpec spec;
 };
 
-ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::string& file);
+ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::string& file,
+                                       const RunBasics& basics);
 
-// parse_data_and_schedule + build_run_plan.
-RunPlan load_run_plan(const toml::table& root, const std::string& file, const StoreSizeFn& sizes);
+// Canonical JSON of what this stage parsed: an LR schedule (kind, peak,
+// total_steps, warmup, cooldown, min_lr_ratio) and a source's own keys
+// (store, pool, repeat, shuffle).
+nlohmann::json to_json(const LrSchedule& lr);
+nlohmann::json to_json(const SourceConfig& source);
+
+// build_run_plan with errors prefixed by the file name.
+RunPlan plan_run(const ScheduleConfig& config, const std::string& file, const StoreSizeFn& sizes);
 
 }  // namespace replay::schedule

@@ -77,8 +77,9 @@ LrSchedule with_length(LrSchedule lr, int64_t steps) {
 }
 
 Phase make_phase(std::string name, int64_t first, int64_t count, bool reset, LrSchedule lr, int64_t lr_first,
-                 const std::shared_ptr<const Mixture>& mix) {
+                 const std::shared_ptr<const Mixture>& mix, std::string lr_key = "optim.lr") {
   Phase p;
+  p.lr_key = std::move(lr_key);
   p.name = std::move(name);
   p.first_step = first;
   p.num_steps = count;
@@ -201,9 +202,11 @@ void plan_fine_tuning(const ProtocolSpec& spec, std::vector<SourceSpec> sources,
   plan.target = target;
   if (p.boundary_step > 0)
     plan.phases.push_back(make_phase("pre-training", 0, p.boundary_step, false,
-                                     with_length(spec.pretrain_lr, p.boundary_step), 0, plan.mixture));
+                                     with_length(spec.pretrain_lr, p.boundary_step), 0, plan.mixture,
+                                     "schedule.pretrain.lr"));
   plan.phases.push_back(make_phase("fine-tuning", p.boundary_step, n_ft, p.boundary_step > 0,
-                                   with_length(spec.finetune_lr, n_ft), p.boundary_step, plan.mixture));
+                                   with_length(spec.finetune_lr, n_ft), p.boundary_step, plan.mixture,
+                                   "schedule.finetune.lr"));
 }
 
 void plan_general(const ProtocolSpec& spec, std::vector<SourceSpec> sources, RunPlan& plan) {
@@ -227,19 +230,21 @@ void plan_general(const ProtocolSpec& spec, std::vector<SourceSpec> sources, Run
   };
   LrSchedule current = spec.lr;
   int64_t lr_first = 0;
+  std::string lr_key = "optim.lr";
   for (size_t s = 0; s < spec.stages.size(); ++s) {
     const GeneralStage& g = spec.stages[s];
     const bool new_lr = s == 0 || g.lr.has_value();
     if (new_lr) {
       current = g.lr.value_or(spec.lr);
       lr_first = g.start_step;
+      lr_key = g.lr ? "schedule.stages[" + std::to_string(s) + "].lr" : "optim.lr";
       size_t t = s + 1;
       while (t < spec.stages.size() && !spec.stages[t].lr) ++t;
       current.total_steps = (t < spec.stages.size() ? spec.stages[t].start_step : spec.steps) - lr_first;
     }
     if (s == 0 || new_lr || g.reset_optimizer) {
       plan.phases.push_back(make_phase("stage-" + std::to_string(s), g.start_step, stage_end(s) - g.start_step,
-                                       g.reset_optimizer && s > 0, current, lr_first, plan.mixture));
+                                       g.reset_optimizer && s > 0, current, lr_first, plan.mixture, lr_key));
     } else {
       // Same optimizer, same schedule: the stage extends the running phase.
       Phase& last = plan.phases.back();

@@ -81,6 +81,8 @@ struct Phase {
   bool reset_optimizer = false;           // start from the weights only
   LrSchedule lr;                          // the schedule this phase runs in
   int64_t lr_first_step = 0;              // global step where that schedule's step 0 is
+  std::string lr_key;                     // the config key that sets its peak ("optim.lr",
+                                          // "schedule.finetune.lr"), for messages
   std::shared_ptr<const BatchPlan> data;  // local steps 0 .. num_steps
   double lr_at_step(int64_t global_step) const { return lr_at(lr, global_step - lr_first_step); }
 };

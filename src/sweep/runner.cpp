@@ -10,11 +10,13 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/metrics.h"
 #include "analysis/registry.h"
-#include "train/prefix.h"
-#include "train/run_config.h"
-#include "train/trainer.h"
+#include "run/layout.h"
+#include "run/run_config.h"
+#include "run/state_key.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -27,7 +29,7 @@ namespace {
 
 struct PlannedRun {
   const RunSpec* spec = nullptr;
-  train::RunConfig config;
+  run::RunConfig config;
   std::string id;
   stdfs::path dir;
   bool done = false;
@@ -42,7 +44,7 @@ std::string number(double value) {
   return buf;
 }
 
-std::map<std::string, std::string> tags_for(const RunSpec& spec, const train::RunConfig& config) {
+std::map<std::string, std::string> tags_for(const RunSpec& spec, const run::RunConfig& config) {
   std::map<std::string, std::string> tags = spec.tags;
   const auto& s = config.schedule.spec;
   if (!s.target.empty()) tags.emplace("target", s.target);
@@ -66,8 +68,8 @@ void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
   for (int i = 0; i < static_cast<int>(runs.size()); ++i) {
     if (runs[i].done) continue;
     const auto& config = runs[i].config;
-    base[i] = train::prefix_base_key(config);
-    signatures[i] = train::step_signatures(config, config.settings.train.steps);
+    base[i] = run::state_base_key(config);
+    signatures[i] = run::step_signatures(config, config.settings.train.steps);
     int best = -1;
     int64_t best_steps = 0;
     for (int r : roots) {
@@ -111,6 +113,17 @@ std::vector<std::string> train_command(const SweepSpec& sweep, const PlannedRun&
   return argv;
 }
 
+// The step a run's trainer started from a shared state at, 0 if it did not.
+int64_t branched_at(const stdfs::path& run_dir) {
+  const stdfs::path marker = run_dir / run::kBranchFile;
+  if (!stdfs::exists(marker)) return 0;
+  try {
+    return nlohmann::json::parse(fs::read_file(marker)).at("branch_at").get<int64_t>();
+  } catch (const std::exception&) {
+    return 0;  // unreadable marker: record no branch (the numbers are the same either way)
+  }
+}
+
 // The last "replay: error: ..." line of a log, else its last line.
 std::string failure_reason(const stdfs::path& log, int status) {
   std::string text;
@@ -149,12 +162,12 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     PlannedRun run;
     run.spec = &spec;
     try {
-      run.config = train::load_run_config(sweep.base, spec.overrides);
+      run.config = run::load_run_config(sweep.base, spec.overrides);
     } catch (const Error& e) {
       throw Error(sweep.file.string() + ": run '" + spec.name + "': " + e.what());
     }
     run.id = run.config.content_hash;
-    run.dir = options.runs_dir / run.id.substr(0, 16);
+    run.dir = run::run_dir_for(options.runs_dir, run.id);
     analysis::NewRun entry{run.config.resolved.dump(2), run.id, sweep.name, spec.name,
                            tags_for(spec, run.config), stdfs::absolute(run.dir).string()};
     registry.add_run(entry);
@@ -202,7 +215,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       if (!ready(i)) continue;
       PlannedRun& run = runs[i];
       registry.mark_running(run.id);
-      pid_t pid = process::spawn(train_command(sweep, run, binary, threads_per_job), run.dir / "train.log");
+      pid_t pid = process::spawn(train_command(sweep, run, binary, threads_per_job), run.dir / run::kTrainLog);
       running[pid] = static_cast<int>(i);
       state[i] = 1;
       say("[" + std::to_string(finished + running.size()) + "/" + std::to_string(to_run) + "] start " +
@@ -219,12 +232,12 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     state[i] = 2;
     ++finished;
     PlannedRun& run = runs[i];
-    const stdfs::path metrics_file = run.dir / "metrics.jsonl";
+    const stdfs::path metrics_file = run.dir / run::kMetricsFile;
     if (stdfs::exists(metrics_file)) registry.import_metrics(run.id, analysis::read_metrics(metrics_file));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      // The trainer leaves kBranchFile only when it really started from the
-      // prefix; otherwise it trained from scratch (same numbers, no saving).
-      if (run.branch_at > 0 && stdfs::exists(run.dir / train::kBranchFile)) {
+      // The trainer leaves kBranchFile only when it really started from a
+      // shared state; otherwise it trained from scratch (same numbers, no saving).
+      if (run.branch_at > 0 && branched_at(run.dir) == run.branch_at) {
         registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
       } else if (run.branch_at > 0) {
         say("note: " + run.spec->name + " found no shared prefix and trained from scratch");
@@ -233,7 +246,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       registry.mark_done(run.id, metrics.median_tokens_per_s());
       ++summary.done;
     } else {
-      std::string why = failure_reason(run.dir / "train.log", status);
+      std::string why = failure_reason(run.dir / run::kTrainLog, status);
       registry.mark_failed(run.id, why);
       ++summary.failed;
       say("failed: " + run.spec->name + ": " + why);

@@ -4,7 +4,7 @@
 
 namespace replay::train {
 
-DataFeed::DataFeed(const RunConfig& config) : seq_len_(config.seq_len) {
+DataFeed::DataFeed(const run::RunConfig& config) : seq_len_(config.seq_len) {
   for (const auto& src : config.sources) {
     names_.push_back(src.name);
     stores_.push_back(store::TokenStore::open(src.dir, src.fingerprint));

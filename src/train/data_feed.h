@@ -11,14 +11,14 @@
 
 #include "schedule/batch_plan.h"
 #include "store/token_store.h"
-#include "train/run_config.h"
+#include "run/run_config.h"
 
 namespace replay::train {
 
 class DataFeed {
  public:
   // Opens (and verifies) every source's store, in the plan's source order.
-  explicit DataFeed(const RunConfig& config);
+  explicit DataFeed(const run::RunConfig& config);
 
   int64_t seq_len() const { return seq_len_; }
   const std::vector<std::string>& source_names() const { return names_; }

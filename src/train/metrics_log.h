@@ -12,8 +12,6 @@
 
 namespace replay::train {
 
-inline constexpr const char* kMetricsFile = "metrics.jsonl";
-
 class MetricsLog {
  public:
   // Opens `path` for appending. With `truncate_to` (resume), the file is cut

@@ -12,7 +12,7 @@ bool should_decay(const std::string& name, const torch::Tensor& tensor, bool is_
   return tensor.dim() >= 2 && !is_token_embedding;
 }
 
-Optimizer::Optimizer(std::vector<NamedParameter> params, const OptimSettings& settings)
+Optimizer::Optimizer(std::vector<NamedParameter> params, const run::OptimSettings& settings)
     : params_(std::move(params)), settings_(settings), lr_(settings.lr) {
   std::set<std::string> names;
   std::vector<torch::Tensor> decay, no_decay;

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "train/settings.h"
+#include "run/settings.h"
 
 namespace replay::train {
 
@@ -30,7 +30,7 @@ bool should_decay(const std::string& name, const torch::Tensor& tensor, bool is_
 
 class Optimizer {
  public:
-  Optimizer(std::vector<NamedParameter> params, const OptimSettings& settings);
+  Optimizer(std::vector<NamedParameter> params, const run::OptimSettings& settings);
 
   void set_lr(double lr);
   double lr() const { return lr_; }
@@ -61,7 +61,7 @@ class Optimizer {
   StateKey state_key(const torch::Tensor& p) const;
   std::vector<NamedParameter> params_;
   std::vector<torch::Tensor> all_tensors_;
-  OptimSettings settings_;
+  run::OptimSettings settings_;
   double lr_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
 };

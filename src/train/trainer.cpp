@@ -10,9 +10,11 @@
 #include "train/checkpoint.h"
 #include "train/data_feed.h"
 #include "train/metrics_log.h"
+#include "run/cadence.h"
+#include "run/layout.h"
+#include "run/state_key.h"
 #include "train/optimizer.h"
-#include "train/prefix.h"
-#include "train/shared_phase.h"
+#include "train/shared_state.h"
 #include "train/train_state.h"
 #include "train/train_step.h"
 #include "util/error.h"
@@ -26,6 +28,9 @@ using Clock = std::chrono::steady_clock;
 
 // The configured device, refused before any work when this build or machine
 // cannot provide it.
+using run::RunConfig;
+using run::RunSettings;
+
 torch::Device training_device(const RunSettings& s) {
   const torch::Device device(s.device);
   if (device.is_cuda()) {
@@ -41,7 +46,7 @@ torch::Device training_device(const RunSettings& s) {
   return device;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(model::Llama& model, const OptimSettings& settings) {
+std::unique_ptr<Optimizer> make_optimizer(model::Llama& model, const run::OptimSettings& settings) {
   std::vector<NamedParameter> params;
   auto groups = model->param_groups();
   for (auto& [name, t] : groups.decay) params.push_back({name, t, true});
@@ -55,8 +60,9 @@ class Trainer {
       : cfg_(config),
         s_(config.settings),
         opts_(options),
+        cadence_(config, options.publish_prefix_at),
         out_(s_.out),
-        ckpt_root_(out_ / "checkpoints"),
+        ckpt_root_(out_ / run::kCheckpointsDir),
         progress_(s_.train.steps, options.console ? options.console : stderr) {}
 
   TrainResult run();
@@ -65,16 +71,20 @@ class Trainer {
   void say(const std::string& text) {
     if (opts_.console) progress_.message(text);
   }
-  void restore();  // resume, shared reuse or init_from
+  void restore();  // resume, shared state or init_from
+  bool resume_own_checkpoint();
+  bool start_from_shared_state();
   bool start_from_shared(const std::string& key);
   void run_step(int64_t step);
   void run_eval(int64_t steps_done);
+  void after_step(int64_t done);  // evaluate, checkpoint, publish: as the cadence says
   void save(int64_t steps_done, size_t phase);
   [[noreturn]] void stop(int64_t step, const std::string& what, double value);
 
   const RunConfig& cfg_;
   const RunSettings& s_;
   TrainOptions opts_;
+  run::Cadence cadence_;
   std::filesystem::path out_, ckpt_root_;
   ConsoleProgress progress_;
 
@@ -95,49 +105,16 @@ class Trainer {
 };
 
 void Trainer::restore() {
-  auto report = [&](const std::string& m) { say("warning: " + m); };
   if (opts_.resume == ResumeMode::never) {
     std::filesystem::remove_all(ckpt_root_);
-  } else if (auto info = latest_good_checkpoint(ckpt_root_, report)) {
-    if (info->state.config_hash != cfg_.content_hash) {
-      throw Error(out_.string() + " holds checkpoints of a different config (" + info->state.config_hash +
-                  ", this one is " + cfg_.content_hash +
-                  "): use another `out`, or --resume never to start this run over");
-    }
-    load_training_checkpoint(info->dir, model_, optimizer_.get());
-    start_step_ = info->state.step;
-    tokens_ = info->state.tokens;
-    sequences_ = info->state.sequences_consumed;
-    last_lr_ = info->state.lr;
-    metrics_keep_ = info->state.metrics_bytes;
-    last_checkpoint_ = info->dir.string();
-    result_.resumed_from = start_step_;
-    say("resuming from " + info->dir.string() + " (step " + std::to_string(start_step_) + ")");
+  } else if (resume_own_checkpoint()) {
     return;
   }
-
-  // Fresh start: a prefix another run of the sweep computed, else the latest
-  // phase boundary another run already computed (a shared pre-training),
-  // else init_from, else the seeded init.
-  std::filesystem::remove(out_ / kBranchFile);
-  if (opts_.branch_at > 0) {
-    if (start_from_shared(prefix_key(cfg_, opts_.branch_at))) {
-      result_.branched_at = start_step_;
-      fs::write_file_atomic(out_ / kBranchFile,
-                            nlohmann::json({{"branch_at", start_step_}}).dump() + "\n");
-      say("branching from the shared prefix of steps 0-" + std::to_string(start_step_));
-      return;
-    }
-    say("warning: no shared prefix of " + std::to_string(opts_.branch_at) + " steps found; training from scratch");
-  }
-  const auto& phases = cfg_.plan.phases;
-  for (size_t p = phases.size(); p-- > 1;) {
-    if (!phases[p].reset_optimizer) continue;
-    if (!start_from_shared(shared_phase_key(cfg_, p - 1))) continue;
-    result_.reused_phase = p - 1;
-    say("reusing phases up to '" + phases[p - 1].name + "' (steps 0-" + std::to_string(start_step_) + ")");
-    return;
-  }
+  // Fresh start: the latest shared state another run published (a sweep's
+  // prefix, or a phase other runs start from), else init_from, else the
+  // seeded init.
+  std::filesystem::remove(out_ / run::kBranchFile);
+  if (start_from_shared_state()) return;
   if (!s_.train.init_from.empty()) {
     auto dir = resolve_init_checkpoint(s_.train.init_from);
     load_training_checkpoint(dir, model_, nullptr);
@@ -145,15 +122,55 @@ void Trainer::restore() {
   }
 }
 
+bool Trainer::resume_own_checkpoint() {
+  auto report = [&](const std::string& m) { say("warning: " + m); };
+  auto info = latest_good_checkpoint(ckpt_root_, report);
+  if (!info) return false;
+  if (info->state.config_hash != cfg_.content_hash) {
+    throw Error(out_.string() + " holds checkpoints of a different config (" + info->state.config_hash +
+                ", this one is " + cfg_.content_hash +
+                "): use another `out`, or --resume never to start this run over");
+  }
+  load_training_checkpoint(info->dir, model_, optimizer_.get());
+  start_step_ = info->state.step;
+  tokens_ = info->state.tokens;
+  sequences_ = info->state.sequences_consumed;
+  last_lr_ = info->state.lr;
+  metrics_keep_ = info->state.metrics_bytes;
+  last_checkpoint_ = info->dir.string();
+  result_.resumed_from = start_step_;
+  say("resuming from " + info->dir.string() + " (step " + std::to_string(start_step_) + ")");
+  return true;
+}
+
+// Candidates, latest first: the sweep's branch point and the starts of phases
+// that reset the optimizer. The marker file records where the run started,
+// so a sweep can tell a real branch from a run that trained from scratch.
+bool Trainer::start_from_shared_state() {
+  std::set<int64_t, std::greater<>> candidates = cadence_.reset_starts();
+  if (opts_.branch_at > 0) candidates.insert(opts_.branch_at);
+  for (int64_t step : candidates) {
+    if (step <= 0 || step >= s_.train.steps || !start_from_shared(run::state_key(cfg_, step))) continue;
+    result_.branched_at = start_step_;
+    fs::write_file_atomic(out_ / run::kBranchFile, nlohmann::json({{"branch_at", start_step_}}).dump() + "\n");
+    say("starting from the shared state after step " + std::to_string(start_step_) + " (" +
+        cfg_.plan.phases[cfg_.plan.phase_of_step(start_step_ - 1)].name + ")");
+    return true;
+  }
+  if (opts_.branch_at > 0)
+    say("warning: no shared state after " + std::to_string(opts_.branch_at) + " steps found; training from scratch");
+  return false;
+}
+
 // Starts from a published state (model, optimizer, counters and the metrics
 // lines up to it), as if this run had computed those steps itself.
 bool Trainer::start_from_shared(const std::string& key) {
-  auto shared = find_shared_phase(s_.shared_dir(), key);
+  auto shared = find_shared_state(s_.shared_dir(), key);
   if (!shared) return false;
   load_training_checkpoint(shared->checkpoint, model_, optimizer_.get());
   CheckpointState st = read_checkpoint_info(shared->checkpoint).state;
   std::string text = fs::read_file(shared->metrics);
-  fs::write_file_atomic(out_ / kMetricsFile, text);
+  fs::write_file_atomic(out_ / run::kMetricsFile, text);
   start_step_ = st.step;
   tokens_ = st.tokens;
   sequences_ = st.sequences_consumed;
@@ -171,8 +188,10 @@ bool Trainer::start_from_shared(const std::string& key) {
   std::string saved = last_checkpoint_.empty()
                           ? "no checkpoint was written yet"
                           : "the last good checkpoint is " + last_checkpoint_ + ", untouched";
-  throw Error("training stopped: " + reason + "; nothing of this step was saved and " + saved +
-              ". Lower optim.lr (now " + std::to_string(s_.optim.lr) + ") or check the data.");
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%g", phase.lr.peak);
+  throw Error("training stopped: " + reason + "; nothing of this step was saved and " + saved + ". Lower " +
+              phase.lr_key + " (now " + lr + ", the peak LR of phase '" + phase.name + "') or check the data.");
 }
 
 void Trainer::run_step(int64_t step) {
@@ -230,6 +249,15 @@ void Trainer::run_eval(int64_t steps_done) {
   result_.final_eval = losses;
 }
 
+void Trainer::after_step(int64_t done) {
+  if (cadence_.evaluates_after(done)) run_eval(done);
+  if (cadence_.checkpoints_after(done)) save(done, cfg_.plan.phase_of_step(done - 1));
+  if (cadence_.publishes_after(done)) {
+    publish_shared_state(s_.shared_dir(), run::state_key(cfg_, done), last_checkpoint_, out_ / run::kMetricsFile,
+                         metrics_->bytes());
+  }
+}
+
 void Trainer::save(int64_t steps_done, size_t phase_index) {
   // The next step decides the phase a resume continues in.
   size_t next = steps_done < s_.train.steps ? cfg_.plan.phase_of_step(steps_done) : phase_index;
@@ -277,10 +305,12 @@ TrainResult Trainer::run() {
 
   nlohmann::json config_file = {{"content_hash", cfg_.content_hash}, {"config", cfg_.resolved},
                                 {"source", cfg_.file}};
-  fs::write_file_atomic(out_ / "config.json", config_file.dump(2) + "\n");
-  metrics_ = std::make_unique<MetricsLog>(out_ / kMetricsFile, metrics_keep_);
+  fs::write_file_atomic(out_ / run::kConfigFile, config_file.dump(2) + "\n");
+  metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
 
   const int64_t total = s_.train.steps;
+  for (const auto& w : cfg_.warnings) say("warning: " + w);
+  for (const auto& w : cfg_.plan.warnings) say("warning: " + w);
   if (opts_.console && start_step_ < total) {
     say("training " + std::to_string(model::count_params(cfg_.model).total) + " parameters, " +
         std::to_string(total) + " steps x " + std::to_string(cfg_.tokens_per_step()) + " tokens, " +
@@ -288,29 +318,9 @@ TrainResult Trainer::run() {
         (device_.is_cpu() ? std::to_string(threads) + " threads" : device_.str()) + ", " +
         s_.compute_dtype + " compute -> " + out_.string());
   }
-  const auto& phases = cfg_.plan.phases;
   for (int64_t step = start_step_; step < total; ++step) {
     run_step(step);
-    const int64_t done = step + 1;
-    const size_t p = cfg_.plan.phase_of_step(step);
-    const bool phase_end = done == phases[p].first_step + phases[p].num_steps;
-    const bool run_end = done == total;
-    if ((s_.eval.every > 0 && done % s_.eval.every == 0) || phase_end || run_end) run_eval(done);
-    const bool publish = std::count(opts_.publish_prefix_at.begin(), opts_.publish_prefix_at.end(), done) > 0;
-    if ((s_.checkpoint.every > 0 && done % s_.checkpoint.every == 0) || phase_end || run_end || publish) {
-      save(done, p);
-    }
-    if (publish) {
-      publish_shared_phase(s_.shared_dir(), prefix_key(cfg_, done), last_checkpoint_, out_ / kMetricsFile,
-                           metrics_->bytes());
-    }
-    // A phase the next one starts from by its weights alone is worth sharing.
-    if (phase_end && p + 1 < phases.size() && phases[p + 1].reset_optimizer) {
-      std::string key = shared_phase_key(cfg_, p);
-      if (!find_shared_phase(s_.shared_dir(), key)) {
-        publish_shared_phase(s_.shared_dir(), key, last_checkpoint_, out_ / kMetricsFile, metrics_->bytes());
-      }
-    }
+    after_step(step + 1);
     result_.steps_run += 1;
   }
   progress_.finish();
@@ -325,13 +335,13 @@ TrainResult Trainer::run() {
                             {"content_hash", cfg_.content_hash},
                             {"final_eval", result_.final_eval}};
   summary["last_loss"] = result_.last_loss;
-  fs::write_file_atomic(out_ / "summary.json", summary.dump(2) + "\n");
+  fs::write_file_atomic(out_ / run::kSummaryFile, summary.dump(2) + "\n");
   return result_;
 }
 
 }  // namespace
 
-TrainResult train(const RunConfig& config, const TrainOptions& options) {
+TrainResult train(const run::RunConfig& config, const TrainOptions& options) {
   Trainer trainer(config, options);
   return trainer.run();
 }

@@ -4,7 +4,8 @@
 // evaluate every source's validation set separately; log metrics; write
 // checkpoints; resume exactly; reuse shared phases.
 //
-// Run directory (settings.out):
+// When it evaluates, checkpoints and publishes states is run/cadence.h; the
+// files it writes into the run directory (settings.out) are run/layout.h:
 //   config.json      the resolved config (RunConfig::resolved) and its hash
 //   metrics.jsonl    {"kind":"step","step","phase","tokens","lr","loss","grad_norm","tokens_per_s",
 //                     "data_s" (plan lookup + store reads + batching), "step_s"}
@@ -12,6 +13,7 @@
 //                    {"kind":"stop","step","reason"} when a NaN/inf stops the run
 //   checkpoints/     step-NNNNNNNNN/ (checkpoint.h), the newest checkpoint.keep
 //   summary.json     written when the run completes
+//   branched.json    {"branch_at": step} when it started from a shared state
 // "step" counts completed optimizer steps (1 = after the first update);
 // "tokens" counts training tokens so far (sequences x seq_len).
 #pragma once
@@ -19,10 +21,10 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
-#include <vector>
 
-#include "train/run_config.h"
+#include "run/run_config.h"
 
 namespace replay::train {
 
@@ -31,18 +33,13 @@ enum class ResumeMode {
   never,      // start over: existing checkpoints and metrics of the run are removed
 };
 
-// Written into a run's directory when it started from another run's shared
-// prefix ({"branch_at": step}); kept across resumes, so a sweep records a
-// branch only for runs that really took it.
-inline constexpr const char* kBranchFile = "branched.json";
-
 struct TrainOptions {
   ResumeMode resume = ResumeMode::automatic;
   std::FILE* console = stderr;  // progress and messages; null = silent
-  // Prefix sharing (train/prefix.h), used by sweeps: publish the state after
+  // Prefix sharing (run/state_key.h), used by sweeps: publish the state after
   // each of these steps to the shared cache; and, on a fresh start, begin
   // from the published state after `branch_at` steps when another run left it.
-  std::vector<int64_t> publish_prefix_at;
+  std::set<int64_t> publish_prefix_at;
   int64_t branch_at = 0;
 };
 
@@ -50,8 +47,7 @@ struct TrainResult {
   int64_t steps = 0;      // completed steps of the run (== train.steps)
   int64_t steps_run = 0;  // computed by this call
   std::optional<int64_t> resumed_from;   // step of the checkpoint resumed from
-  std::optional<size_t> reused_phase;    // last phase taken from the shared cache
-  std::optional<int64_t> branched_at;    // step of the shared prefix started from
+  std::optional<int64_t> branched_at;    // step of the shared state started from
   double last_loss = 0;
   std::map<std::string, double> final_eval;  // source -> validation loss
 };
@@ -60,6 +56,6 @@ struct TrainResult {
 // non-finite loss or gradient (nothing is saved for that step: the last good
 // checkpoint stays as it was), or when the run directory holds checkpoints of
 // another config.
-TrainResult train(const RunConfig& config, const TrainOptions& options = {});
+TrainResult train(const run::RunConfig& config, const TrainOptions& options = {});
 
 }  // namespace replay::train

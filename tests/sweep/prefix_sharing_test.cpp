@@ -13,7 +13,7 @@
 #include "analysis/registry.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
-#include "train/trainer.h"
+#include "run/layout.h"
 #include "train/tiny_run.h"
 #include "util/fs.h"
 
@@ -93,8 +93,8 @@ TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {
   auto root = record("shared", "mid-rho=0");
   EXPECT_EQ(branched.branched_from, root.id);
   EXPECT_EQ(branched.branch_step, 12);
-  EXPECT_TRUE(stdfs::exists(stdfs::path(branched.run_dir) / train::kBranchFile));
-  EXPECT_NE(fs::read_file(stdfs::path(branched.run_dir) / "train.log").find("branching from"),
+  EXPECT_TRUE(stdfs::exists(stdfs::path(branched.run_dir) / run::kBranchFile));
+  EXPECT_NE(fs::read_file(stdfs::path(branched.run_dir) / run::kTrainLog).find("starting from the shared state after step 12"),
             std::string::npos);
   for (const char* name : {"mid-rho=0", "mid-rho=0.5"}) {
     SCOPED_TRACE(name);
@@ -120,8 +120,8 @@ TEST_F(PrefixSharing, MissingPrefixTrainsFromScratchAndRecordsNoBranch) {
   EXPECT_EQ(again.done, 2);
   auto branched = record("shared", "mid-rho=0.5");
   EXPECT_EQ(branched.branched_from, "");
-  EXPECT_FALSE(stdfs::exists(branched_dir / train::kBranchFile));
-  EXPECT_NE(fs::read_file(branched_dir / "train.log").find("no shared prefix"), std::string::npos);
+  EXPECT_FALSE(stdfs::exists(branched_dir / run::kBranchFile));
+  EXPECT_NE(fs::read_file(branched_dir / run::kTrainLog).find("no shared state after 12 steps"), std::string::npos);
   ASSERT_EQ(run("scratch", false).done, 2);
   expect_same_training(read_metrics(branched_dir / "metrics.jsonl"),
                        read_metrics(stdfs::path(record("scratch", "mid-rho=0.5").run_dir) / "metrics.jsonl"));

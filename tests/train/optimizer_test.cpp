@@ -10,6 +10,8 @@
 namespace replay::train {
 namespace {
 
+using run::OptimSettings;
+
 TEST(Optimizer, DecayRule) {
   auto matrix = torch::zeros({4, 4});
   auto vector = torch::zeros({4});

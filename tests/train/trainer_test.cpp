@@ -3,12 +3,14 @@
 // fallback, shared-phase reuse and whole-config bad inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "model/llama.h"
 #include "model/threads.h"
 #include "train/checkpoint.h"
-#include "train/run_config.h"
+#include "run/cadence.h"
+#include "run/run_config.h"
 #include "train/train_step.h"
 #include "train/trainer.h"
 #include "tiny_run.h"
@@ -17,6 +19,8 @@
 namespace replay::train {
 namespace {
 
+using run::RunConfig;
+using run::load_run_config;
 using testing::TempDir;
 
 // Options of an in-process run without console output.
@@ -147,6 +151,7 @@ TEST_F(TrainerTest, NonFiniteLossStopsWithCheckpointIntact) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("training stopped"), std::string::npos) << msg;
     EXPECT_NE(msg.find("last good checkpoint"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("Lower optim.lr (now 1e+30"), std::string::npos) << msg;  // the LR in effect
   }
   auto m = testing::read_metrics(tmp_.path / "out" / "metrics.jsonl");
   ASSERT_EQ(m.other.size(), 1u);
@@ -178,14 +183,14 @@ TEST_F(TrainerTest, FineTuningSharesItsPretrainingPhase) {
   ASSERT_TRUE(a.plan.phases[1].reset_optimizer);
   const int64_t boundary = a.plan.phases[1].first_step;
   TrainResult ra = train(a, quiet(ResumeMode::automatic));
-  EXPECT_FALSE(ra.reused_phase);
+  EXPECT_FALSE(ra.branched_at);
   EXPECT_EQ(ra.steps_run, 16);
 
   RunConfig b = load(config((tmp_.path / "b").string(), 1e-3));
   EXPECT_NE(a.content_hash, b.content_hash);
   TrainResult rb = train(b, quiet(ResumeMode::automatic));
-  ASSERT_TRUE(rb.reused_phase);
-  EXPECT_EQ(*rb.reused_phase, 0u);
+  ASSERT_TRUE(rb.branched_at);
+  EXPECT_EQ(*rb.branched_at, boundary);
   EXPECT_EQ(rb.steps_run, 16 - boundary);
   auto ma = testing::read_metrics(tmp_.path / "a" / "metrics.jsonl");
   auto mb = testing::read_metrics(tmp_.path / "b" / "metrics.jsonl");
@@ -194,6 +199,37 @@ TEST_F(TrainerTest, FineTuningSharesItsPretrainingPhase) {
   for (int64_t i = 0; i < boundary; ++i) EXPECT_EQ(ma.steps[i].loss, mb.steps[i].loss);
   EXPECT_NE(ma.steps[boundary + 1].loss, mb.steps[boundary + 1].loss);  // other fine-tuning LR
   EXPECT_EQ(ma.steps[boundary].phase, mb.steps[boundary].phase);
+
+  // A NaN in fine-tuning names the key of the LR in effect, not optim.lr.
+  RunConfig c = load(config((tmp_.path / "c").string(), 1e30));
+  try {
+    train(c, quiet(ResumeMode::automatic));
+    FAIL() << "fine-tuning with lr 1e30 did not stop";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Lower schedule.finetune.lr (now 1e+30"), std::string::npos) << e.what();
+  }
+}
+
+// The trainer evaluates and checkpoints exactly where the run layer's cadence
+// says (the cadence prefix sharing hashes into its state keys).
+TEST_F(TrainerTest, EvaluatesAndCheckpointsAsTheCadenceSays) {
+  RunConfig cfg = load(mid_training_config((tmp_.path / "out").string()),
+                       {"eval.every=3", "checkpoint.every=5", "checkpoint.keep=100"});
+  train(cfg, quiet(ResumeMode::never));
+  const run::Cadence cadence(cfg);
+  std::vector<int64_t> evals, expected_evals, checkpoints, expected_checkpoints;
+  for (const auto& e : testing::read_metrics(tmp_.path / "out" / "metrics.jsonl").evals)
+    evals.push_back(e["step"].get<int64_t>());
+  for (const auto& entry : stdfs::directory_iterator(tmp_.path / "out" / "checkpoints"))
+    checkpoints.push_back(std::stoll(entry.path().filename().string().substr(5)));
+  std::sort(checkpoints.begin(), checkpoints.end());
+  for (int64_t d = 1; d <= cfg.settings.train.steps; ++d) {
+    if (cadence.evaluates_after(d)) expected_evals.push_back(d);
+    if (cadence.checkpoints_after(d)) expected_checkpoints.push_back(d);
+  }
+  EXPECT_EQ(evals, expected_evals);
+  EXPECT_EQ(checkpoints, expected_checkpoints);
+  EXPECT_GT(expected_evals.size(), 5u);  // every 3 steps plus the stage and run ends
 }
 
 TEST_F(TrainerTest, WholeConfigBadInputsNameTheKey) {

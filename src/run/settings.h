@@ -1,9 +1,10 @@
-// The train stage's own part of a run config: top-level keys (seed, out,
-// threads, device, compute_dtype, shared) and the [train], [optim],
-// [lr_schedule], [eval] and [checkpoint] tables. Parsing is strict (unknown
-// keys, wrong types and impossible values are replay::Error naming the key
-// and file); every field has its default filled in so the resolved config is
-// complete.
+// The run layer's own part of a run config: top-level keys (seed, out,
+// threads, device, compute_dtype, shared) and the [train], [optim], [eval]
+// and [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
+// impossible values are replay::Error naming the key and file); every field
+// has its default filled in so the resolved config is complete. The tables
+// other stages own ([model], [data], [schedule], [lr_schedule]) are parsed by
+// them (run/run_config.h composes the whole description).
 #pragma once
 #include <toml++/toml.h>
 
@@ -11,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace replay::train {
+namespace replay::run {
 
 struct TrainSettings {
   int64_t steps = 0;        // optimizer steps of the whole run (required)
@@ -21,19 +22,13 @@ struct TrainSettings {
 };
 
 struct OptimSettings {
-  double lr = 3e-3;  // peak learning rate
+  double lr = 3e-3;  // peak learning rate of the run's base LR schedule (not used by
+                     // protocols whose phases set their own, e.g. fine-tuning)
   double beta1 = 0.9;
   double beta2 = 0.95;
   double eps = 1e-8;
   double weight_decay = 0.1;  // decoupled, multiplied by the LR (PyTorch AdamW)
   double grad_clip = 1.0;     // global grad-norm clip; 0 disables
-};
-
-struct LrScheduleSettings {
-  std::string kind = "cosine";  // "cosine" | "wsd" | "constant"
-  double warmup = 0.01;         // fraction of the steps (truncated: < 100 steps = none)
-  double cooldown = 0.1;        // wsd: fraction of the steps spent decaying
-  double min_lr_ratio = 0.0;    // floor of the decay, as a fraction of the peak
 };
 
 struct EvalSettings {
@@ -50,7 +45,7 @@ struct CheckpointSettings {
 struct RunSettings {
   std::string file;        // the config path, for messages
   int64_t seed = 42;
-  std::string out;         // run directory (required)
+  std::string out;         // run directory (required to train; a plan needs none)
   int64_t threads = 0;     // 0 = one per physical core of this machine
   std::string device = "cpu";          // "cpu", "cuda" or "cuda:N"
   std::string compute_dtype = "fp32";  // "fp32" | "bf16": matmul dtype; parameters,
@@ -58,7 +53,6 @@ struct RunSettings {
   std::string shared;      // cache of shared phases; "" = <out>/../_shared
   TrainSettings train;
   OptimSettings optim;
-  LrScheduleSettings lr_schedule;
   EvalSettings eval;
   CheckpointSettings checkpoint;
 
@@ -67,12 +61,13 @@ struct RunSettings {
   std::string shared_dir() const;
 };
 
-// Parses the train-owned keys of `root`. The tables owned by other stages
-// ([model], [data], [schedule]) are accepted here and parsed by their owners;
-// any other top-level key is an error.
+// Parses the run layer's keys of `root`. The tables owned by other stages
+// ([model], [data], [schedule], [lr_schedule]) are accepted here and parsed by
+// their owners; any other top-level key is an error.
 RunSettings parse_run_settings(const toml::table& root, const std::string& file);
 
-// Complete, canonical JSON form (every default filled in).
-nlohmann::json to_json(const RunSettings& settings);
+// Complete, canonical JSON form (every default filled in). `with_base_lr`:
+// whether optim.lr applies (it does not where every phase sets its own).
+nlohmann::json to_json(const RunSettings& settings, bool with_base_lr = true);
 
-}  // namespace replay::train
+}  // namespace replay::run

@@ -1,12 +1,12 @@
-// Bad inputs of the train-owned config tables: each error names the key and
+// Bad inputs of the run layer's own config tables: each error names the key and
 // the file; defaults are filled in the resolved form.
 #include <gtest/gtest.h>
 
-#include "train/settings.h"
+#include "run/settings.h"
 #include "util/toml_reader.h"
 #include "util/error.h"
 
-namespace replay::train {
+namespace replay::run {
 namespace {
 
 RunSettings parse(const std::string& text) {
@@ -34,7 +34,9 @@ TEST(Settings, DefaultsFilledIn) {
   auto j = to_json(s);
   EXPECT_EQ(j["train"]["microbatch"], 32);
   EXPECT_DOUBLE_EQ(j["optim"]["beta2"].get<double>(), 0.95);
-  EXPECT_EQ(j["lr_schedule"]["kind"], "cosine");
+  EXPECT_FALSE(j.contains("lr_schedule"));  // the schedule stage owns it
+  EXPECT_DOUBLE_EQ(j["optim"]["lr"].get<double>(), 3e-3);
+  EXPECT_FALSE(to_json(s, /*with_base_lr=*/false)["optim"].contains("lr"));
   EXPECT_EQ(j["shared"], "runs/_shared");
 }
 
@@ -67,7 +69,6 @@ anything = "parsed by the model stage"
   EXPECT_EQ(s.microbatch(), 4);
   EXPECT_DOUBLE_EQ(s.optim.lr, 1e-3);
   EXPECT_DOUBLE_EQ(s.optim.weight_decay, 0.0);
-  EXPECT_EQ(s.lr_schedule.kind, "wsd");
   EXPECT_EQ(s.eval.every, 10);
   EXPECT_EQ(s.checkpoint.keep, 2);
 }
@@ -81,11 +82,9 @@ TEST(Settings, BadInputsNameKeyAndFile) {
                {"train.microbatch", "does not divide"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nlr = \"big\"\n", {"optim.lr", "number"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nbeta2 = 1.5\n", {"optim.beta2"});
-  expect_error("out = \"x\"\n[train]\nsteps = 5\n[lr_schedule]\nkind = \"linear\"\n",
-               {"lr_schedule.kind", "linear"});
+  expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nlr = 0\n", {"optim.lr", "> 0"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\n[checkpoint]\nkeep = 0\n", {"checkpoint.keep"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\n[eval]\nevery = -1\n", {"eval.every"});
-  expect_error("[train]\nsteps = 5\n", {"out", "missing"});
   expect_error("out = \"x\"\n", {"train.steps", "missing"});
   expect_error("out = \"x\"\ntrain = 5\n", {"train", "table"});
   expect_error("out = \"x\"\nthreads = -1\n[train]\nsteps = 5\n", {"threads"});
@@ -116,11 +115,11 @@ TEST(Settings, OverridesApplyToAnyKey) {
   EXPECT_EQ(s.train.steps, 3);
   EXPECT_DOUBLE_EQ(s.optim.lr, 1e-4);
   EXPECT_EQ(s.out, "runs/other");
-  EXPECT_EQ(s.lr_schedule.kind, "wsd");
+  EXPECT_EQ(root["lr_schedule"]["kind"].value<std::string>(), "wsd");
   EXPECT_EQ(root["model"]["preset"].value<std::string>(), "tiny");
   EXPECT_THROW(apply_override(root, "novalue"), Error);
   EXPECT_THROW(apply_override(root, "out.x=1"), Error);  // out is a string, not a table
 }
 
 }  // namespace
-}  // namespace replay::train
+}  // namespace replay::run

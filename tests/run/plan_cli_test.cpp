@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <unistd.h>
 #include <string>
 
 namespace {
@@ -61,4 +63,26 @@ TEST(PlanCli, ErrorsAreClear) {
   const Result bad = run("plan " + kExamples + "mid_training_micro.toml --store-size math=lots");
   EXPECT_EQ(bad.status, 1) << bad.out;
   EXPECT_NE(bad.out.find("not a sequence count"), std::string::npos) << bad.out;
+}
+
+TEST(PlanCli, SetOverridesGoThroughTheOneLoader) {
+  const std::string sizes = " --store-size generic=200000 --store-size math=4000";
+  const Result base = run("plan " + kExamples + "mid_training_micro.toml" + sizes);
+  const Result rho = run("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rho=0.75");
+  ASSERT_EQ(base.status, 0) << base.out;
+  ASSERT_EQ(rho.status, 0) << rho.out;
+  EXPECT_NE(rho.out.find("rho 0.75"), std::string::npos) << rho.out;
+  EXPECT_EQ(base.out.find("rho 0.75"), std::string::npos) << base.out;
+  const Result typo = run("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rhoo=0.75");
+  EXPECT_EQ(typo.status, 1) << typo.out;
+  EXPECT_NE(typo.out.find("unknown key 'schedule.rhoo'"), std::string::npos) << typo.out;
+}
+
+TEST(PlanCli, SyntaxErrorsNameFileLineAndColumn) {
+  const std::string file = ::testing::TempDir() + "replay-plan-syntax-" + std::to_string(::getpid()) + ".toml";
+  std::ofstream(file) << "[train]\nsteps = = 3\n";
+  const Result r = run("plan " + file);
+  std::remove(file.c_str());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find(file + ":2:"), std::string::npos) << r.out;
 }

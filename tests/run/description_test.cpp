@@ -1,10 +1,12 @@
-// Parsing of [data] and [schedule]: values, defaults and clear errors.
+// Parsing of a whole run description ([data] and [schedule] by the schedule
+// stage, given the run's basics): values, defaults and clear errors.
 #include <gtest/gtest.h>
 
-#include "schedule/config.h"
+#include "run/run_config.h"
 #include "util/error.h"
 
 using namespace replay::schedule;
+using replay::run::parse_run_description;
 
 namespace {
 
@@ -40,10 +42,14 @@ cooldown = 0.2
 toml::table parse(const std::string& text) { return toml::parse(text); }
 int64_t sizes(const SourceConfig& s) { return s.name == "generic" ? 100000 : 400; }
 
+RunPlan load_run_plan(const toml::table& root) {
+  return plan_run(parse_run_description(root, "run.toml").schedule, "run.toml", sizes);
+}
+
 std::string error_of(const std::string& text) {
   try {
     const toml::table root = parse(text);
-    load_run_plan(root, "run.toml", sizes);
+    load_run_plan(root);
   } catch (const replay::Error& e) {
     return e.what();
   }
@@ -60,7 +66,7 @@ std::string replace(std::string text, const std::string& from, const std::string
 
 TEST(Config, ParsesAMidTrainingRun) {
   const toml::table root = parse(kMid);
-  const ScheduleConfig cfg = parse_data_and_schedule(root, "run.toml");
+  const ScheduleConfig cfg = parse_run_description(root, "run.toml").schedule;
   EXPECT_EQ(cfg.data.tokenizer, "tok.json");
   EXPECT_EQ(cfg.data.seq_len, 128);
   ASSERT_EQ(cfg.data.sources.size(), 2u);
@@ -73,7 +79,7 @@ TEST(Config, ParsesAMidTrainingRun) {
   EXPECT_EQ(cfg.spec.lr.kind, LrKind::wsd);
   EXPECT_DOUBLE_EQ(cfg.spec.lr.cooldown, 0.2);
   EXPECT_EQ(cfg.spec.apportion, Apportion::exact);
-  const RunPlan plan = load_run_plan(root, "run.toml", sizes);
+  const RunPlan plan = load_run_plan(root);
   EXPECT_EQ(plan.paper->pool, 32);
   EXPECT_EQ(plan.paper->boundary_step, 192);
   EXPECT_EQ(plan.phases[0].lr.total_steps, 256);
@@ -95,7 +101,7 @@ TEST(Config, BadValuesAreClearErrors) {
             std::string::npos);
   EXPECT_NE(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"again\"")).find("data.sources.math.repeat"),
             std::string::npos);
-  EXPECT_NE(error_of(replace(kMid, "steps = 256", "")).find("train.steps is required"), std::string::npos);
+  EXPECT_NE(error_of(replace(kMid, "steps = 256", "")).find("train.steps: missing"), std::string::npos);
   EXPECT_NE(error_of(replace(kMid, "store = \"stores/math\"", "")).find("data.sources.math.store"), std::string::npos);
   // Inconsistent knobs and oversize pools keep the file name.
   const std::string three = error_of(replace(kMid, "alpha = 1", "alpha = 1\ndelta = 0.5"));
@@ -112,7 +118,7 @@ TEST(Config, FineTuningAndGeneral) {
                                  "rho = 0.5\nalpha = 1\n", "");
   const std::string ft2 = replace(replace(ft, "e = 32", "e = 64"), "block_size = 64\n",
                                   "block_size = 64\n[schedule.finetune]\nlr = 0.0005\n");
-  const RunPlan plan = load_run_plan(parse(ft2), "run.toml", sizes);
+  const RunPlan plan = load_run_plan(parse(ft2));
   ASSERT_EQ(plan.phases.size(), 2u);
   EXPECT_DOUBLE_EQ(plan.phases[1].lr.peak, 5e-4);
   EXPECT_DOUBLE_EQ(plan.phases[0].lr.peak, 1e-3);
@@ -140,7 +146,7 @@ lr_schedule = { kind = "constant", warmup = 0 }
 steps = 80
 batch_size = 16
 )";
-  const RunPlan g = load_run_plan(parse(general), "run.toml", sizes);
+  const RunPlan g = load_run_plan(parse(general));
   ASSERT_EQ(g.phases.size(), 2u);
   EXPECT_TRUE(g.phases[1].reset_optimizer);
   EXPECT_EQ(g.phases[1].lr.kind, LrKind::constant);
@@ -148,4 +154,66 @@ batch_size = 16
   EXPECT_EQ(g.mixture->pool_size(g.mixture->source_index("math")), 40);
   const std::string bad = replace(general, "reset_optimizer = true", "reset_optimiser = true");
   EXPECT_EQ(error_of(bad), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
+}
+
+// Every key is parsed once: the values the schedule plans with are the run
+// settings' own, given or defaulted, and --set reaches both.
+TEST(Description, OneParserForTheRunsBasics) {
+  const toml::table root = parse(kMid);
+  const auto d = parse_run_description(root, "run.toml");
+  EXPECT_EQ(d.schedule.spec.seed, static_cast<uint64_t>(d.settings.seed));
+  EXPECT_EQ(d.schedule.spec.steps, d.settings.train.steps);
+  EXPECT_EQ(d.schedule.spec.batch_size, d.settings.train.batch_size);
+  EXPECT_DOUBLE_EQ(d.schedule.spec.lr.peak, d.settings.optim.lr);
+  EXPECT_DOUBLE_EQ(d.schedule.spec.lr.peak, 0.002);
+
+  // Defaults: nothing given, both sides see the same defaults.
+  const char* bare = R"(
+[data.sources.g]
+store = "g"
+[train]
+steps = 10
+)";
+  const auto b = parse_run_description(parse(bare), "run.toml");
+  EXPECT_EQ(b.schedule.spec.seed, 42u);
+  EXPECT_EQ(b.schedule.spec.batch_size, 32);
+  EXPECT_EQ(b.settings.train.batch_size, 32);
+  EXPECT_DOUBLE_EQ(b.schedule.spec.lr.peak, b.settings.optim.lr);
+  EXPECT_EQ(b.schedule.spec.lr.kind, LrKind::cosine);
+  EXPECT_DOUBLE_EQ(b.schedule.spec.lr.warmup, 0.01);
+  const RunPlan plan = plan_run(b.schedule, "run.toml", sizes);
+  EXPECT_DOUBLE_EQ(plan.phases[0].lr.peak, b.settings.optim.lr);
+  EXPECT_EQ(plan.phases[0].lr.total_steps, b.settings.train.steps);
+  EXPECT_EQ(plan.phases[0].lr_key, "optim.lr");
+
+  // Overrides go through the same parser.
+  toml::table over = parse(kMid);
+  replay::apply_override(over, "train.steps=512");
+  replay::apply_override(over, "optim.lr=0.004");
+  replay::apply_override(over, "seed=11");
+  const auto o = parse_run_description(over, "run.toml");
+  EXPECT_EQ(o.schedule.spec.steps, 512);
+  EXPECT_EQ(o.settings.train.steps, 512);
+  EXPECT_DOUBLE_EQ(o.schedule.spec.lr.peak, 0.004);
+  EXPECT_EQ(o.schedule.spec.seed, 11u);
+}
+
+TEST(Description, BaseLrErrorsNameTheirKeys) {
+  EXPECT_NE(error_of(replace(kMid, "lr = 0.002", "lr = 0")).find("optim.lr"), std::string::npos);
+  EXPECT_NE(error_of(replace(kMid, "cooldown = 0.2", "cooldown = 2")).find("lr_schedule"), std::string::npos);
+  EXPECT_EQ(error_of(replace(kMid, "cooldown = 0.2", "cooldwn = 0.2")), "run.toml: unknown key 'lr_schedule.cooldwn'");
+}
+
+TEST(Description, FineTuningSaysTheBaseLrDoesNotApply) {
+  const std::string ft = replace(replace(kMid, "protocol = \"mid-training\"", "protocol = \"fine-tuning\"\nm = 2"),
+                                 "rho = 0.5\nalpha = 1\n", "");
+  const auto d = parse_run_description(parse(ft), "run.toml");
+  EXPECT_FALSE(d.base_lr_applies());
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_NE(d.warnings[0].find("optim.lr and [lr_schedule] do not apply"), std::string::npos) << d.warnings[0];
+  const RunPlan plan = plan_run(d.schedule, "run.toml", sizes);
+  EXPECT_EQ(plan.phases[0].lr_key, "schedule.pretrain.lr");
+  EXPECT_EQ(plan.phases[1].lr_key, "schedule.finetune.lr");
+  // Mid-training uses them: no warning.
+  EXPECT_TRUE(parse_run_description(parse(kMid), "run.toml").warnings.empty());
 }

@@ -1,4 +1,6 @@
-#include "train/settings.h"
+#include "run/settings.h"
+
+#include "run/layout.h"
 
 #include <cmath>
 #include <filesystem>
@@ -6,7 +8,7 @@
 #include "util/toml_reader.h"
 #include "util/error.h"
 
-namespace replay::train {
+namespace replay::run {
 
 namespace {
 
@@ -43,7 +45,7 @@ void parse_train(TomlReader r, TrainSettings& t) {
 
 void parse_optim(TomlReader r, OptimSettings& o) {
   o.lr = r.get_double("lr", o.lr);
-  require(std::isfinite(o.lr) && o.lr >= 0, r, "lr", "must be a finite number >= 0");
+  require(std::isfinite(o.lr) && o.lr > 0, r, "lr", "must be a number > 0");
   o.beta1 = r.get_double("beta1", o.beta1);
   require(o.beta1 >= 0 && o.beta1 < 1, r, "beta1", "must be in [0, 1)");
   o.beta2 = r.get_double("beta2", o.beta2);
@@ -55,19 +57,6 @@ void parse_optim(TomlReader r, OptimSettings& o) {
   o.grad_clip = r.get_double("grad_clip", o.grad_clip);
   require(o.grad_clip >= 0 && std::isfinite(o.grad_clip), r, "grad_clip",
           "must be >= 0 (0 disables clipping)");
-  r.finish();
-}
-
-void parse_lr_schedule(TomlReader r, LrScheduleSettings& s) {
-  s.kind = r.get_string("kind", s.kind);
-  require(s.kind == "cosine" || s.kind == "wsd" || s.kind == "constant", r, "kind",
-          "'" + s.kind + "' is not one of cosine, wsd, constant");
-  s.warmup = r.get_double("warmup", s.warmup);
-  require(s.warmup >= 0 && s.warmup <= 1, r, "warmup", "must be in [0, 1]");
-  s.cooldown = r.get_double("cooldown", s.cooldown);
-  require(s.cooldown >= 0 && s.cooldown <= 1, r, "cooldown", "must be in [0, 1]");
-  s.min_lr_ratio = r.get_double("min_lr_ratio", s.min_lr_ratio);
-  require(s.min_lr_ratio >= 0 && s.min_lr_ratio <= 1, r, "min_lr_ratio", "must be in [0, 1]");
   r.finish();
 }
 
@@ -95,7 +84,7 @@ std::string RunSettings::shared_dir() const {
   if (!shared.empty()) return shared;
   std::filesystem::path o(out);
   if (!o.has_filename()) o = o.parent_path();  // "runs/x/" -> "runs/x"
-  return (o.parent_path() / "_shared").string();
+  return (o.parent_path() / kSharedDirName).string();
 }
 
 RunSettings parse_run_settings(const toml::table& root, const std::string& file) {
@@ -104,9 +93,7 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
   TomlReader r(&root, "", file);
   s.seed = r.get_int("seed", s.seed);
   if (s.seed < 0) r.fail("seed", "must be >= 0");
-  auto out = r.string_opt("out");
-  if (!out || out->empty()) r.fail("out", "missing (the run directory, e.g. out = \"runs/example\")");
-  s.out = *out;
+  s.out = r.get_string("out", s.out);
   s.threads = r.get_int("threads", s.threads);
   if (s.threads < 0 || s.threads > 1024) r.fail("threads", "must be in [0, 1024] (0 = all cores)");
   s.device = r.get_string("device", s.device);
@@ -119,15 +106,14 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
 
   parse_train(TomlReader(r.table("train"), "train", file), s.train);
   parse_optim(TomlReader(r.table("optim"), "optim", file), s.optim);
-  parse_lr_schedule(TomlReader(r.table("lr_schedule"), "lr_schedule", file), s.lr_schedule);
   parse_eval(TomlReader(r.table("eval"), "eval", file), s.eval);
   parse_checkpoint(TomlReader(r.table("checkpoint"), "checkpoint", file), s.checkpoint);
-  for (const char* owned : {"model", "data", "schedule"}) r.table(owned);
+  for (const char* owned : {"model", "data", "schedule", "lr_schedule"}) r.table(owned);
   r.finish();
   return s;
 }
 
-nlohmann::json to_json(const RunSettings& s) {
+nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
   nlohmann::json j;
   j["seed"] = s.seed;
   j["out"] = s.out;
@@ -145,10 +131,7 @@ nlohmann::json to_json(const RunSettings& s) {
                 {"eps", s.optim.eps},
                 {"weight_decay", s.optim.weight_decay},
                 {"grad_clip", s.optim.grad_clip}};
-  j["lr_schedule"] = {{"kind", s.lr_schedule.kind},
-                      {"warmup", s.lr_schedule.warmup},
-                      {"cooldown", s.lr_schedule.cooldown},
-                      {"min_lr_ratio", s.lr_schedule.min_lr_ratio}};
+  if (!with_base_lr) j["optim"].erase("lr");
   j["eval"] = {{"every", s.eval.every},
                {"sequences", s.eval.sequences},
                {"microbatch", s.eval_microbatch()}};
@@ -156,4 +139,4 @@ nlohmann::json to_json(const RunSettings& s) {
   return j;
 }
 
-}  // namespace replay::train
+}  // namespace replay::run

@@ -1,29 +1,17 @@
-#include "train/shared_phase.h"
+#include "train/shared_state.h"
 
 #include <unistd.h>
 
 #include "train/checkpoint.h"
-#include "train/metrics_log.h"
+#include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
 
 namespace replay::train {
 
-std::string shared_phase_key(const RunConfig& config, size_t phase) {
-  const auto& r = config.resolved;
-  nlohmann::json extra = {{"model", r.at("model")},
-                          {"optim", r.at("optim")},
-                          {"microbatch", r.at("train").at("microbatch")},
-                          {"init_from", r.at("train").at("init_from")},
-                          {"data", r.at("data")},
-                          {"eval", r.at("eval")},
-                          {"numerics", config.numerics()}};
-  return schedule::phase_content_key(config.plan, phase, extra.dump());
-}
-
-std::optional<SharedPhase> find_shared_phase(const std::filesystem::path& shared_dir,
+std::optional<SharedState> find_shared_state(const std::filesystem::path& shared_dir,
                                              const std::string& key) {
-  SharedPhase found{shared_dir / key / "checkpoint", shared_dir / key / kMetricsFile};
+  SharedState found{shared_dir / key / run::kSharedCheckpoint, shared_dir / key / run::kMetricsFile};
   std::error_code ec;
   if (!std::filesystem::is_directory(found.checkpoint, ec)) return std::nullopt;
   if (!verify_checkpoint(found.checkpoint).empty() || !std::filesystem::exists(found.metrics)) {
@@ -32,7 +20,7 @@ std::optional<SharedPhase> find_shared_phase(const std::filesystem::path& shared
   return found;
 }
 
-void publish_shared_phase(const std::filesystem::path& shared_dir, const std::string& key,
+void publish_shared_state(const std::filesystem::path& shared_dir, const std::string& key,
                           const std::filesystem::path& checkpoint,
                           const std::filesystem::path& metrics, uint64_t metrics_bytes) {
   std::filesystem::path final_dir = shared_dir / key;
@@ -41,13 +29,13 @@ void publish_shared_phase(const std::filesystem::path& shared_dir, const std::st
   std::filesystem::remove_all(tmp);
   std::filesystem::create_directories(tmp);
   try {
-    std::filesystem::copy(checkpoint, tmp / "checkpoint", std::filesystem::copy_options::recursive);
+    std::filesystem::copy(checkpoint, tmp / run::kSharedCheckpoint, std::filesystem::copy_options::recursive);
     std::string text = fs::read_file(metrics);
     if (text.size() < metrics_bytes) throw Error(metrics.string() + " is shorter than expected");
-    fs::write_file_atomic(tmp / kMetricsFile, std::string_view(text).substr(0, metrics_bytes));
-    std::string problem = verify_checkpoint(tmp / "checkpoint");
+    fs::write_file_atomic(tmp / run::kMetricsFile, std::string_view(text).substr(0, metrics_bytes));
+    std::string problem = verify_checkpoint(tmp / run::kSharedCheckpoint);
     if (!problem.empty()) throw Error("copy of " + checkpoint.string() + " does not verify: " + problem);
-    fs::fsync_dir(tmp / "checkpoint");
+    fs::fsync_dir(tmp / run::kSharedCheckpoint);
     fs::fsync_dir(tmp);
     std::error_code ec;
     std::filesystem::rename(tmp, final_dir, ec);  // fails if another run won the race: fine

@@ -1,0 +1,290 @@
+#include "run/run_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "store/manifest.h"
+#include "text/tokenizer.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/toml_reader.h"
+
+namespace replay::run {
+
+namespace {
+
+// ---- Parsing: each table once, by its owner.
+
+// optim.lr as the peak, [lr_schedule] as the shape: the run's base schedule.
+schedule::LrSchedule parse_base_lr(const toml::table& root, const std::string& file, double peak) {
+  schedule::LrSchedule base;
+  base.peak = peak;
+  TomlReader top(&root, "", file);
+  TomlReader r(top.table("lr_schedule"), "lr_schedule", file);
+  return schedule::parse_lr_table(r, base, "optim.lr");
+}
+
+void note_inapplicable_keys(const toml::table& root, RunDescription& d) {
+  if (d.base_lr_applies()) return;
+  const toml::table* optim = root["optim"].as_table();
+  const bool lr = optim && optim->contains("lr");
+  if (!lr && !root.contains("lr_schedule")) return;
+  d.warnings.push_back(std::string(lr ? "optim.lr" : "") + (lr && root.contains("lr_schedule") ? " and " : "") +
+                       (root.contains("lr_schedule") ? "[lr_schedule]" : "") + " do not apply to protocol '" +
+                       schedule::to_string(d.schedule.spec.protocol) +
+                       "' (its phases set their own LR: [schedule.pretrain], [schedule.finetune]); "
+                       "they are left out of the run's description and id");
+}
+
+// ---- Resolution steps.
+
+struct StoreFacts {
+  store::Manifest manifest;
+  std::string manifest_hash;
+};
+using Facts = std::map<std::string, StoreFacts>;
+
+Facts read_store_facts(const RunDescription& d) {
+  Facts facts;
+  for (const auto& src : d.schedule.data.sources) {
+    const std::string key = "data.sources." + src.name + ".store";
+    const std::filesystem::path manifest_path = std::filesystem::path(src.store) / store::kManifestName;
+    if (!std::filesystem::exists(manifest_path)) {
+      throw Error(d.file + ": " + key + ": no token store at '" + src.store + "' (missing " +
+                  manifest_path.string() + "; build it with `replay data build`)");
+    }
+    const std::string text = fs::read_file(manifest_path);
+    facts.emplace(src.name, StoreFacts{store::manifest_from_json(text, manifest_path.string()),
+                                       hash::xxh128_hex(text)});
+  }
+  if (facts.empty()) throw Error(d.file + ": [data.sources] lists no source");
+  return facts;
+}
+
+const store::Manifest& check_stores_agree(const RunDescription& d, const Facts& facts) {
+  const auto& [first_name, first] = *facts.begin();
+  for (const auto& [name, f] : facts) {
+    const std::string key = "data.sources." + name + ".store";
+    if (f.manifest.seq_len != first.manifest.seq_len) {
+      throw Error(d.file + ": " + key + ": sequence length " + std::to_string(f.manifest.seq_len) +
+                  " differs from " + std::to_string(first.manifest.seq_len) + " of source '" + first_name + "'");
+    }
+    if (f.manifest.tokenizer_fingerprint != first.manifest.tokenizer_fingerprint)
+      throw Error(d.file + ": " + key + ": built with another tokenizer than source '" + first_name + "'");
+  }
+  const int64_t seq_len = first.manifest.seq_len;
+  if (d.schedule.data.seq_len != 0 && d.schedule.data.seq_len != seq_len) {
+    throw Error(d.file + ": data.seq_len = " + std::to_string(d.schedule.data.seq_len) +
+                " but the stores hold sequences of " + std::to_string(seq_len) + " tokens");
+  }
+  return first.manifest;
+}
+
+void check_tokenizer(const RunDescription& d, const store::Manifest& stores) {
+  const std::string& path = d.schedule.data.tokenizer;
+  if (path.empty()) return;
+  if (!std::filesystem::exists(path)) throw Error(d.file + ": data.tokenizer: no such file '" + path + "'");
+  if (text::Tokenizer::load(path).fingerprint() != stores.tokenizer_fingerprint) {
+    throw Error(d.file + ": data.tokenizer '" + path +
+                "' is not the tokenizer the stores were built with (fingerprint mismatch)");
+  }
+}
+
+model::ModelConfig complete_model(const RunDescription& d, const store::Manifest& stores) {
+  model::ModelConfig m = d.model;
+  const std::string where = d.file + " [model]";
+  const auto vocab = static_cast<int64_t>(stores.vocab_size);
+  if (!d.model_sets_vocab) {
+    m.vocab_size = vocab;
+  } else if (m.vocab_size < vocab) {
+    throw Error(where + ": vocab_size " + std::to_string(m.vocab_size) + " is smaller than the stores' vocabulary " +
+                std::to_string(vocab));
+  }
+  if (!d.model_sets_max_seq_len) {
+    m.max_seq_len = stores.seq_len;
+  } else if (m.max_seq_len < stores.seq_len) {
+    throw Error(where + ": max_seq_len " + std::to_string(m.max_seq_len) + " is shorter than the stores' sequences (" +
+                std::to_string(stores.seq_len) + ")");
+  }
+  m.validate(where);
+  return m;
+}
+
+std::vector<SourceStore> plan_sources(const RunConfig& rc, const Facts& facts) {
+  std::vector<SourceStore> out;
+  for (const auto& name : rc.plan.mixture->source_names()) {
+    const auto& f = facts.at(name);
+    const auto& cfg = *std::find_if(rc.schedule.data.sources.begin(), rc.schedule.data.sources.end(),
+                                    [&](const auto& s) { return s.name == name; });
+    out.push_back({name, cfg.store, static_cast<int64_t>(f.manifest.train.sequences),
+                   static_cast<int64_t>(f.manifest.val.sequences), f.manifest.tokenizer_fingerprint,
+                   f.manifest.domain, f.manifest_hash});
+  }
+  return out;
+}
+
+void check_memory(const RunConfig& rc) {
+  const uint64_t need = estimate_training_bytes(rc.model, rc.settings.microbatch(), rc.seq_len);
+  const uint64_t have = physical_memory_bytes();
+  if (have > 0 && need > have / 10 * 9) {
+    throw Error(rc.file + ": this run needs about " + std::to_string(need >> 20) + " MiB (model " +
+                std::to_string(model::count_params(rc.model).total) + " parameters, train.microbatch " +
+                std::to_string(rc.settings.microbatch()) + " x " + std::to_string(rc.seq_len) +
+                " tokens) but the machine has " + std::to_string(have >> 20) +
+                " MiB: lower train.microbatch or pick a smaller [model]");
+  }
+}
+
+nlohmann::json describe_data(const RunConfig& rc, const Facts& facts, const store::Manifest& stores) {
+  nlohmann::json sources = nlohmann::json::object();
+  for (const auto& src : rc.schedule.data.sources) {
+    const auto& f = facts.at(src.name);
+    nlohmann::json j = schedule::to_json(src);
+    j["train_sequences"] = f.manifest.train.sequences;
+    j["val_sequences"] = f.manifest.val.sequences;
+    j["manifest_xxh128"] = f.manifest_hash;
+    sources[src.name] = j;
+  }
+  return {{"tokenizer", rc.schedule.data.tokenizer},
+          {"tokenizer_fingerprint", stores.tokenizer_fingerprint},
+          {"seq_len", rc.seq_len},
+          {"sources", sources}};
+}
+
+nlohmann::json describe_schedule(const schedule::RunPlan& plan) {
+  nlohmann::json phases = nlohmann::json::array();
+  for (const auto& p : plan.phases) {
+    phases.push_back({{"name", p.name},
+                      {"first_step", p.first_step},
+                      {"num_steps", p.num_steps},
+                      {"reset_optimizer", p.reset_optimizer},
+                      {"lr", schedule::to_json(p.lr)},
+                      {"lr_first_step", p.lr_first_step}});
+  }
+  return {{"protocol", schedule::to_string(plan.protocol)},
+          {"phases", phases},
+          {"plan_key", schedule::phase_content_key(plan, plan.phases.size() - 1, "")}};
+}
+
+// The canonical description: each stage's own JSON, and the keys that do not
+// apply to the protocol left out.
+nlohmann::json describe(const RunDescription& d, const RunConfig& rc, const Facts& facts,
+                        const store::Manifest& stores) {
+  const bool base_lr = d.base_lr_applies();
+  nlohmann::json j = to_json(rc.settings, base_lr);
+  if (base_lr) {
+    nlohmann::json shape = schedule::to_json(rc.schedule.spec.lr);
+    shape.erase("peak");         // optim.lr
+    shape.erase("total_steps");  // per phase
+    j["lr_schedule"] = shape;
+  }
+  j["model"] = model::to_json(rc.model);
+  j["data"] = describe_data(rc, facts, stores);
+  j["schedule"] = describe_schedule(rc.plan);
+  return j;
+}
+
+std::string content_hash_of(const RunConfig& rc) {
+  nlohmann::json identity = rc.resolved;
+  for (const char* where_and_how : {"out", "shared", "threads", "device", "compute_dtype"})
+    identity.erase(where_and_how);
+  identity["numerics"] = rc.numerics();
+  return hash::xxh128_hex(identity.dump());
+}
+
+}  // namespace
+
+bool RunDescription::base_lr_applies() const {
+  return schedule.spec.protocol != schedule::Protocol::fine_tuning;
+}
+
+RunDescription parse_run_description(const toml::table& root, const std::string& file) {
+  RunDescription d;
+  d.file = file;
+  d.settings = parse_run_settings(root, file);
+  schedule::RunBasics basics;
+  basics.seed = static_cast<uint64_t>(d.settings.seed);
+  basics.steps = d.settings.train.steps;
+  basics.batch_size = d.settings.train.batch_size;
+  basics.lr = parse_base_lr(root, file, d.settings.optim.lr);
+  d.schedule = schedule::parse_data_and_schedule(root, file, basics);
+
+  static const toml::table kEmpty;
+  const toml::table* model_table = root["model"].as_table();
+  d.model = model::config_from_toml(model_table ? *model_table : kEmpty, file);
+  d.model_sets_vocab = model_table && model_table->contains("vocab_size");
+  d.model_sets_max_seq_len = model_table && model_table->contains("max_seq_len");
+  note_inapplicable_keys(root, d);
+  return d;
+}
+
+RunDescription load_run_toml(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  toml::table root = parse_toml_file(file.string());
+  for (const auto& o : overrides) apply_override(root, o);
+  return parse_run_description(root, file.string());
+}
+
+uint64_t physical_memory_bytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+uint64_t estimate_training_bytes(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len) {
+  const auto params = static_cast<double>(model::count_params(m).total);
+  const double state = 16.0 * params;  // weights, grads, exp_avg, exp_avg_sq (fp32)
+  const double tokens = static_cast<double>(microbatch) * static_cast<double>(seq_len);
+  const double qkv = static_cast<double>((m.n_heads + 2 * m.n_kv_heads) * m.head_dim);
+  // Floats kept per token per layer: norms and residuals (~8 D), q/k/v before
+  // and after rotary, MLP gate/up/activation/product (4 F), attention
+  // probabilities (heads x T on the explicit path).
+  const double per_token_layer = 8.0 * static_cast<double>(m.dim) + 2.0 * qkv +
+                                 4.0 * static_cast<double>(m.ffn_dim) +
+                                 static_cast<double>(m.n_heads * seq_len);
+  const double activations = 4.0 * tokens * static_cast<double>(m.n_layers) * per_token_layer +
+                             4.0 * tokens * 4.0 * static_cast<double>(m.dim);
+  return static_cast<uint64_t>(state + activations);
+}
+
+RunConfig resolve_run(const RunDescription& d) {
+  if (d.settings.out.empty())
+    throw Error(d.file + ": out: missing (the run directory, e.g. out = \"runs/example\")");
+  RunConfig rc;
+  rc.file = d.file;
+  rc.settings = d.settings;
+  rc.schedule = d.schedule;
+  rc.warnings = d.warnings;
+
+  const Facts facts = read_store_facts(d);
+  const store::Manifest& stores = check_stores_agree(d, facts);
+  rc.seq_len = stores.seq_len;
+  check_tokenizer(d, stores);
+  rc.model = complete_model(d, stores);
+  rc.plan = schedule::plan_run(rc.schedule, d.file, [&](const schedule::SourceConfig& s) {
+    return static_cast<int64_t>(facts.at(s.name).manifest.train.sequences);
+  });
+  rc.sources = plan_sources(rc, facts);
+  check_memory(rc);
+  rc.resolved = describe(d, rc, facts, stores);
+  rc.content_hash = content_hash_of(rc);
+  return rc;
+}
+
+RunConfig load_run_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  return resolve_run(load_run_toml(file, overrides));
+}
+
+nlohmann::json RunConfig::numerics() const {
+  const std::string& d = settings.device;
+  return {{"compute_dtype", settings.compute_dtype}, {"device_type", d.substr(0, d.find(':'))}};
+}
+
+const SourceStore* RunConfig::target() const {
+  if (plan.target < 0) return nullptr;
+  return &sources.at(static_cast<size_t>(plan.target));
+}
+
+}  // namespace replay::run

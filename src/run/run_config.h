@@ -1,0 +1,106 @@
+// One run, described once. A run config (TOML, plus `--set` overrides) is
+// read by load_run_toml and every table is parsed once, by its owner, into
+// its owner's type:
+//   top level, [train], [optim], [eval], [checkpoint]   run/settings.h
+//   [lr_schedule] (with optim.lr as its peak)             schedule::parse_lr_table
+//   [data], [schedule]                                    schedule/config.h (given RunBasics)
+//   [model]                                               model/config.h
+// That is a RunDescription: no I/O beyond the file, enough for `replay plan`.
+//
+// resolve_run turns it into a RunConfig, a short recipe of named steps:
+//   read_store_facts     the token stores' manifests (sizes, vocabulary, sequence length)
+//   check_stores_agree   one sequence length and one tokenizer across sources
+//   check_tokenizer      data.tokenizer, when given, is the stores' tokenizer
+//   complete_model       vocabulary and max_seq_len default to the data's
+//   build_plan           the schedule engine's RunPlan
+//   check_memory         refuse what cannot fit this machine
+//   describe             the canonical JSON (config.json) and its content hash
+// Each stage serializes what it parsed. Keys that do not apply to the run's
+// protocol are absent from the description and the hash (fine-tuning: its
+// phases set their own LR, so optim.lr and [lr_schedule] do not apply); a
+// warning says so when the file sets them.
+//
+// Torch-free: the sweep runner and `replay plan` resolve runs without linking
+// the training stack.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "run/settings.h"
+#include "schedule/config.h"
+#include "schedule/protocol.h"
+
+namespace replay::run {
+
+struct RunDescription {
+  std::string file;
+  RunSettings settings;
+  schedule::ScheduleConfig schedule;  // spec.lr is the base LR schedule
+  model::ModelConfig model;
+  bool model_sets_vocab = false;      // [model] gives vocab_size / max_seq_len itself
+  bool model_sets_max_seq_len = false;
+  std::vector<std::string> warnings;  // keys given that do not apply, ...
+
+  // Whether optim.lr and [lr_schedule] drive any phase of this protocol.
+  bool base_lr_applies() const;
+};
+
+// Reads `file` (syntax errors as file:line:column), applies `overrides`
+// ("key=value", as `--set`) and parses every table.
+RunDescription load_run_toml(const std::filesystem::path& file,
+                             const std::vector<std::string>& overrides = {});
+RunDescription parse_run_description(const toml::table& root, const std::string& file);
+
+struct SourceStore {
+  std::string name;  // as in [data.sources.<name>]
+  std::string dir;   // token store directory
+  int64_t train_sequences = 0;
+  int64_t val_sequences = 0;
+  std::string fingerprint;    // tokenizer fingerprint recorded in the store
+  std::string domain;         // the store's domain (manifest)
+  std::string manifest_hash;  // xxh128 of the store's manifest.json
+};
+
+struct RunConfig {
+  std::string file;
+  RunSettings settings;
+  model::ModelConfig model;
+  schedule::ScheduleConfig schedule;
+  schedule::RunPlan plan;
+  std::vector<SourceStore> sources;  // in the plan's source order
+  int64_t seq_len = 0;               // tokens per sequence (every store agrees)
+  std::vector<std::string> warnings;
+
+  // Canonical, complete description (defaults filled in, keys sorted).
+  nlohmann::json resolved;
+  // xxh128 of `resolved` without where the run lives and how many threads it
+  // uses (out, shared, threads; of the device only its type counts): equal
+  // hashes = the same experiment.
+  std::string content_hash;
+
+  int64_t tokens_per_step() const { return settings.train.batch_size * seq_len; }
+  // What decides the arithmetic besides model, data and optimizer: the
+  // compute dtype and the device type ("cpu" or "cuda"). Runs and shared
+  // states are only reused between equal numerics.
+  nlohmann::json numerics() const;
+  // The plan's target source (paper protocols), or null.
+  const SourceStore* target() const;
+};
+
+// The recipe above. Throws replay::Error naming the file and key.
+RunConfig resolve_run(const RunDescription& description);
+// load_run_toml + resolve_run.
+RunConfig load_run_config(const std::filesystem::path& file,
+                          const std::vector<std::string>& overrides = {});
+
+// Rough peak memory of training: fp32 weights, gradients and two AdamW
+// moments, plus the activations autograd keeps for one microbatch. Meant to
+// reject configs that clearly cannot fit, not to predict RSS exactly.
+uint64_t estimate_training_bytes(const model::ModelConfig& model, int64_t microbatch, int64_t seq_len);
+uint64_t physical_memory_bytes();
+
+}  // namespace replay::run
