@@ -10,6 +10,7 @@
 #include "util/base64.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/lines.h"
 
 namespace replay::text {
 
@@ -23,21 +24,6 @@ std::string read_nonempty(const stdfs::path& path) {
   std::string text = fs::read_file(path);
   if (text.empty()) throw Error("tokenizer file is empty: " + path.string());
   return text;
-}
-
-// Calls fn(line_no, line) for each non-empty line (1-based numbers, '\r' stripped).
-template <class Fn>
-void for_each_line(std::string_view text, Fn&& fn) {
-  size_t line_no = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) fn(line_no, line);
-  }
 }
 
 std::shared_ptr<const detail::Model> finish(detail::Model&& model) {
@@ -55,6 +41,7 @@ Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_vie
   model.pattern = spec.pattern;
   model.whole_piece_lookup = true;  // tiktoken emits a piece that is a token directly
   for_each_line(text, [&](size_t line_no, std::string_view line) {
+    if (line.empty()) return;
     size_t space = line.find(' ');
     auto bad = [&](const std::string& why) {
       return Error(rank_file.string() + ":" + std::to_string(line_no) + ": " + why);
@@ -112,7 +99,7 @@ Tokenizer Tokenizer::load_gpt2(const stdfs::path& encoder_json, const stdfs::pat
   model.source = vocab_bpe.string();
   uint32_t priority = 0;
   for_each_line(bpe_text, [&](size_t line_no, std::string_view line) {
-    if (line.starts_with("#version")) return;
+    if (line.empty() || line.starts_with("#version")) return;
     size_t space = line.find(' ');
     auto where = vocab_bpe.string() + ":" + std::to_string(line_no) + ": ";
     if (space == std::string_view::npos) throw Error(where + "expected '<left> <right>'");
