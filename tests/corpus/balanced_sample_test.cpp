@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "test_dir.h"
+#include "corpus_test_util.h"
 #include "util/fs.h"
 
 using namespace replay;
@@ -31,7 +31,7 @@ void write_inputs(const std::filesystem::path& dir) {
 }  // namespace
 
 TEST(BalancedSample, NextDocumentComesFromTheLeastServedInput) {
-  TestDir dir("balanced_order");
+  TempDir dir("balanced_order");
   write_inputs(dir.path);
   BalancedSample sample({(dir.path / "a").string(), (dir.path / "b.jsonl").string()}, "text", 60);
   auto docs = drain(sample);
@@ -45,7 +45,7 @@ TEST(BalancedSample, NextDocumentComesFromTheLeastServedInput) {
 }
 
 TEST(BalancedSample, ExhaustedInputsDropOut) {
-  TestDir dir("balanced_exhaust");
+  TempDir dir("balanced_exhaust");
   write_inputs(dir.path);
   BalancedSample sample({(dir.path / "a").string(), (dir.path / "b.jsonl").string()}, "text", 1000);
   auto docs = drain(sample);
@@ -56,7 +56,7 @@ TEST(BalancedSample, ExhaustedInputsDropOut) {
 }
 
 TEST(BalancedSample, LastDocumentIsCutAtALineEndWithinTheBudget) {
-  TestDir dir("balanced_cut");
+  TempDir dir("balanced_cut");
   fs::write_file_atomic(dir.path / "d.txt", "abc\ndef\nghi\n");
   for (auto [budget, expected] : std::vector<std::pair<uint64_t, std::string>>{
            {8, "abc\ndef\n"}, {7, "abc\n"}, {4, "abc\n"}, {3, "abc"}, {100, "abc\ndef\nghi\n"}}) {
@@ -69,7 +69,7 @@ TEST(BalancedSample, LastDocumentIsCutAtALineEndWithinTheBudget) {
 }
 
 TEST(BalancedSample, MissingInputIsAnErrorNamingIt) {
-  TestDir dir("balanced_missing");
+  TempDir dir("balanced_missing");
   const std::string missing = (dir.path / "nope.jsonl").string();
   std::string e = error_of([&] { BalancedSample sample({missing}, "text", 10); });
   EXPECT_NE(e.find("nope.jsonl"), std::string::npos) << e;

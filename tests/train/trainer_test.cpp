@@ -17,7 +17,6 @@
 namespace replay::train {
 namespace {
 
-using testing::TempDir;
 
 // Options of an in-process run without console output.
 TrainOptions quiet(ResumeMode resume) {
