@@ -50,6 +50,9 @@ std::string error_of(const std::string& text) {
   return "";
 }
 
+// Unknown-key messages end with the table's known keys: "... (known: a, b)".
+std::string before_known_keys(const std::string& message) { return message.substr(0, message.find(" (known: ")); }
+
 std::string replace(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
@@ -80,10 +83,13 @@ TEST(Config, ParsesAMidTrainingRun) {
 }
 
 TEST(Config, UnknownKeysNameTheKeyAndFile) {
-  EXPECT_EQ(error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1")), "run.toml: unknown key \'schedule.rhoo\'");
-  EXPECT_EQ(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"reshuffle\"\nrepeats = 2")),
+  const std::string rhoo = error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1"));
+  EXPECT_EQ(before_known_keys(rhoo), "run.toml: unknown key \'schedule.rhoo\'");
+  EXPECT_NE(rhoo.find(" (known: "), std::string::npos) << rhoo;
+  EXPECT_NE(rhoo.find(", rho, "), std::string::npos) << rhoo;
+  EXPECT_EQ(before_known_keys(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"reshuffle\"\nrepeats = 2"))),
             "run.toml: unknown key \'data.sources.math.repeats\'");
-  EXPECT_EQ(error_of(replace(kMid, "seq_len = 128", "seq_len = 128\nshuffle = 1")),
+  EXPECT_EQ(before_known_keys(error_of(replace(kMid, "seq_len = 128", "seq_len = 128\nshuffle = 1"))),
             "run.toml: unknown key \'data.shuffle\'");
 }
 
@@ -147,5 +153,5 @@ batch_size = 16
   EXPECT_DOUBLE_EQ(g.phases[1].lr_at_step(50), 3e-4);
   EXPECT_EQ(g.mixture->pool_size(g.mixture->source_index("math")), 40);
   const std::string bad = replace(general, "reset_optimizer = true", "reset_optimiser = true");
-  EXPECT_EQ(error_of(bad), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
+  EXPECT_EQ(before_known_keys(error_of(bad)), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
 }
