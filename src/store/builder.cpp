@@ -1,7 +1,5 @@
 #include "store/builder.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -20,34 +18,13 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/staged_dir.h"
 
 namespace replay::store {
 
 namespace stdfs = std::filesystem;
 
 namespace {
-
-// Removes the half-built directory unless the build got to the final rename.
-class TempDirGuard {
- public:
-  explicit TempDirGuard(stdfs::path dir) : dir_(std::move(dir)) {
-    std::error_code ignored;
-    stdfs::remove_all(dir_, ignored);
-    stdfs::create_directories(dir_);
-  }
-  ~TempDirGuard() {
-    if (armed_) {
-      std::error_code ignored;
-      stdfs::remove_all(dir_, ignored);
-    }
-  }
-  void release() { armed_ = false; }
-  const stdfs::path& path() const { return dir_; }
-
- private:
-  stdfs::path dir_;
-  bool armed_ = true;
-};
 
 // Tokenizes batches with a fixed set of threads that live for the whole
 // build: the tokenizer keeps a per-thread cache of pieces, so threads spawned
@@ -187,25 +164,6 @@ void check_replaceable(const stdfs::path& out) {
   if (stdfs::exists(out) &&
       (!stdfs::is_directory(out) || (!stdfs::is_empty(out) && !stdfs::exists(out / kManifestName))))
     throw Error("refusing to overwrite " + out.string() + ": it exists and is not a token store");
-}
-
-// Replaces `out` with the finished `tmp`.
-void publish(const stdfs::path& tmp, const stdfs::path& out) {
-  std::error_code ec;
-  stdfs::path old;
-  check_replaceable(out);
-  if (stdfs::exists(out)) {
-    old = out;
-    old += ".old-" + std::to_string(::getpid());
-    stdfs::rename(out, old);
-  }
-  stdfs::rename(tmp, out, ec);
-  if (ec) {
-    if (!old.empty()) stdfs::rename(old, out);
-    throw Error("cannot move the finished store into " + out.string() + ": " + ec.message());
-  }
-  if (!old.empty()) stdfs::remove_all(old, ec);
-  fs::fsync_dir(out.has_parent_path() ? out.parent_path() : stdfs::path("."));
 }
 
 std::string rule_description(const BuildOptions& o) {
@@ -531,18 +489,17 @@ Manifest build_store(const stdfs::path& out, const OpenDocuments& documents,
   check_replaceable(out);  // before any work, and again when publishing
   const InputScan scan = scan_input(documents, o);
   const stdfs::path out_abs = normalized_store_path(out);
-  TempDirGuard tmp(out_abs.parent_path() /
-                   ("." + out_abs.filename().string() + ".partial-" + std::to_string(::getpid())));
-  StoreAssembly assembly(tmp.path(), tok, o, scan);
+  StagedDir staged(out_abs);  // removed again if anything below throws
+  StoreAssembly assembly(staged.path(), tok, o, scan);
   const uint64_t seen = tokenize_in_order(
       documents, tok, o, [&](const std::string& text, std::vector<uint32_t>& tokens) { assembly.add(text, tokens); });
   if (seen != scan.documents)
     throw Error("the input of domain " + o.domain + " changed while building (" +
                 std::to_string(scan.documents) + " documents, then " + std::to_string(seen) + ")");
   Manifest m = assembly.finish();
-  fs::write_file_atomic(tmp.path() / kManifestName, manifest_to_json(m));
-  publish(tmp.path(), out_abs);
-  tmp.release();
+  fs::write_file_atomic(staged.path() / kManifestName, manifest_to_json(m));
+  check_replaceable(out_abs);  // something else may have appeared there meanwhile
+  staged.publish(StagedDir::Mode::replace);  // the old store stays until the new one is in place
   return m;
 }
 
