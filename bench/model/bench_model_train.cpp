@@ -105,10 +105,10 @@ int main(int argc, char** argv) {
     model->to(device);
     model->set_compute_dtype(compute_dtype);
     const std::map<std::string, ops::AttentionPath> paths = {
-        {"auto", ops::AttentionPath::kAuto},
-        {"explicit", ops::AttentionPath::kExplicit},
-        {"tasks", ops::AttentionPath::kTasks},
-        {"sdpa", ops::AttentionPath::kSdpa}};
+        {"auto", ops::AttentionPath::automatic},
+        {"explicit", ops::AttentionPath::matmul},
+        {"tasks", ops::AttentionPath::tasks},
+        {"sdpa", ops::AttentionPath::sdpa}};
     model->set_attention_path(paths.at(attention));
     auto groups = model->param_groups();
     std::vector<torch::Tensor> decay, no_decay, all;

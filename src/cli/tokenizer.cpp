@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "cli/command.h"
-#include "corpus/documents.h"
+#include "corpus/balanced_sample.h"
 #include "text/encodings.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
@@ -23,53 +23,6 @@ namespace {
 namespace stdfs = std::filesystem;
 using text::TokenId;
 using text::Tokenizer;
-
-// ---- Training documents ----------------------------------------------------
-// Draws about `budget` bytes from all inputs in equal shares: the next
-// document always comes from the input that has given the fewest bytes so far.
-class BalancedSample {
- public:
-  BalancedSample(const std::vector<std::string>& inputs, const std::string& field, uint64_t budget)
-      : budget_(budget) {
-    for (const auto& in : inputs)
-      sources_.push_back({std::make_unique<corpus::DocumentReader>(in, field), 0, false});
-  }
-  bool next(std::string& doc) {
-    while (taken_ < budget_) {
-      Source* pick = nullptr;
-      for (auto& s : sources_)
-        if (!s.done && (!pick || s.bytes < pick->bytes)) pick = &s;
-      if (!pick) return false;
-      if (!pick->docs->next(document_)) {
-        pick->done = true;
-        continue;
-      }
-      doc = std::move(document_.text);
-      if (doc.size() > budget_ - taken_) {  // cut the last document at a line end
-        size_t cut = doc.rfind('\n', budget_ - taken_);
-        doc.resize(cut == std::string::npos ? budget_ - taken_ : cut + 1);
-      }
-      pick->bytes += doc.size();
-      taken_ += doc.size();
-      return true;
-    }
-    return false;
-  }
-  uint64_t taken() const { return taken_; }
-
- private:
-  struct Source {
-    std::unique_ptr<corpus::DocumentReader> docs;
-    uint64_t bytes;
-    bool done;
-  };
-  std::vector<Source> sources_;
-  corpus::Document document_;
-  uint64_t budget_;
-  uint64_t taken_ = 0;
-};
-
-// ---- Subcommands ----------------------------------------------------------
 
 struct TokenizerArg {
   std::string path;
@@ -122,7 +75,7 @@ void setup_train(CLI::App* parent) {
   cmd->callback([opt] {
     if (opt->sample_mb <= 0) throw Error("--sample-mb must be positive");
     auto start = std::chrono::steady_clock::now();
-    BalancedSample sample(opt->inputs, opt->field, static_cast<uint64_t>(opt->sample_mb * 1e6));
+    corpus::BalancedSample sample(opt->inputs, opt->field, static_cast<uint64_t>(opt->sample_mb * 1e6));
     opt->train.verbose = true;
     Tokenizer tok = text::train_bpe([&](std::string& doc) { return sample.next(doc); }, opt->train);
     tok.save(opt->out);

@@ -2,6 +2,7 @@
 
 #include "corpus/normalize.h"
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace replay::corpus {
 
@@ -40,21 +41,15 @@ std::string known_formats() {
 std::vector<std::string> split_fortunes(std::string_view text) {
   std::vector<std::string> out;
   std::string current;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for_each_line(text, [&](std::string_view line) {
     if (line == "%") {
       out.push_back(std::move(current));
       current.clear();
-      continue;
+      return;
     }
     current.append(line);
     current.push_back('\n');
-  }
+  });
   out.push_back(std::move(current));
   std::erase_if(out, [](const std::string& s) { return s.find_first_not_of(" \t\n") == std::string::npos; });
   return out;

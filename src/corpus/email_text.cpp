@@ -9,6 +9,7 @@
 
 #include "corpus/convert.h"
 #include "corpus/normalize.h"
+#include "util/base64.h"
 
 namespace replay::corpus {
 
@@ -130,29 +131,6 @@ std::string decode_quoted_printable(std::string_view s) {
   return out;
 }
 
-std::string decode_base64(std::string_view s) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=') break;
-    else continue;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
-
 bool is_latin1_family(const std::string& charset) {
   return charset.rfind("iso-8859", 0) == 0 || charset.rfind("windows-125", 0) == 0 ||
          charset == "latin1" || charset == "cp1252" || charset == "us-ascii";
@@ -193,7 +171,7 @@ void extract(std::string_view msg, std::string& out, int depth) {
   if (part.encoding == "quoted-printable")
     text = decode_quoted_printable(part.body);
   else if (part.encoding == "base64")
-    text = decode_base64(part.body);
+    text = *decode_base64(part.body, Base64Input::mime);
   else
     text = std::string(part.body);
   if (is_latin1_family(part.charset) && !is_valid_utf8(text)) text = latin1_to_utf8(text);

@@ -5,22 +5,11 @@
 #include <string>
 
 #include "corpus/convert.h"
+#include "util/lines.h"
 
 namespace replay::corpus {
 
 namespace {
-
-// Calls fn(line) for each line (without '\n').
-template <class Fn>
-void for_each_line(std::string_view text, Fn fn) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    fn(text.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
-}
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -147,7 +136,6 @@ std::string pod_to_text(std::string_view pod) {
   std::string out;
   bool in_begin_block = false;  // =begin html ... =end: not for text readers
   for_each_line(pod, [&](std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (!line.empty() && line[0] == '=' && line.size() > 1 && std::isalpha(static_cast<unsigned char>(line[1]))) {
       size_t sp = line.find_first_of(" \t");
       std::string_view cmd = line.substr(1, sp == std::string_view::npos ? std::string_view::npos : sp - 1);
@@ -187,7 +175,6 @@ std::string rst_to_text(std::string_view rst) {
   bool skipping_options = false;  // after a directive line: its ":option:" lines
   bool in_comment = false;        // ".. " comment body (indented)
   for_each_line(rst, [&](std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view t = line;
     size_t indent = t.find_first_not_of(" \t");
     if (indent == std::string_view::npos) {
@@ -240,7 +227,6 @@ std::string rst_to_text(std::string_view rst) {
 std::string asciidoc_to_text(std::string_view adoc) {
   std::string out;
   for_each_line(adoc, [&](std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view t = line;
     if (t == "+") return;                                    // list continuation
     if (is_rule_line(t, 4)) return;                          // ---- .... **** ==== blocks and underlines

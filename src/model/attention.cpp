@@ -45,7 +45,7 @@ Tensor merge_heads(const Tensor& out3, const Tensor& q) {
   return out3.view({b, h, t, d}).transpose(1, 2).reshape({b, t, h * d});
 }
 
-Tensor attention_explicit(const Tensor& q, const Tensor& k, const Tensor& v) {
+Tensor attention_matmul(const Tensor& q, const Tensor& k, const Tensor& v) {
   const int64_t n = k.size(0) * k.size(1), t = k.size(2), d = k.size(3);
   const Tensor q3 = grouped_queries(q, k);
   const Tensor k3 = k.reshape({n, t, d});
@@ -58,7 +58,7 @@ Tensor attention_explicit(const Tensor& q, const Tensor& k, const Tensor& v) {
   return merge_heads(at::bmm(probs, v3), q);
 }
 
-// The explicit path's arithmetic with one task per (batch, kv head): each
+// The matmul path's arithmetic with one task per (batch, kv head): each
 // task runs its matmuls, mask and softmax single-threaded on a [G*T, T] score
 // block that stays in the core's cache. Batched matmuls over many small
 // matrices reach about 70 GFLOP/s on this 2-core machine against about 170
@@ -142,12 +142,12 @@ Tensor attention_sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {
 }  // namespace
 
 AttentionPath resolve_attention_path(AttentionPath path, const torch::Tensor& q) {
-  if (path != AttentionPath::kAuto) return path;
+  if (path != AttentionPath::automatic) return path;
   // libtorch >= 2: its fused kernels (flash attention on GPU; on CPU as fast
-  // as kTasks: 0.422 s vs 0.422 s median per micro step under 2.6 here).
-  if (TORCH_VERSION_MAJOR >= 2) return AttentionPath::kSdpa;
+  // as tasks: 0.422 s vs 0.422 s median per micro step under 2.6 here).
+  if (TORCH_VERSION_MAJOR >= 2) return AttentionPath::sdpa;
   const bool cpu_fp32 = q.device().is_cpu() && q.scalar_type() == torch::kFloat;
-  return cpu_fp32 ? AttentionPath::kTasks : AttentionPath::kExplicit;
+  return cpu_fp32 ? AttentionPath::tasks : AttentionPath::matmul;
 }
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -156,12 +156,12 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                   q.size(2) == k.size(2) && q.size(3) == k.size(3) && q.size(1) % k.size(1) == 0,
               "causal_attention: q [B,H,T,D], k/v [B,KV,T,D] with H % KV == 0 expected");
   switch (resolve_attention_path(path, q)) {
-    case AttentionPath::kSdpa: return attention_sdpa(q, k, v);
-    case AttentionPath::kTasks:
+    case AttentionPath::sdpa: return attention_sdpa(q, k, v);
+    case AttentionPath::tasks:
       TORCH_CHECK(q.device().is_cpu() && q.scalar_type() == torch::kFloat,
                   "causal_attention: the per-task path is for fp32 CPU tensors");
       return attention_tasks(q, k, v);
-    default: return attention_explicit(q, k, v);
+    default: return attention_matmul(q, k, v);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/toml_reader.h"
 
 namespace replay::model {
 
@@ -119,24 +120,51 @@ std::string known_keys() {
   return out;
 }
 
-void set_from_node(ModelConfig& c, const std::string& key, const toml::node& node,
-                   const std::string& where) {
-  auto it = fields().find(key);
-  if (it == fields().end())
-    throw Error(where + ": unknown key '" + key + "' (known: " + known_keys() + ")");
-  const Field& f = it->second;
-  switch (f.kind) {
-    case Field::kInt:
-      if (auto v = node.value_exact<int64_t>()) return f.set_int(c, *v);
-      throw Error(where + ": key '" + key + "' must be an integer");
-    case Field::kFloat:
-      if (node.is_integer() || node.is_floating_point())
-        return f.set_float(c, *node.value<double>());
-      throw Error(where + ": key '" + key + "' must be a number");
-    case Field::kBool:
-      if (auto v = node.value_exact<bool>()) return f.set_bool(c, *v);
-      throw Error(where + ": key '" + key + "' must be true or false");
+// Sets every field of `fields()` under `prefix` ("" for [model],
+// "rope_scaling." for [model.rope_scaling]) that the table of `r` holds.
+void read_fields(TomlReader& r, ModelConfig& c, const std::string& prefix) {
+  for (const auto& [name, field] : fields()) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string key = name.substr(prefix.size());
+    if (key.find('.') != std::string::npos) continue;  // a sub-table's field
+    switch (field.kind) {
+      case Field::kInt:
+        if (auto v = r.int_opt(key)) field.set_int(c, *v);
+        break;
+      case Field::kFloat:
+        if (auto v = r.double_opt(key)) field.set_float(c, *v);
+        break;
+      case Field::kBool:
+        if (auto v = r.bool_opt(key)) field.set_bool(c, *v);
+        break;
+    }
   }
+}
+
+ModelConfig preset_of(TomlReader& r) {
+  const std::string name = r.get_string("preset", "micro");
+  try {
+    return preset(name);
+  } catch (const Error& e) {
+    r.fail("preset", e.what());
+  }
+}
+
+// `rope_scaling = false` drops a preset's scaling, `true` keeps it (or adds
+// the default one); a table sets its fields.
+void read_rope_scaling(TomlReader& r, ModelConfig& c) {
+  const toml::node* node = r.node("rope_scaling");
+  if (!node) return;
+  if (auto flag = node->value_exact<bool>()) {
+    if (*flag) c.rope_scaling = c.rope_scaling.value_or(RopeScaling{});
+    else c.rope_scaling.reset();
+    return;
+  }
+  if (!node->is_table()) r.fail("rope_scaling", "expected a table or true/false");
+  if (!c.rope_scaling) c.rope_scaling = RopeScaling{};
+  TomlReader table = r.child("rope_scaling");
+  read_fields(table, c, "rope_scaling.");
+  table.finish();
 }
 
 }  // namespace
@@ -216,40 +244,12 @@ void set_field(ModelConfig& c, const std::string& key, const std::string& value,
 }
 
 ModelConfig config_from_toml(const toml::table& table, const std::string& file) {
-  const std::string where = file + " [model]";
-  std::string preset_name = "micro";
-  if (const toml::node* p = table.get("preset")) {
-    auto name = p->value_exact<std::string>();
-    if (!name) throw Error(where + ": key 'preset' must be a string");
-    preset_name = *name;
-  }
-  ModelConfig c;
-  try {
-    c = preset(preset_name);
-  } catch (const Error& e) {
-    throw Error(where + ": " + e.what());
-  }
-  for (const auto& [key_view, node] : table) {
-    const std::string key(key_view.str());
-    if (key == "preset") continue;
-    if (key == "rope_scaling") {
-      if (auto flag = node.value_exact<bool>()) {
-        if (*flag) c.rope_scaling = c.rope_scaling.value_or(RopeScaling{});
-        else c.rope_scaling.reset();
-        continue;
-      }
-      const toml::table* sub = node.as_table();
-      if (!sub) throw Error(where + ": key 'rope_scaling' must be a table or a boolean");
-      if (!c.rope_scaling) c.rope_scaling = RopeScaling{};
-      for (const auto& [sub_key, sub_node] : *sub)
-        set_from_node(c, "rope_scaling." + std::string(sub_key.str()), sub_node, where);
-      continue;
-    }
-    if (key.find('.') != std::string::npos || node.is_table())
-      throw Error(where + ": unknown key '" + key + "' (known: " + known_keys() + ")");
-    set_from_node(c, key, node, where);
-  }
-  c.validate(where);
+  TomlReader r(&table, "model", file);
+  ModelConfig c = preset_of(r);
+  read_fields(r, c, "");
+  read_rope_scaling(r, c);
+  r.finish();
+  c.validate(file + " [model]");
   return c;
 }
 

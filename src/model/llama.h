@@ -71,7 +71,7 @@ class LlamaImpl : public torch::nn::Module {
 
   ModelConfig config_;
   torch::ScalarType compute_dtype_ = torch::kFloat;
-  ops::AttentionPath attention_path_ = ops::AttentionPath::kAuto;
+  ops::AttentionPath attention_path_ = ops::AttentionPath::automatic;
   torch::Tensor embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   torch::Tensor cos_cache_, sin_cache_;

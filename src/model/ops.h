@@ -18,16 +18,18 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 // layout attention wants, so no separate transpose copy).
 torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
+// `auto` and `explicit` are C++ keywords, hence `automatic` and `matmul`
+// (the benchmark's --attention names stay auto/explicit/sdpa/tasks).
 enum class AttentionPath {
-  kAuto,      // kSdpa on libtorch >= 2; on 1.13 kTasks for fp32 on CPU, else
-              // kExplicit
-  kExplicit,  // softmax(q k^T / sqrt(d) + causal mask) v with batched matmuls
-  kSdpa,      // the library's scaled_dot_product_attention (private op on 1.13)
-  kTasks,     // kExplicit's arithmetic, one cache-sized task per (batch, kv
+  automatic,  // sdpa on libtorch >= 2; on 1.13 tasks for fp32 on CPU, else
+              // matmul
+  matmul,     // softmax(q k^T / sqrt(d) + causal mask) v with batched matmuls
+  sdpa,       // the library's scaled_dot_product_attention (private op on 1.13)
+  tasks,      // matmul's arithmetic, one cache-sized task per (batch, kv
               // head) with a hand-written backward (fp32 CPU only)
 };
 
-// The path kAuto picks for tensors like `q` (other paths are returned as is).
+// The path `automatic` picks for tensors like `q` (other paths are returned as is).
 AttentionPath resolve_attention_path(AttentionPath path, const torch::Tensor& q);
 
 // Causal grouped-query attention. q [B,H,T,D], k/v [B,KV,T,D] (contiguous,

@@ -1,7 +1,5 @@
 #include "store/builder.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -20,34 +18,13 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/staged_dir.h"
 
 namespace replay::store {
 
 namespace stdfs = std::filesystem;
 
 namespace {
-
-// Removes the half-built directory unless the build got to the final rename.
-class TempDirGuard {
- public:
-  explicit TempDirGuard(stdfs::path dir) : dir_(std::move(dir)) {
-    std::error_code ignored;
-    stdfs::remove_all(dir_, ignored);
-    stdfs::create_directories(dir_);
-  }
-  ~TempDirGuard() {
-    if (armed_) {
-      std::error_code ignored;
-      stdfs::remove_all(dir_, ignored);
-    }
-  }
-  void release() { armed_ = false; }
-  const stdfs::path& path() const { return dir_; }
-
- private:
-  stdfs::path dir_;
-  bool armed_ = true;
-};
 
 // Tokenizes batches with a fixed set of threads that live for the whole
 // build: the tokenizer keeps a per-thread cache of pieces, so threads spawned
@@ -189,25 +166,6 @@ void check_replaceable(const stdfs::path& out) {
     throw Error("refusing to overwrite " + out.string() + ": it exists and is not a token store");
 }
 
-// Replaces `out` with the finished `tmp`.
-void publish(const stdfs::path& tmp, const stdfs::path& out) {
-  std::error_code ec;
-  stdfs::path old;
-  check_replaceable(out);
-  if (stdfs::exists(out)) {
-    old = out;
-    old += ".old-" + std::to_string(::getpid());
-    stdfs::rename(out, old);
-  }
-  stdfs::rename(tmp, out, ec);
-  if (ec) {
-    if (!old.empty()) stdfs::rename(old, out);
-    throw Error("cannot move the finished store into " + out.string() + ": " + ec.message());
-  }
-  if (!old.empty()) stdfs::remove_all(old, ec);
-  fs::fsync_dir(out.has_parent_path() ? out.parent_path() : stdfs::path("."));
-}
-
 std::string rule_description(const BuildOptions& o) {
   char fraction[32];
   std::snprintf(fraction, sizeof fraction, "%g", o.val_max_fraction);
@@ -217,213 +175,331 @@ std::string rule_description(const BuildOptions& o) {
          " of all tokens); their tail beyond that is dropped; every other document is training";
 }
 
-}  // namespace
+// What pass 1 learns: the input's size and which documents are validation
+// candidates in pass 2.
+struct InputScan {
+  uint64_t documents = 0;  // non-empty ones
+  uint64_t bytes = 0;
+  bool want_val = false;
+  uint64_t candidate_threshold = 0;  // documents with keys <= this are candidates
+};
 
-Manifest build_store(const stdfs::path& out, const OpenDocuments& documents,
-                     const TokenizerHandle& tok, const BuildOptions& o) {
-  check_options(o, tok);
-  check_replaceable(out);  // before any work, and again when publishing
-  const int threads = o.threads > 0 ? o.threads
-                                    : std::max(1u, std::thread::hardware_concurrency());
-  const uint32_t width = token_bytes_for_vocab(tok.vocab_size);
-
-  // Pass 1: read and hash only, to bound the candidate set (split_rule.h).
-  uint64_t input_docs = 0, input_bytes = 0;
+// Pass 1: read and hash only, to bound the candidate set (split_rule.h).
+InputScan scan_input(const OpenDocuments& documents, const BuildOptions& o) {
+  InputScan scan;
   const uint64_t max_val_tokens = o.val_sequences * o.seq_len;
   CandidateSketch sketch(max_val_tokens * 8);
-  {
-    auto src = documents();
-    std::string text;
-    while (src->next(text)) {
-      if (text.empty()) continue;
-      ++input_docs;
-      input_bytes += text.size();
-      sketch.add(document_key(text, o.seed), text.size());
-    }
+  auto src = documents();
+  std::string text;
+  while (src->next(text)) {
+    if (text.empty()) continue;
+    ++scan.documents;
+    scan.bytes += text.size();
+    sketch.add(document_key(text, o.seed), text.size());
   }
-  if (input_docs == 0)
+  if (scan.documents == 0)
     throw Error("no documents (or only empty ones) in the input of domain " + o.domain);
-  const bool want_val = max_val_tokens > 0 && o.val_max_fraction > 0;
+  scan.want_val = max_val_tokens > 0 && o.val_max_fraction > 0;
   const uint64_t candidate_bytes = std::min<uint64_t>(
-      max_val_tokens * 8, static_cast<uint64_t>(std::ceil(2 * o.val_max_fraction * input_bytes)));
-  const uint64_t threshold = want_val ? sketch.threshold(std::max<uint64_t>(1, candidate_bytes)) : 0;
+      max_val_tokens * 8, static_cast<uint64_t>(std::ceil(2 * o.val_max_fraction * scan.bytes)));
+  if (scan.want_val) scan.candidate_threshold = sketch.threshold(std::max<uint64_t>(1, candidate_bytes));
+  return scan;
+}
 
-  stdfs::path out_abs = stdfs::absolute(out).lexically_normal();
-  if (out_abs.filename().empty()) out_abs = out_abs.parent_path();
-  stdfs::path tmp_path = out_abs.parent_path() /
-                         ("." + out_abs.filename().string() + ".partial-" + std::to_string(::getpid()));
-  TempDirGuard tmp(tmp_path);
-
-  Manifest m;
-  m.domain = o.domain;
-  m.tokenizer_fingerprint = tok.fingerprint;
-  m.vocab_size = tok.vocab_size;
-  m.eot_id = tok.eot_id;
-  m.seq_len = o.seq_len;
-  m.token_bytes = width;
-  m.split_rule = {o.seed, o.val_sequences, o.val_max_fraction, 0, rule_description(o)};
-  m.inputs = o.inputs;
-  m.input_documents = input_docs;
-  m.input_bytes = input_bytes;
-
-  const uint64_t per_shard = sequences_per_shard(o.shard_bytes, o.seq_len, width);
-  SplitWriter train(tmp.path(), Split::train, o.seq_len, width, tok.fingerprint, per_shard);
-  auto spill = std::make_unique<Spill>(tmp.path() / "candidates.spill");
-  std::vector<Candidate> candidates;
-  uint64_t total_tokens = 0, ordinal = 0;
-
-  // Pass 2: tokenize in parallel batches, consume in order.
-  {
-    auto src = documents();
-    std::vector<std::string> batch;
-    std::vector<std::vector<uint32_t>> tokens;
-    TokenizerPool pool(tok, threads);
-    bool more = true;
-    uint64_t done_bytes = 0, next_report = 64ull << 20;
-    while (more) {
-      batch.clear();
-      uint64_t bytes = 0;
-      std::string text;
-      while (bytes < o.batch_bytes && (more = src->next(text))) {
-        if (text.empty()) continue;
-        bytes += text.size();
-        batch.push_back(std::move(text));
-        text.clear();
-      }
-      if (batch.empty()) break;
-      tokens.clear();  // fresh vectors: reused ones would keep their peak capacity
-      pool.run(batch, tokens);
-      for (size_t i = 0; i < batch.size(); ++i, ++ordinal) {
-        std::vector<uint32_t>& t = tokens[i];
-        for (uint32_t id : t)
-          if (id >= tok.vocab_size)
-            throw Error("tokenizer produced id " + std::to_string(id) + " >= vocabulary size " +
-                        std::to_string(tok.vocab_size));
-        t.push_back(tok.eot_id);
-        total_tokens += t.size();
-        uint64_t key = document_key(batch[i], o.seed);
-        if (want_val && key <= threshold) {
-          candidates.push_back({key, ordinal, spill->append(t), t.size(), batch[i].size()});
-        } else {
-          train.append(t);
-          ++m.train.documents;
-          m.train.text_bytes += batch[i].size();
-        }
-      }
-      done_bytes += bytes;
-      if (!o.quiet && done_bytes >= next_report) {
-        std::fprintf(stderr, "  %s: %.0f MB tokenized\n", o.domain.c_str(), done_bytes / 1e6);
-        next_report += 64ull << 20;
-      }
+// Non-empty documents in batches of about `batch_bytes` of text.
+class BatchReader {
+ public:
+  BatchReader(DocumentSource& source, uint64_t batch_bytes) : source_(source), batch_bytes_(batch_bytes) {}
+  // False when the source has no document left.
+  bool next(std::vector<std::string>& batch, uint64_t& bytes) {
+    batch.clear();
+    bytes = 0;
+    std::string text;
+    while (more_ && bytes < batch_bytes_ && (more_ = source_.next(text))) {
+      if (text.empty()) continue;
+      bytes += text.size();
+      batch.push_back(std::move(text));
+      text.clear();
     }
-    if (ordinal != input_docs)
-      throw Error("the input of domain " + o.domain + " changed while building (" +
-                  std::to_string(input_docs) + " documents, then " + std::to_string(ordinal) + ")");
+    return !batch.empty();
   }
 
-  // Pick validation: smallest keys first until V sequences are filled.
-  const uint64_t val_target = std::min<uint64_t>(
+ private:
+  DocumentSource& source_;
+  uint64_t batch_bytes_;
+  bool more_ = true;
+};
+
+using ConsumeTokens = std::function<void(const std::string& text, std::vector<uint32_t>& tokens)>;
+
+// Pass 2: tokenizes in parallel batches and hands every document with its
+// tokens to `consume` in corpus order. Returns the number of documents.
+uint64_t tokenize_in_order(const OpenDocuments& documents, const TokenizerHandle& tok,
+                           const BuildOptions& o, const ConsumeTokens& consume) {
+  const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  auto src = documents();
+  BatchReader reader(*src, o.batch_bytes);
+  TokenizerPool pool(tok, threads);
+  std::vector<std::string> batch;
+  std::vector<std::vector<uint32_t>> tokens;
+  uint64_t count = 0, bytes = 0, done_bytes = 0, next_report = 64ull << 20;
+  while (reader.next(batch, bytes)) {
+    tokens.clear();  // fresh vectors: reused ones would keep their peak capacity
+    pool.run(batch, tokens);
+    for (size_t i = 0; i < batch.size(); ++i) consume(batch[i], tokens[i]);
+    count += batch.size();
+    done_bytes += bytes;
+    if (!o.quiet && done_bytes >= next_report) {
+      std::fprintf(stderr, "  %s: %.0f MB tokenized\n", o.domain.c_str(), done_bytes / 1e6);
+      next_report += 64ull << 20;
+    }
+  }
+  return count;
+}
+
+void check_ids_in_vocabulary(const std::vector<uint32_t>& tokens, uint64_t vocab_size) {
+  for (uint32_t id : tokens)
+    if (id >= vocab_size)
+      throw Error("tokenizer produced id " + std::to_string(id) + " >= vocabulary size " +
+                  std::to_string(vocab_size));
+}
+
+// Validation size in sequences: the requested count, capped by the fraction.
+uint64_t validation_target(const BuildOptions& o, uint64_t total_tokens) {
+  return std::min<uint64_t>(
       o.val_sequences,
       static_cast<uint64_t>(o.val_max_fraction * static_cast<double>(total_tokens) / o.seq_len));
-  const uint64_t val_tokens_target = val_target * o.seq_len;
+}
+
+struct ValidationPick {
+  std::vector<bool> is_val;      // per candidate
+  std::vector<size_t> in_order;  // the validation candidates, in key order
+};
+
+// Smallest keys first until `target_tokens` are filled; documents sharing
+// the last key taken (identical text) go along.
+ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_t target_tokens) {
   std::vector<size_t> by_key(candidates.size());
   std::iota(by_key.begin(), by_key.end(), 0);
   std::sort(by_key.begin(), by_key.end(), [&](size_t a, size_t b) {
     return std::tie(candidates[a].key, candidates[a].ordinal) <
            std::tie(candidates[b].key, candidates[b].ordinal);
   });
-  std::vector<bool> is_val(candidates.size(), false);
-  std::vector<size_t> val_docs;  // in key order
-  {
-    uint64_t sum = 0;
-    for (size_t k = 0; k < by_key.size() && val_tokens_target > 0; ++k) {
-      const Candidate& c = candidates[by_key[k]];
-      if (sum >= val_tokens_target && c.key != candidates[val_docs.back()].key) break;
-      sum += c.tokens;
-      is_val[by_key[k]] = true;
-      val_docs.push_back(by_key[k]);
-    }
+  ValidationPick pick{std::vector<bool>(candidates.size(), false), {}};
+  uint64_t sum = 0;
+  for (size_t k = 0; k < by_key.size() && target_tokens > 0; ++k) {
+    const Candidate& c = candidates[by_key[k]];
+    if (sum >= target_tokens && c.key != candidates[pick.in_order.back()].key) break;
+    sum += c.tokens;
+    pick.is_val[by_key[k]] = true;
+    pick.in_order.push_back(by_key[k]);
   }
-  const uint32_t* spilled = spill->map();
-  for (size_t k = 0; k < candidates.size(); ++k) {  // leftovers, in corpus order
-    if (is_val[k]) continue;
-    const Candidate& c = candidates[k];
-    train.append({spilled + c.offset, c.tokens});
-    ++m.train.documents;
-    m.train.text_bytes += c.bytes;
-  }
-  uint64_t train_docs = m.train.documents, train_bytes = m.train.text_bytes;
-  m.train = train.finish();
-  m.train.documents = train_docs;
-  m.train.text_bytes = train_bytes;
-  if (m.train.sequences == 0)
-    throw Error("domain " + o.domain + " has too little text for one training sequence of " +
-                std::to_string(o.seq_len) + " tokens (" + std::to_string(total_tokens) +
-                " tokens in all)");
+  return pick;
+}
 
-  // Validation sequences, in memory (bounded by --val-sequences), at store width.
-  SplitWriter val(tmp.path(), Split::val, o.seq_len, width, tok.fingerprint, per_shard, val_target);
-  std::vector<uint32_t> val_tokens;
-  val_tokens.reserve(val_tokens_target);
-  uint64_t val_dropped = 0;
-  for (size_t idx : val_docs) {
-    const Candidate& c = candidates[idx];
-    ++m.val.documents;
-    m.val.text_bytes += c.bytes;
-    uint64_t take = std::min<uint64_t>(c.tokens, val_tokens_target - val_tokens.size());
-    val_tokens.insert(val_tokens.end(), spilled + c.offset, spilled + c.offset + take);
-    val_dropped += c.tokens - take;
-  }
-  uint64_t val_seqs = val_tokens.size() / o.seq_len;
-  val_dropped += val_tokens.size() - val_seqs * o.seq_len;
-  if (!o.quiet && val_seqs < val_target)
-    std::fprintf(stderr,
-                 "replay: warning: domain %s: validation holds %llu sequences, fewer than the "
-                 "%llu wanted (the candidate set was too small)\n",
-                 o.domain.c_str(), (unsigned long long)val_seqs, (unsigned long long)val_target);
+// SplitWriter::finish() leaves documents and text bytes to the caller: keeps
+// the counts made while routing documents.
+void finish_split(SplitWriter& writer, SplitInfo& info) {
+  const uint64_t documents = info.documents, text_bytes = info.text_bytes;
+  info = writer.finish();
+  info.documents = documents;
+  info.text_bytes = text_bytes;
+}
 
-  // No sequence in both splits: drop validation sequences that also occur
-  // verbatim in training (possible with boilerplate text in different documents).
-  std::unordered_multimap<uint64_t, uint64_t> val_hashes;
-  auto seq_hash = [&](const uint32_t* s) { return hash::xxh3_64(s, o.seq_len * 4ull); };
-  for (uint64_t s = 0; s < val_seqs; ++s)
-    val_hashes.emplace(seq_hash(val_tokens.data() + s * o.seq_len), s);
+// One stored sequence at any width, widened to 32-bit ids.
+void widen_sequence(const uint8_t* seq, uint32_t width, std::vector<uint32_t>& wide) {
+  for (size_t k = 0; k < wide.size(); ++k)
+    wide[k] = width == 2 ? reinterpret_cast<const uint16_t*>(seq)[k]
+                         : reinterpret_cast<const uint32_t*>(seq)[k];
+}
+
+// Which of the validation sequences (consecutive seq_len runs of
+// `val_tokens`) also occur verbatim in the training shards under `dir`.
+std::vector<bool> sequences_also_in_train(const std::vector<uint32_t>& val_tokens, uint32_t seq_len,
+                                          uint32_t width, const stdfs::path& dir,
+                                          const std::vector<ShardInfo>& train_shards) {
+  const uint64_t val_seqs = val_tokens.size() / seq_len;
   std::vector<bool> duplicate(val_seqs, false);
-  if (val_seqs > 0) {
-    std::vector<uint32_t> wide(o.seq_len);
-    for (const ShardInfo& sh : m.train.shards) {
-      fs::MappedFile file(tmp.path() / sh.file);
-      const uint8_t* payload = file.data() + kHeaderBytes;
-      for (uint64_t s = 0; s < sh.sequences; ++s) {
-        const uint8_t* seq = payload + s * o.seq_len * width;
-        for (uint32_t k = 0; k < o.seq_len; ++k)
-          wide[k] = width == 2 ? reinterpret_cast<const uint16_t*>(seq)[k]
-                               : reinterpret_cast<const uint32_t*>(seq)[k];
-        auto [lo, hi] = val_hashes.equal_range(seq_hash(wide.data()));
-        for (auto it = lo; it != hi; ++it)
-          if (std::equal(wide.begin(), wide.end(), val_tokens.begin() + it->second * o.seq_len))
-            duplicate[it->second] = true;
-      }
+  if (val_seqs == 0) return duplicate;
+  auto seq_hash = [&](const uint32_t* s) { return hash::xxh3_64(s, seq_len * 4ull); };
+  std::unordered_multimap<uint64_t, uint64_t> val_hashes;
+  for (uint64_t s = 0; s < val_seqs; ++s) val_hashes.emplace(seq_hash(val_tokens.data() + s * seq_len), s);
+  std::vector<uint32_t> wide(seq_len);
+  for (const ShardInfo& sh : train_shards) {
+    fs::MappedFile file(dir / sh.file);
+    const uint8_t* payload = file.data() + kHeaderBytes;
+    for (uint64_t s = 0; s < sh.sequences; ++s) {
+      widen_sequence(payload + s * seq_len * width, width, wide);
+      auto [lo, hi] = val_hashes.equal_range(seq_hash(wide.data()));
+      for (auto it = lo; it != hi; ++it)
+        if (std::equal(wide.begin(), wide.end(), val_tokens.begin() + it->second * seq_len))
+          duplicate[it->second] = true;
     }
   }
-  for (uint64_t s = 0; s < val_seqs; ++s) {
-    if (duplicate[s]) {
-      ++m.split_rule.val_dropped_duplicates;
-      val_dropped += o.seq_len;
-      continue;
-    }
-    val.append({val_tokens.data() + s * o.seq_len, o.seq_len});
-  }
-  uint64_t val_docs_count = m.val.documents, val_bytes = m.val.text_bytes;
-  m.val = val.finish();
-  m.val.documents = val_docs_count;
-  m.val.text_bytes = val_bytes;
-  m.val.dropped_tokens += val_dropped;
+  return duplicate;
+}
 
-  spill.reset();  // removes the spill file: the store holds shards and manifest only
-  fs::write_file_atomic(tmp.path() / kManifestName, manifest_to_json(m));
-  publish(tmp.path(), out_abs);
-  tmp.release();
+Manifest manifest_header(const BuildOptions& o, const TokenizerHandle& tok, const InputScan& scan) {
+  Manifest m;
+  m.domain = o.domain;
+  m.tokenizer_fingerprint = tok.fingerprint;
+  m.vocab_size = tok.vocab_size;
+  m.eot_id = tok.eot_id;
+  m.seq_len = o.seq_len;
+  m.token_bytes = token_bytes_for_vocab(tok.vocab_size);
+  m.split_rule = {o.seed, o.val_sequences, o.val_max_fraction, 0, rule_description(o)};
+  m.inputs = o.inputs;
+  m.input_documents = scan.documents;
+  m.input_bytes = scan.bytes;
+  return m;
+}
+
+// One store being assembled in a staging directory: pass 2 routes each
+// document to training or to the validation candidates; finish() then
+// decides validation and writes both splits.
+class StoreAssembly {
+ public:
+  StoreAssembly(const stdfs::path& dir, const TokenizerHandle& tok, const BuildOptions& o,
+                const InputScan& scan)
+      : dir_(dir),
+        tok_(tok),
+        o_(o),
+        scan_(scan),
+        m_(manifest_header(o, tok, scan)),
+        per_shard_(sequences_per_shard(o.shard_bytes, o.seq_len, m_.token_bytes)),
+        train_(dir, Split::train, o.seq_len, m_.token_bytes, tok.fingerprint, per_shard_),
+        spill_(std::make_unique<Spill>(dir / "candidates.spill")) {}
+
+  // Pass 2, in corpus order.
+  void add(const std::string& text, std::vector<uint32_t>& tokens) {
+    check_ids_in_vocabulary(tokens, tok_.vocab_size);
+    tokens.push_back(tok_.eot_id);
+    total_tokens_ += tokens.size();
+    const uint64_t key = document_key(text, o_.seed);
+    if (scan_.want_val && key <= scan_.candidate_threshold)
+      candidates_.push_back({key, ordinal_, spill_->append(tokens), tokens.size(), text.size()});
+    else
+      append_train(tokens, text.size());
+    ++ordinal_;
+  }
+
+  // Writes both splits; the manifest is the caller's to write.
+  Manifest finish() {
+    const uint64_t val_target = validation_target(o_, total_tokens_);
+    const ValidationPick pick = pick_validation(candidates_, val_target * o_.seq_len);
+    const uint32_t* spilled = spill_->map();
+    for (size_t k = 0; k < candidates_.size(); ++k) {  // leftovers, in corpus order
+      const Candidate& c = candidates_[k];
+      if (!pick.is_val[k]) append_train({spilled + c.offset, c.tokens}, c.bytes);
+    }
+    finish_train();
+    write_validation(pick.in_order, val_target, spilled);
+    spill_.reset();  // removes the spill file: the store holds shards and manifest only
+    return m_;
+  }
+
+ private:
+  void append_train(std::span<const uint32_t> tokens, uint64_t text_bytes) {
+    train_.append(tokens);
+    ++m_.train.documents;
+    m_.train.text_bytes += text_bytes;
+  }
+
+  void finish_train() {
+    finish_split(train_, m_.train);
+    if (m_.train.sequences == 0)
+      throw Error("domain " + o_.domain + " has too little text for one training sequence of " +
+                  std::to_string(o_.seq_len) + " tokens (" + std::to_string(total_tokens_) +
+                  " tokens in all)");
+  }
+
+  // The validation documents' tokens, in key order, cut at the target; what
+  // is cut off counts into `dropped`.
+  std::vector<uint32_t> gather_validation(const std::vector<size_t>& val_docs, uint64_t target_tokens,
+                                          const uint32_t* spilled, uint64_t& dropped) {
+    std::vector<uint32_t> tokens;
+    tokens.reserve(target_tokens);
+    for (size_t idx : val_docs) {
+      const Candidate& c = candidates_[idx];
+      ++m_.val.documents;
+      m_.val.text_bytes += c.bytes;
+      uint64_t take = std::min<uint64_t>(c.tokens, target_tokens - tokens.size());
+      tokens.insert(tokens.end(), spilled + c.offset, spilled + c.offset + take);
+      dropped += c.tokens - take;
+    }
+    return tokens;
+  }
+
+  void warn_if_short(uint64_t val_seqs, uint64_t val_target) const {
+    if (!o_.quiet && val_seqs < val_target)
+      std::fprintf(stderr,
+                   "replay: warning: domain %s: validation holds %llu sequences, fewer than the "
+                   "%llu wanted (the candidate set was too small)\n",
+                   o_.domain.c_str(), (unsigned long long)val_seqs, (unsigned long long)val_target);
+  }
+
+  // Validation sequences, in memory (bounded by --val-sequences), at store
+  // width; none that also occurs verbatim in training.
+  void write_validation(const std::vector<size_t>& val_docs, uint64_t val_target, const uint32_t* spilled) {
+    const uint32_t seq_len = o_.seq_len;
+    SplitWriter val(dir_, Split::val, seq_len, m_.token_bytes, tok_.fingerprint, per_shard_, val_target);
+    uint64_t dropped = 0;
+    const std::vector<uint32_t> tokens = gather_validation(val_docs, val_target * seq_len, spilled, dropped);
+    const uint64_t val_seqs = tokens.size() / seq_len;
+    dropped += tokens.size() - val_seqs * seq_len;
+    warn_if_short(val_seqs, val_target);
+    const std::vector<bool> duplicate =
+        sequences_also_in_train(tokens, seq_len, m_.token_bytes, dir_, m_.train.shards);
+    for (uint64_t s = 0; s < val_seqs; ++s) {
+      if (duplicate[s]) {
+        ++m_.split_rule.val_dropped_duplicates;
+        dropped += seq_len;
+        continue;
+      }
+      val.append({tokens.data() + s * seq_len, seq_len});
+    }
+    finish_split(val, m_.val);
+    m_.val.dropped_tokens += dropped;
+  }
+
+  const stdfs::path dir_;
+  const TokenizerHandle& tok_;
+  const BuildOptions& o_;
+  const InputScan scan_;
+  Manifest m_;
+  const uint64_t per_shard_;
+  SplitWriter train_;
+  std::unique_ptr<Spill> spill_;
+  std::vector<Candidate> candidates_;
+  uint64_t total_tokens_ = 0;
+  uint64_t ordinal_ = 0;
+};
+
+// The store's final path, absolute, without a trailing slash.
+stdfs::path normalized_store_path(const stdfs::path& out) {
+  stdfs::path abs = stdfs::absolute(out).lexically_normal();
+  return abs.filename().empty() ? abs.parent_path() : abs;
+}
+
+}  // namespace
+
+Manifest build_store(const stdfs::path& out, const OpenDocuments& documents,
+                     const TokenizerHandle& tok, const BuildOptions& o) {
+  check_options(o, tok);
+  check_replaceable(out);  // before any work, and again when publishing
+  const InputScan scan = scan_input(documents, o);
+  const stdfs::path out_abs = normalized_store_path(out);
+  StagedDir staged(out_abs);  // removed again if anything below throws
+  StoreAssembly assembly(staged.path(), tok, o, scan);
+  const uint64_t seen = tokenize_in_order(
+      documents, tok, o, [&](const std::string& text, std::vector<uint32_t>& tokens) { assembly.add(text, tokens); });
+  if (seen != scan.documents)
+    throw Error("the input of domain " + o.domain + " changed while building (" +
+                std::to_string(scan.documents) + " documents, then " + std::to_string(seen) + ")");
+  Manifest m = assembly.finish();
+  fs::write_file_atomic(staged.path() / kManifestName, manifest_to_json(m));
+  check_replaceable(out_abs);  // something else may have appeared there meanwhile
+  staged.publish(StagedDir::Mode::replace);  // the old store stays until the new one is in place
   return m;
 }
 

@@ -9,7 +9,9 @@
 // byte-identical for any thread count) and written shard by shard. Peak
 // memory ~ threads * batch + one shard buffer + the validation set, not the
 // corpus. The store is assembled in a hidden sibling directory and renamed
-// into place after its manifest is written: a failed build leaves nothing.
+// into place after its manifest is written (util/staged_dir.h): a failed
+// build leaves nothing, and an older store at the same path is replaced only
+// once the new one is complete.
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "util/error.h"
-#include "util/fs.h"
+#include "util/toml_reader.h"
 
 namespace replay::sweep {
 
@@ -39,77 +39,58 @@ std::string last_segment(const std::string& key) {
   return dot == std::string::npos ? key : key.substr(dot + 1);
 }
 
-[[noreturn]] void fail(const std::filesystem::path& file, const std::string& key, const std::string& what) {
-  throw Error(file.string() + ": " + key + ": " + what);
-}
-
-void check_keys(const toml::table& table, const std::set<std::string>& known,
-                const std::filesystem::path& file, const std::string& prefix) {
-  for (const auto& [key, value] : table)
-    if (!known.count(std::string(key.str())))
-      fail(file, prefix + std::string(key.str()), "unknown key");
-}
-
-const toml::table* table_at(const toml::table& parent, const std::string& key,
-                            const std::filesystem::path& file, const std::string& where) {
-  const toml::node* node = parent.get(key);
-  if (!node) return nullptr;
-  if (!node->is_table()) fail(file, where + key, "must be a table");
-  return node->as_table();
-}
-
-std::vector<std::string> overrides_of(const toml::table* set, const std::filesystem::path& file,
-                                      const std::string& where) {
+// The overrides of a `set` table: "key=<TOML value>", in key order.
+std::vector<std::string> overrides_of(const TomlReader& set) {
   std::vector<std::string> out;
-  if (!set) return out;
-  for (const auto& [key, value] : *set) {
-    if (value.is_table()) fail(file, where + std::string(key.str()), "use a dotted key string, not a table");
+  if (!set.raw()) return out;
+  for (const auto& [key, value] : *set.raw()) {
+    if (value.is_table()) set.fail(std::string(key.str()), "use a dotted key string, not a table");
     out.push_back(std::string(key.str()) + "=" + toml_text(value));
   }
   return out;
 }
 
-std::vector<Axis> axes_of(const toml::table* table, const std::filesystem::path& file,
-                          const std::string& where, std::vector<std::vector<std::string>>* labels) {
+// The axes of a `grid` or `zip` table; `labels` gets each axis' values as
+// they read in run names.
+std::vector<Axis> axes_of(const TomlReader& table, std::vector<std::vector<std::string>>& labels) {
   std::vector<Axis> axes;
-  if (!table) return axes;
-  for (const auto& [key, value] : *table) {
+  if (!table.raw()) return axes;
+  for (const auto& [key, value] : *table.raw()) {
     const toml::array* values = value.as_array();
-    if (!values || values->empty())
-      fail(file, where + std::string(key.str()), "must be a non-empty array of values");
+    if (!values || values->empty()) table.fail(std::string(key.str()), "must be a non-empty array of values");
     Axis axis{std::string(key.str()), {}};
     std::vector<std::string> plain;
     for (const auto& v : *values) {
       axis.values.push_back(toml_text(v));
       plain.push_back(plain_text(v));
     }
-    labels->push_back(plain);
+    labels.push_back(plain);
     axes.push_back(std::move(axis));
   }
   return axes;
 }
 
-void expand_group(const toml::table& group, size_t index, const std::vector<std::string>& common,
-                  const std::filesystem::path& file, std::vector<RunSpec>& runs) {
-  const std::string where = "group[" + std::to_string(index) + "].";
-  check_keys(group, {"name", "tags", "set", "grid", "zip"}, file, where);
-  std::string prefix = group["name"].value_or(std::string("run") + std::to_string(index));
-
+std::map<std::string, std::string> tags_of(const TomlReader& table) {
   std::map<std::string, std::string> tags;
-  if (const toml::table* t = table_at(group, "tags", file, where))
-    for (const auto& [key, value] : *t) tags[std::string(key.str())] = plain_text(value);
+  if (table.raw())
+    for (const auto& [key, value] : *table.raw()) tags[std::string(key.str())] = plain_text(value);
+  return tags;
+}
 
+void expand_group(TomlReader group, size_t index, const std::vector<std::string>& common,
+                  std::vector<RunSpec>& runs) {
+  const std::string prefix = group.get_string("name", "run" + std::to_string(index));
+  const std::map<std::string, std::string> tags = tags_of(group.child("tags"));
   std::vector<std::string> base = common;
-  for (auto& o : overrides_of(table_at(group, "set", file, where), file, where + "set."))
-    base.push_back(o);
-
+  for (auto& o : overrides_of(group.child("set"))) base.push_back(o);
   std::vector<std::vector<std::string>> grid_labels, zip_labels;
-  auto grid = axes_of(table_at(group, "grid", file, where), file, where + "grid.", &grid_labels);
-  auto zip = axes_of(table_at(group, "zip", file, where), file, where + "zip.", &zip_labels);
+  const TomlReader zip_table = group.child("zip");
+  auto grid = axes_of(group.child("grid"), grid_labels);
+  auto zip = axes_of(zip_table, zip_labels);
+  group.finish();
   size_t zip_rows = zip.empty() ? 1 : zip.front().values.size();
   for (const auto& axis : zip)
-    if (axis.values.size() != zip_rows)
-      fail(file, where + "zip." + axis.key, "zipped axes must have the same length");
+    if (axis.values.size() != zip_rows) zip_table.fail(axis.key, "zipped axes must have the same length");
 
   // Cartesian product over grid axes (first axis slowest), times zip rows.
   std::vector<size_t> counter(grid.size(), 0);
@@ -136,38 +117,24 @@ void expand_group(const toml::table& group, size_t index, const std::vector<std:
   }
 }
 
-}  // namespace
-
-SweepSpec parse_sweep(const std::string& toml_text_in, const std::filesystem::path& file,
-                      const std::vector<std::string>& extra_overrides) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text_in, file.string());
-  } catch (const toml::parse_error& e) {
-    throw Error(file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
-                std::string(e.description()));
-  }
-  check_keys(root, {"name", "base", "set", "group"}, file, "");
+SweepSpec sweep_from_toml(const toml::table& root, const std::filesystem::path& file,
+                          const std::vector<std::string>& extra_overrides) {
+  TomlReader r(&root, "", file.string());
+  const auto name = r.string_opt("name");
+  const auto base = r.string_opt("base");
+  std::vector<std::string> common = overrides_of(r.child("set"));
+  std::vector<TomlReader> groups = r.tables("group");
+  r.finish();
+  if (!name || name->empty()) r.fail("name", "missing (the sweep's name in the registry)");
+  if (!base) r.fail("base", "missing (path of the base run config)");
+  if (groups.empty()) r.fail("group", "missing: a sweep needs at least one [[group]]");
   SweepSpec spec;
   spec.file = file;
-  auto name = root["name"].value<std::string>();
-  if (!name || name->empty()) fail(file, "name", "missing (the sweep's name in the registry)");
   spec.name = *name;
-  auto base = root["base"].value<std::string>();
-  if (!base) fail(file, "base", "missing (path of the base run config)");
   spec.base = std::filesystem::path(*base).is_absolute() ? std::filesystem::path(*base)
                                                          : file.parent_path() / *base;
-
-  std::vector<std::string> common = overrides_of(table_at(root, "set", file, ""), file, "set.");
   common.insert(common.end(), extra_overrides.begin(), extra_overrides.end());
-
-  const toml::array* groups = root["group"].as_array();
-  if (!groups || groups->empty()) fail(file, "group", "missing: a sweep needs at least one [[group]]");
-  for (size_t i = 0; i < groups->size(); ++i) {
-    const toml::table* group = (*groups)[i].as_table();
-    if (!group) fail(file, "group[" + std::to_string(i) + "]", "must be a table");
-    expand_group(*group, i, common, file, spec.runs);
-  }
+  for (size_t i = 0; i < groups.size(); ++i) expand_group(groups[i], i, common, spec.runs);
   std::set<std::string> names;
   for (const auto& run : spec.runs)
     if (!names.insert(run.name).second)
@@ -176,8 +143,15 @@ SweepSpec parse_sweep(const std::string& toml_text_in, const std::filesystem::pa
   return spec;
 }
 
+}  // namespace
+
+SweepSpec parse_sweep(const std::string& toml_text_in, const std::filesystem::path& file,
+                      const std::vector<std::string>& extra_overrides) {
+  return sweep_from_toml(parse_toml_text(toml_text_in, file.string()), file, extra_overrides);
+}
+
 SweepSpec load_sweep(const std::filesystem::path& file, const std::vector<std::string>& extra_overrides) {
-  return parse_sweep(fs::read_file(file), file, extra_overrides);
+  return sweep_from_toml(parse_toml_file(file.string()), file, extra_overrides);
 }
 
 }  // namespace replay::sweep

@@ -2,13 +2,15 @@
 // format auto-detection behind Tokenizer::load.
 #include <nlohmann/json.hpp>
 
-#include <array>
+#include <optional>
 
 #include "text/bpe_model.h"
 #include "text/byte_level.h"
 #include "text/encodings.h"
+#include "util/base64.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/lines.h"
 
 namespace replay::text {
 
@@ -22,49 +24,6 @@ std::string read_nonempty(const stdfs::path& path) {
   std::string text = fs::read_file(path);
   if (text.empty()) throw Error("tokenizer file is empty: " + path.string());
   return text;
-}
-
-// Standard base64 (with padding), as in tiktoken rank files.
-bool base64_decode(std::string_view in, std::string& out) {
-  static const auto table = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t i = 0;
-  for (; i < in.size() && in[i] != '='; ++i) {
-    int v = table[static_cast<unsigned char>(in[i])];
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  for (; i < in.size(); ++i)
-    if (in[i] != '=') return false;
-  return !out.empty();
-}
-
-// Calls fn(line_no, line) for each non-empty line (1-based numbers, '\r' stripped).
-template <class Fn>
-void for_each_line(std::string_view text, Fn&& fn) {
-  size_t line_no = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty()) fn(line_no, line);
-  }
 }
 
 std::shared_ptr<const detail::Model> finish(detail::Model&& model) {
@@ -81,14 +40,15 @@ Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_vie
   model.source = rank_file.string();
   model.pattern = spec.pattern;
   model.whole_piece_lookup = true;  // tiktoken emits a piece that is a token directly
-  std::string bytes;
   for_each_line(text, [&](size_t line_no, std::string_view line) {
+    if (line.empty()) return;
     size_t space = line.find(' ');
     auto bad = [&](const std::string& why) {
       return Error(rank_file.string() + ":" + std::to_string(line_no) + ": " + why);
     };
     if (space == std::string_view::npos) throw bad("expected '<base64> <rank>'");
-    if (!base64_decode(line.substr(0, space), bytes)) throw bad("invalid base64 token");
+    std::optional<std::string> bytes = decode_base64(line.substr(0, space));
+    if (!bytes || bytes->empty()) throw bad("invalid base64 token");
     std::string_view rank_text = line.substr(space + 1);
     uint64_t rank = 0;
     if (rank_text.empty() || rank_text.size() > 9) throw bad("invalid rank");
@@ -97,7 +57,7 @@ Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_vie
       rank = rank * 10 + static_cast<uint64_t>(c - '0');
     }
     try {
-      model.add_token(static_cast<TokenId>(rank), bytes);
+      model.add_token(static_cast<TokenId>(rank), std::move(*bytes));
     } catch (const Error& e) {
       throw bad(e.what());
     }
@@ -139,7 +99,7 @@ Tokenizer Tokenizer::load_gpt2(const stdfs::path& encoder_json, const stdfs::pat
   model.source = vocab_bpe.string();
   uint32_t priority = 0;
   for_each_line(bpe_text, [&](size_t line_no, std::string_view line) {
-    if (line.starts_with("#version")) return;
+    if (line.empty() || line.starts_with("#version")) return;
     size_t space = line.find(' ');
     auto where = vocab_bpe.string() + ":" + std::to_string(line_no) + ": ";
     if (space == std::string_view::npos) throw Error(where + "expected '<left> <right>'");

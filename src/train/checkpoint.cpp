@@ -1,14 +1,12 @@
 #include "train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/staged_dir.h"
 
 namespace replay::train {
 
@@ -20,14 +18,6 @@ uint64_t file_checksum(const stdfs::path& path, uint64_t* size) {
   fs::MappedFile map(path);
   *size = map.size();
   return hash::xxh3_64(map.data(), map.size());
-}
-
-void fsync_file(const stdfs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + path.string() + " to fsync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw Error("fsync failed for " + path.string());
 }
 
 // Step number of a "step-NNN" directory name, or -1.
@@ -78,55 +68,38 @@ std::string checkpoint_dir_name(int64_t step) {
   return buf;
 }
 
-CheckpointWriter::CheckpointWriter(const stdfs::path& root, int64_t step) : root_(root) {
-  stdfs::create_directories(root_);
-  final_ = root_ / checkpoint_dir_name(step);
-  tmp_ = root_ / (".tmp-" + checkpoint_dir_name(step) + "-" + std::to_string(::getpid()));
-  stdfs::remove_all(tmp_);
-  stdfs::create_directories(tmp_);
-}
+CheckpointWriter::CheckpointWriter(const stdfs::path& root, int64_t step)
+    : staged_(root / checkpoint_dir_name(step)) {}
 
-CheckpointWriter::~CheckpointWriter() {
-  if (!committed_) {
-    std::error_code ec;
-    stdfs::remove_all(tmp_, ec);
-  }
-}
+CheckpointWriter::~CheckpointWriter() = default;
 
 void CheckpointWriter::write_file(const std::string& name, const std::string& bytes) {
-  std::FILE* f = std::fopen((tmp_ / name).c_str(), "wb");
-  if (!f) throw Error("cannot write " + (tmp_ / name).string());
+  const stdfs::path path = dir() / name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw Error("cannot write " + path.string());
   bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   ok = (std::fclose(f) == 0) && ok;
-  if (!ok) throw Error("short write to " + (tmp_ / name).string() + " (disk full?)");
+  if (!ok) throw Error("short write to " + path.string() + " (disk full?)");
 }
 
 stdfs::path CheckpointWriter::commit(const CheckpointState& state) {
   write_file(kStateFile, to_json(state).dump(2) + "\n");
-  nlohmann::json files = nlohmann::json::object();
   std::vector<std::string> names;
-  for (const auto& entry : stdfs::directory_iterator(tmp_)) {
-    names.push_back(entry.path().filename().string());
-  }
+  for (const auto& entry : stdfs::directory_iterator(dir())) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
+  nlohmann::json files = nlohmann::json::object();
   for (const auto& name : names) {
     if (name == kCheckpointManifest) continue;
-    fsync_file(tmp_ / name);
     uint64_t size = 0;
-    uint64_t sum = file_checksum(tmp_ / name, &size);
+    uint64_t sum = file_checksum(dir() / name, &size);
     files[name] = {{"bytes", size}, {"xxh3", hash::to_hex(sum)}};
   }
   nlohmann::json manifest = {{"format", "replay-checkpoint-1"}, {"step", state.step}, {"files", files}};
   write_file(kCheckpointManifest, manifest.dump(2) + "\n");
-  fsync_file(tmp_ / kCheckpointManifest);
-  fs::fsync_dir(tmp_);
   // A stale directory of the same step (a corrupt one set aside earlier, or
   // one written after the checkpoint we resumed from) is replaced.
-  if (stdfs::exists(final_)) stdfs::remove_all(final_);
-  stdfs::rename(tmp_, final_);
-  fs::fsync_dir(root_);
-  committed_ = true;
-  return final_;
+  staged_.publish(StagedDir::Mode::replace);
+  return staged_.final_path();
 }
 
 std::string verify_checkpoint(const stdfs::path& dir) {
@@ -189,7 +162,7 @@ std::optional<CheckpointInfo> latest_good_checkpoint(
   std::error_code ec;
   if (!stdfs::is_directory(root, ec)) return std::nullopt;
   for (const auto& entry : stdfs::directory_iterator(root)) {
-    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) {
+    if (StagedDir::is_leftover(entry.path().filename().string())) {
       report("removing unfinished checkpoint " + entry.path().string());
       stdfs::remove_all(entry.path(), ec);
     }

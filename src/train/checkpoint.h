@@ -8,9 +8,10 @@
 //                                             data cursor, metrics offset
 //                        /manifest.json       size + xxh3 of every file above,
 //                                             written last
-// A checkpoint is built in "<root>/.tmp-step-...-<pid>", every file fsynced,
-// then renamed into place and the root fsynced: a crash leaves either the
-// previous set or the new complete one. A directory whose manifest is missing
+// A checkpoint is built in a staging directory "<root>/.tmp-step-...-<pid>-<n>"
+// and published with util/staged_dir.h (every file fsynced, renamed into
+// place, the root fsynced): a crash leaves either the previous set or the new
+// complete one, plus leftovers that resume removes. A directory whose manifest is missing
 // or whose files do not match it is corrupt: it is reported, renamed to
 // "<name>.corrupt" and resume falls back to the previous good one.
 #pragma once
@@ -21,6 +22,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "util/staged_dir.h"
 
 namespace replay::train {
 
@@ -58,15 +61,14 @@ class CheckpointWriter {
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  const stdfs::path& dir() const { return tmp_; }
+  const stdfs::path& dir() const { return staged_.path(); }
   // Writes a small file into dir() (fsynced at commit).
   void write_file(const std::string& name, const std::string& bytes);
   // Returns the final directory.
   stdfs::path commit(const CheckpointState& state);
 
  private:
-  stdfs::path root_, tmp_, final_;
-  bool committed_ = false;
+  StagedDir staged_;
 };
 
 std::string checkpoint_dir_name(int64_t step);  // "step-000000120"
@@ -85,8 +87,8 @@ std::string verify_checkpoint(const stdfs::path& dir);
 std::vector<stdfs::path> list_checkpoints(const stdfs::path& root);
 
 // The newest checkpoint that verifies. Each bad one on the way is reported
-// through `report` and renamed aside to "<name>.corrupt"; leftover temporary
-// directories of killed writers are removed.
+// through `report` and renamed aside to "<name>.corrupt"; leftover staging
+// directories of killed writers (StagedDir::is_leftover) are removed.
 std::optional<CheckpointInfo> latest_good_checkpoint(
     const stdfs::path& root, const std::function<void(const std::string&)>& report);
 

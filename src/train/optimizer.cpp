@@ -7,11 +7,6 @@
 
 namespace replay::train {
 
-bool should_decay(const std::string& name, const torch::Tensor& tensor, bool is_token_embedding) {
-  (void)name;
-  return tensor.dim() >= 2 && !is_token_embedding;
-}
-
 Optimizer::Optimizer(std::vector<NamedParameter> params, const run::OptimSettings& settings)
     : params_(std::move(params)), settings_(settings), lr_(settings.lr) {
   std::set<std::string> names;

@@ -1,7 +1,8 @@
 // AdamW as in the reference (PyTorch semantics: decoupled weight decay
-// multiplied by the LR), with two parameter groups (no decay on norm weights
-// and the token embedding; the LM head is decayed), global grad-norm
-// clipping, a per-step LR, and a name-keyed state dump for bit-exact resume.
+// multiplied by the LR), with two parameter groups (decayed or not, as each
+// NamedParameter says; the rule is the model's: LlamaImpl::param_groups),
+// global grad-norm clipping, a per-step LR, and a name-keyed state dump for
+// bit-exact resume.
 #pragma once
 #include <torch/torch.h>
 
@@ -21,12 +22,6 @@ struct NamedParameter {
   torch::Tensor tensor;
   bool decay = true;
 };
-
-// The decay rule of the reference: vectors (RMSNorm weights; the model has no
-// biases) and the token embedding are not decayed; every matrix else is,
-// including an untied LM head. With tied embeddings the one shared matrix
-// counts as the embedding.
-bool should_decay(const std::string& name, const torch::Tensor& tensor, bool is_token_embedding);
 
 class Optimizer {
  public:

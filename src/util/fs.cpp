@@ -80,6 +80,15 @@ void fsync_dir(const stdfs::path& dir) {
   ::close(fd);
 }
 
+void fsync_file(const stdfs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + path.string() + " to fsync it: " + errno_text());
+  int rc = ::fsync(fd);
+  std::string why = rc != 0 ? errno_text() : "";
+  ::close(fd);
+  if (rc != 0) throw Error("fsync failed for " + path.string() + ": " + why);
+}
+
 MappedFile::MappedFile(const stdfs::path& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw Error("cannot open " + path.string() + ": " + errno_text());

@@ -42,6 +42,8 @@ std::string read_file(const stdfs::path& path);
 
 // fsync on a directory, so that a rename inside it survives a power cut.
 void fsync_dir(const stdfs::path& dir);
+// fsync on a file already written and closed; throws replay::Error naming it.
+void fsync_file(const stdfs::path& path);
 
 // Read-only memory map of a whole file (empty files map to size 0).
 class MappedFile {

@@ -100,6 +100,38 @@ const toml::table* TomlReader::table(const std::string& key) {
   fail(key, "expected a table ([" + name(key) + "]), got " + type_name(*node));
 }
 
+std::optional<std::vector<std::string>> TomlReader::strings_opt(const std::string& key) {
+  const toml::node* node = find(key);
+  if (!node) return std::nullopt;
+  if (auto v = node->value_exact<std::string>()) return std::vector<std::string>{*v};
+  const toml::array* items = node->as_array();
+  if (!items) fail(key, "expected a string or an array of strings, got " + type_name(*node));
+  std::vector<std::string> out;
+  for (const toml::node& item : *items) {
+    auto v = item.value_exact<std::string>();
+    if (!v) fail(key, "expected only strings in the array, got " + type_name(item));
+    out.push_back(*v);
+  }
+  return out;
+}
+
+const toml::node* TomlReader::node(const std::string& key) { return find(key); }
+
+std::vector<TomlReader> TomlReader::tables(const std::string& key) {
+  std::vector<TomlReader> out;
+  const toml::node* node = find(key);
+  if (!node) return out;
+  const toml::array* items = node->as_array();
+  if (!items) fail(key, "expected tables ([[" + name(key) + "]]), got " + type_name(*node));
+  for (size_t i = 0; i < items->size(); ++i) {
+    const std::string element = key + "[" + std::to_string(i) + "]";
+    const toml::table* t = (*items)[i].as_table();
+    if (!t) fail(element, "expected a table, got " + type_name((*items)[i]));
+    out.emplace_back(t, name(element), file_);
+  }
+  return out;
+}
+
 const toml::array* TomlReader::array(const std::string& key) {
   const toml::node* node = find(key);
   if (!node) return nullptr;
@@ -111,7 +143,10 @@ void TomlReader::finish() const {
   if (!table_) return;
   for (const auto& [key, node] : *table_) {
     std::string k(key.str());
-    if (!seen_.count(k)) throw Error(file_ + ": unknown key '" + name(k) + "'");
+    if (seen_.count(k)) continue;
+    std::string known;
+    for (const std::string& s : seen_) known += (known.empty() ? "" : ", ") + s;
+    throw Error(file_ + ": unknown key '" + name(k) + "' (" + (known.empty() ? "none expected here" : "known: " + known) + ")");
   }
 }
 

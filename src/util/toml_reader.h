@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace replay {
 
@@ -32,18 +33,35 @@ class TomlReader {
   }
   bool get_bool(const std::string& key, bool fallback) { return bool_opt(key).value_or(fallback); }
 
+  // An array of strings; a lone string counts as an array of one, so
+  // `include = "*.txt"` and `include = ["*.txt", "*.md"]` both read.
+  std::optional<std::vector<std::string>> strings_opt(const std::string& key);
+  // A value that may take more than one type (a boolean or a table, say):
+  // the node as is, marked as read; null when absent.
+  const toml::node* node(const std::string& key);
+
   // A sub-table that some other stage parses: marked as known here, returned
   // as is (null when absent). Throws when the key holds a non-table.
   const toml::table* table(const std::string& key);
+  // The reader of sub-table `key`, named "<this table>.key" (an absent table
+  // reads as an empty one). Throws when the key holds a non-table.
+  TomlReader child(const std::string& key) { return TomlReader(table(key), name(key), file_); }
   // An array (of tables, as [[key]]); null when absent.
   const toml::array* array(const std::string& key);
+  // One reader per table of the array `key` ([[key]]), named "key[i]"
+  // (0-based); empty when absent. Throws when an element is not a table.
+  std::vector<TomlReader> tables(const std::string& key);
+  // The table itself, for tables whose keys are data rather than settings
+  // (a map of overrides, say); null when absent. Marks nothing as read.
+  const toml::table* raw() const { return table_; }
   // Whether the key is present, without marking it as read.
   bool has(const std::string& key) const { return table_ && table_->contains(key); }
 
   // Marks a key as handled without reading it (owned by another stage).
   void allow(const std::string& key) { seen_.insert(key); }
 
-  // Throws naming the first key that was never read or allowed.
+  // Throws naming the first key that was never read or allowed, followed by
+  // the keys that were: "file: unknown key 'optim.lrr' (known: beta1, lr, ...)".
   void finish() const;
 
   // "optim.lr" style name, for messages about a value of this table.

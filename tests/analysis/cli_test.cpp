@@ -76,7 +76,8 @@ TEST(Cli, FitRejectsMalformedPoints) {
 }
 
 TEST(Cli, RunsFitAndReportFromTheRegistry) {
-  auto root = fake::temp_dir("cli");
+  TempDir tmp("cli");
+  const stdfs::path& root = tmp.path;
   fake::build_sweep(root);
   std::string db = (root / "registry.sqlite").string();
 
@@ -107,5 +108,4 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("nothing-here"), std::string::npos);
   EXPECT_FALSE(stdfs::exists(root / "r2"));
-  stdfs::remove_all(root);
 }

@@ -10,19 +10,13 @@
 #include <string>
 
 #include "analysis/registry.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 
 namespace fake {
 
 namespace stdfs = std::filesystem;
 using namespace replay::analysis;
-
-inline stdfs::path temp_dir(const std::string& name) {
-  stdfs::path dir = stdfs::temp_directory_path() / ("replay_" + name + "_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
-  stdfs::create_directories(dir);
-  return dir;
-}
 
 // Writes metrics.jsonl: a decaying training loss and evals every 16 steps
 // converging to the given final losses.

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "analysis/plot.h"
+#include "temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -94,15 +95,14 @@ TEST(Plot, HeatmapOutlinesTheBestCell) {
 }
 
 TEST(Plot, WritesFilesByExtension) {
-  stdfs::path dir = stdfs::temp_directory_path() / ("replay_plot_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
+  TempDir tmp("plot");
+  const stdfs::path dir = tmp.path / "figures";  // write_figure creates the folder
   write_figure(sample_heatmap(), dir / "h.png", 500, 300);
   write_figure(sample_heatmap(), dir / "h.svg", 500, 300);
   EXPECT_EQ(replay::fs::read_file(dir / "h.png").substr(1, 3), "PNG");
   EXPECT_NE(replay::fs::read_file(dir / "h.svg").find("<svg"), std::string::npos);
   EXPECT_THROW(write_figure(sample_heatmap(), dir / "h.jpg"), replay::Error);
   EXPECT_FALSE(stdfs::exists(dir / "h.jpg"));
-  stdfs::remove_all(dir);
 }
 
 TEST(Plot, NiceTicks) {

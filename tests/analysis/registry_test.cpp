@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "error_of.h"
+#include "temp_dir.h"
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,20 +16,10 @@
 namespace stdfs = std::filesystem;
 using namespace replay::analysis;
 
-namespace {
-
-stdfs::path fresh_dir(const std::string& name) {
-  stdfs::path dir = stdfs::temp_directory_path() / ("replay_registry_" + name + "_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
-  stdfs::create_directories(dir);
-  return dir;
-}
-
-
-}  // namespace
 
 TEST(Registry, RunsAreContentAddressedAndKeepTheirStatus) {
-  auto dir = fresh_dir("ids");
+  TempDir tmp("ids");
+  const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
   EXPECT_EQ(reg.schema_version(), kRegistrySchemaVersion);
   std::string id = reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {{"family", "mid-training"}, {"rho", "0"}}, "runs/a"});
@@ -52,11 +43,11 @@ TEST(Registry, RunsAreContentAddressedAndKeepTheirStatus) {
   EXPECT_DOUBLE_EQ(*other[0].tag_number("x"), 0.25);
   EXPECT_EQ(reg.list_runs().size(), 2u);
   EXPECT_EQ(reg.sweeps(), (std::vector<std::string>{"mt", "other"}));
-  stdfs::remove_all(dir);
 }
 
 TEST(Registry, StatusFiltersMetricsAndBranches) {
-  auto dir = fresh_dir("life");
+  TempDir tmp("life");
+  const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
   std::string a = reg.add_run({"config a", "", "s", "a", {}, ""});
   std::string b = reg.add_run({"config b", "", "s", "b", {}, ""});
@@ -97,11 +88,11 @@ TEST(Registry, StatusFiltersMetricsAndBranches) {
   EXPECT_NE(error_of([&] { reg.record_branch(a, a, 3); }).find("itself"), std::string::npos);
   EXPECT_NE(error_of([&] { reg.record_branch(a, "missing", 3); }).find("missing"), std::string::npos);
   EXPECT_THROW(parse_run_status("paused"), replay::Error);
-  stdfs::remove_all(dir);
 }
 
 TEST(Registry, ImportsAMetricsFile) {
-  auto dir = fresh_dir("import");
+  TempDir tmp("import");
+  const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
   std::string id = reg.add_run({"cfg", "", "s", "x", {}, ""});
   RunMetrics m = parse_metrics(
@@ -115,11 +106,11 @@ TEST(Registry, ImportsAMetricsFile) {
   EXPECT_EQ(reg.eval_history(id, "t").size(), 2u);
   EXPECT_DOUBLE_EQ(reg.final_metrics(id).at("t").loss, 2.25);
   EXPECT_EQ(reg.get_run(id).tokens, 20);
-  stdfs::remove_all(dir);
 }
 
 TEST(Registry, ClearErrorsNamingTheFile) {
-  auto dir = fresh_dir("errors");
+  TempDir tmp("errors");
+  const stdfs::path& dir = tmp.path;
   auto missing = dir / "none.sqlite";
   std::string e = error_of([&] { Registry r(missing, /*create=*/false); });
   EXPECT_NE(e.find(missing.string()), std::string::npos) << e;
@@ -140,13 +131,13 @@ TEST(Registry, ClearErrorsNamingTheFile) {
   e = error_of([&] { Registry r(newer); });
   EXPECT_NE(e.find("schema version 99"), std::string::npos) << e;
   EXPECT_NE(e.find(newer.string()), std::string::npos) << e;
-  stdfs::remove_all(dir);
 }
 
 // A sweep process writes while `replay runs` reads from another process:
 // neither side may fail with "database is locked", and the file stays intact.
 TEST(Registry, ConcurrentWriterAndReaderProcesses) {
-  auto dir = fresh_dir("concurrent");
+  TempDir tmp("concurrent");
+  const stdfs::path& dir = tmp.path;
   auto path = dir / "r.sqlite";
   { Registry init(path); }
   constexpr int kRuns = 40, kEvals = 10;
@@ -204,5 +195,4 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
   sqlite3_finalize(st);
   sqlite3_close(db);
-  stdfs::remove_all(dir);
 }

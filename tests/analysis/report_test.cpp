@@ -15,7 +15,8 @@ uint32_t be32(const std::string& s, size_t at) {
 }  // namespace
 
 TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
-  auto root = fake::temp_dir("report");
+  TempDir tmp("report");
+  const stdfs::path& root = tmp.path;
   fake::build_sweep(root);
   Registry reg(root / "registry.sqlite", false);
   ReportOptions opt;
@@ -63,11 +64,11 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
   write_report(reg, opt);
   for (const auto& entry : stdfs::directory_iterator(root / "reports"))
     EXPECT_EQ(entry.path().filename(), "finemath-micro");
-  stdfs::remove_all(root);
 }
 
 TEST(Report, FailsCleanlyForAnUnknownSweepAndLeavesNothing) {
-  auto root = fake::temp_dir("report_unknown");
+  TempDir tmp("report_unknown");
+  const stdfs::path& root = tmp.path;
   fake::build_sweep(root);
   Registry reg(root / "registry.sqlite", false);
   ReportOptions opt;
@@ -80,11 +81,11 @@ TEST(Report, FailsCleanlyForAnUnknownSweepAndLeavesNothing) {
     EXPECT_NE(std::string(e.what()).find("no-such-sweep"), std::string::npos);
   }
   EXPECT_TRUE(!stdfs::exists(root / "reports") || stdfs::is_empty(root / "reports"));
-  stdfs::remove_all(root);
 }
 
 TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
-  auto root = fake::temp_dir("report_noref");
+  TempDir tmp("report_noref");
+  const stdfs::path& root = tmp.path;
   {
     Registry reg(root / "registry.sqlite");
     fake::add_done_run(reg, root, "s", "mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, 3.5, 4.0);
@@ -99,5 +100,4 @@ TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
   std::string md = replay::fs::read_file(res.markdown);
   EXPECT_NE(md.find("Not enough finished reference runs"), std::string::npos);
   EXPECT_TRUE(stdfs::exists(root / "out" / "figures" / "target_loss_vs_rho.png"));
-  stdfs::remove_all(root);
 }

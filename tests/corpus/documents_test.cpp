@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "corpus/streams.h"
-#include "test_dir.h"
+#include "corpus_test_util.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -21,7 +21,7 @@ namespace {
 }  // namespace
 
 TEST(Documents, WriteThenReadRoundTripsPlainAndZstd) {
-  TestDir dir("documents_roundtrip");
+  TempDir dir("documents_roundtrip");
   std::vector<Document> docs = {{"hello\nworld", "a:1"},
                                 {"quotes \" and \\ and tabs\t and ünïcødé 🙂", "b:2"},
                                 {std::string(300000, 'x'), "big"}};
@@ -42,7 +42,7 @@ TEST(Documents, WriteThenReadRoundTripsPlainAndZstd) {
 }
 
 TEST(Documents, AbandonedWriterLeavesNothing) {
-  TestDir dir("documents_abandon");
+  TempDir dir("documents_abandon");
   {
     DocumentWriter w(dir.path / "x.jsonl.zst");
     w.write({"text", "s"});
@@ -51,7 +51,7 @@ TEST(Documents, AbandonedWriterLeavesNothing) {
 }
 
 TEST(Documents, FolderOrderAndFields) {
-  TestDir dir("documents_folder2");
+  TempDir dir("documents_folder2");
   fs::write_file_atomic(dir.path / "b/2.txt", "second file");
   fs::write_file_atomic(dir.path / "a.txt.gz", gzip("gzipped text"));
   fs::write_file_atomic(dir.path / "c.jsonl.gz",
@@ -69,7 +69,7 @@ TEST(Documents, FolderOrderAndFields) {
 }
 
 TEST(Documents, BadInputNamesFileAndLine) {
-  TestDir dir("documents_bad");
+  TempDir dir("documents_bad");
   EXPECT_NE(error_of([&] { read_all(dir.path / "missing.jsonl"); }).find("missing.jsonl"),
             std::string::npos);
   EXPECT_NE(error_of([&] { read_all(dir.path); }).find("no document files"), std::string::npos);
@@ -103,7 +103,7 @@ TEST(Documents, BadInputNamesFileAndLine) {
 }
 
 TEST(Streams, ReadLineHandlesCrlfMissingFinalNewlineAndLongLines) {
-  TestDir dir("streams_lines");
+  TempDir dir("streams_lines");
   std::string longline(1 << 19, 'q');
   fs::write_file_atomic(dir.path / "l.txt", "a\r\nb\n\n" + longline + "\nlast");
   InputStream in(dir.path / "l.txt");
@@ -119,7 +119,7 @@ TEST(Streams, ReadLineHandlesCrlfMissingFinalNewlineAndLongLines) {
 }
 
 TEST(Streams, ConcatenatedGzipMembersAndLargeOutput) {
-  TestDir dir("streams_gz");
+  TempDir dir("streams_gz");
   std::string big(3 << 20, 'a');  // compresses ~1000x: exercises full output buffers
   fs::write_file_atomic(dir.path / "x.txt.gz", gzip("first ") + gzip(big));
   std::string all;

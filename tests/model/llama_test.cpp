@@ -202,9 +202,9 @@ TEST(Ops, AttentionPathsAgreeWithGroupedHeads) {
   const Tensor k = torch::randn({b, kv, t, d}, torch::requires_grad());
   const Tensor v = torch::randn({b, kv, t, d}, torch::requires_grad());
   const Tensor up = torch::randn({b, t, h * d});
-  const Tensor e = ops::causal_attention(q, k, v, ops::AttentionPath::kExplicit);
+  const Tensor e = ops::causal_attention(q, k, v, ops::AttentionPath::matmul);
   const auto ge = torch::autograd::grad({(e * up).sum()}, {q, k, v});
-  for (auto path : {ops::AttentionPath::kSdpa, ops::AttentionPath::kTasks}) {
+  for (auto path : {ops::AttentionPath::sdpa, ops::AttentionPath::tasks}) {
     const Tensor s = ops::causal_attention(q, k, v, path);
     EXPECT_LT(max_rel_diff(e, s), 1e-5) << static_cast<int>(path);
     const auto gs = torch::autograd::grad({(s * up).sum()}, {q, k, v});
@@ -215,16 +215,16 @@ TEST(Ops, AttentionPathsAgreeWithGroupedHeads) {
   const Tensor k2 = k.detach().clone(), v2 = v.detach().clone();
   k2.select(2, t - 1).add_(3.0);
   v2.select(2, t - 1).add_(3.0);
-  const Tensor s2 = ops::causal_attention(q.detach(), k2, v2, ops::AttentionPath::kTasks);
+  const Tensor s2 = ops::causal_attention(q.detach(), k2, v2, ops::AttentionPath::tasks);
   const Tensor s1 = ops::causal_attention(q.detach(), k.detach(), v.detach(),
-                                          ops::AttentionPath::kTasks);
+                                          ops::AttentionPath::tasks);
   EXPECT_TRUE(torch::equal(s1.narrow(1, 0, t - 1), s2.narrow(1, 0, t - 1)));
   EXPECT_FALSE(torch::equal(s1.narrow(1, t - 1, 1), s2.narrow(1, t - 1, 1)));
   const bool torch2 = TORCH_VERSION_MAJOR >= 2;
-  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::kAuto, q),
-            torch2 ? ops::AttentionPath::kSdpa : ops::AttentionPath::kTasks);
-  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::kAuto, q.to(torch::kBFloat16)),
-            torch2 ? ops::AttentionPath::kSdpa : ops::AttentionPath::kExplicit);
+  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::automatic, q),
+            torch2 ? ops::AttentionPath::sdpa : ops::AttentionPath::tasks);
+  EXPECT_EQ(ops::resolve_attention_path(ops::AttentionPath::automatic, q.to(torch::kBFloat16)),
+            torch2 ? ops::AttentionPath::sdpa : ops::AttentionPath::matmul);
 
   // And a whole model gives the same loss and gradients through every path.
   ModelConfig c = preset("tiny");
@@ -242,8 +242,8 @@ TEST(Ops, AttentionPathsAgreeWithGroupedHeads) {
                               .grad()
                               .clone());
   };
-  const auto [explicit_loss, explicit_grad] = loss_and_grad(ops::AttentionPath::kExplicit);
-  for (auto path : {ops::AttentionPath::kSdpa, ops::AttentionPath::kTasks}) {
+  const auto [explicit_loss, explicit_grad] = loss_and_grad(ops::AttentionPath::matmul);
+  for (auto path : {ops::AttentionPath::sdpa, ops::AttentionPath::tasks}) {
     const auto [loss, grad] = loss_and_grad(path);
     EXPECT_NEAR(loss, explicit_loss, 1e-5);
     EXPECT_LT(max_rel_diff(grad, explicit_grad), 1e-4);
@@ -258,7 +258,7 @@ TEST(Ops, TaskAttentionIsIndependentOfThreadCount) {
   auto run = [&](int threads) {
     const int before = torch::get_num_threads();
     torch::set_num_threads(threads);
-    const Tensor out = ops::causal_attention(q, k, v, ops::AttentionPath::kTasks);
+    const Tensor out = ops::causal_attention(q, k, v, ops::AttentionPath::tasks);
     auto grads = torch::autograd::grad({out.square().sum()}, {q, k, v});
     torch::set_num_threads(before);
     grads.push_back(out.detach());
@@ -321,7 +321,7 @@ TEST(Llama, CudaMatchesCpuWhenAvailable) {
   model->to(torch::kCUDA);
   // fp32 on the GPU (TF32 may be on for matmuls: loose tolerance), then bf16 compute.
   EXPECT_NEAR(model->loss(tokens).item<double>(), cpu, 2e-3);
-  for (auto path : {ops::AttentionPath::kExplicit, ops::AttentionPath::kSdpa}) {
+  for (auto path : {ops::AttentionPath::matmul, ops::AttentionPath::sdpa}) {
     model->set_attention_path(path);
     model->set_compute_dtype(torch::kBFloat16);
     Tensor loss = model->loss(tokens.to(torch::kCUDA));

@@ -8,6 +8,7 @@
 
 #include "model/llama.h"
 #include "model/safetensors.h"
+#include "temp_dir.h"
 #include "util/fs.h"
 
 using namespace replay::model;
@@ -29,19 +30,16 @@ void check_against_reference(ModelConfig config, const std::string& name) {
     for (auto& item : model->named_parameters())
       if (item.key().find("norm") != std::string::npos) item.value().uniform_(0.5, 1.5);
   }
-  const stdfs::path dir = stdfs::temp_directory_path() /
-                          ("replay_oracle_" + name + "_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
-  stdfs::create_directories(dir);
-  save_safetensors(*model, dir / "model.safetensors", {{"format", "pt"}});
-  replay::fs::write_file_atomic(dir / "config.json", to_hf_config_json(config));
+  const TempDir dir("oracle_" + name);
+  save_safetensors(*model, dir.path / "model.safetensors", {{"format", "pt"}});
+  replay::fs::write_file_atomic(dir.path / "config.json", to_hf_config_json(config));
   const torch::Tensor tokens = torch::randint(config.vocab_size, {2, config.max_seq_len}, torch::kLong);
-  write_safetensors(dir / "tokens.safetensors", {{"tokens", tokens}});
+  write_safetensors(dir.path / "tokens.safetensors", {{"tokens", tokens}});
 
   const std::string cmd = std::string(kPython) + " " + REPLAY_SOURCE_DIR +
-                          "/tests/model/reference_llama.py " + dir.string();
+                          "/tests/model/reference_llama.py " + dir.path.string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  const auto ref = read_safetensors(dir / "reference.safetensors");
+  const auto ref = read_safetensors(dir.path / "reference.safetensors");
   ASSERT_EQ(ref.tensors.at(0).first, "logits");
   const torch::Tensor ref_logits = ref.tensors.at(0).second;  // float64
   const double ref_loss = ref.tensors.at(1).second.item<double>();
@@ -58,7 +56,6 @@ void check_against_reference(ModelConfig config, const std::string& name) {
   // Element-wise too: every logit within 1e-4 relative (absolute floor 1e-4 x scale).
   EXPECT_TRUE(torch::allclose(logits, ref_logits, 1e-4, 1e-5 * scale));
   EXPECT_NEAR(model->loss(tokens).item<double>(), ref_loss, 1e-4 * ref_loss);
-  stdfs::remove_all(dir);
 }
 
 }  // namespace

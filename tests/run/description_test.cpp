@@ -56,6 +56,9 @@ std::string error_of(const std::string& text) {
   return "";
 }
 
+// Unknown-key messages end with the table's known keys: "... (known: a, b)".
+std::string before_known_keys(const std::string& message) { return message.substr(0, message.find(" (known: ")); }
+
 std::string replace(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
@@ -86,10 +89,13 @@ TEST(Config, ParsesAMidTrainingRun) {
 }
 
 TEST(Config, UnknownKeysNameTheKeyAndFile) {
-  EXPECT_EQ(error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1")), "run.toml: unknown key \'schedule.rhoo\'");
-  EXPECT_EQ(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"reshuffle\"\nrepeats = 2")),
+  const std::string rhoo = error_of(replace(kMid, "rho = 0.5", "rho = 0.5\nrhoo = 1"));
+  EXPECT_EQ(before_known_keys(rhoo), "run.toml: unknown key \'schedule.rhoo\'");
+  EXPECT_NE(rhoo.find(" (known: "), std::string::npos) << rhoo;
+  EXPECT_NE(rhoo.find(", rho, "), std::string::npos) << rhoo;
+  EXPECT_EQ(before_known_keys(error_of(replace(kMid, "repeat = \"reshuffle\"", "repeat = \"reshuffle\"\nrepeats = 2"))),
             "run.toml: unknown key \'data.sources.math.repeats\'");
-  EXPECT_EQ(error_of(replace(kMid, "seq_len = 128", "seq_len = 128\nshuffle = 1")),
+  EXPECT_EQ(before_known_keys(error_of(replace(kMid, "seq_len = 128", "seq_len = 128\nshuffle = 1"))),
             "run.toml: unknown key \'data.shuffle\'");
 }
 
@@ -153,7 +159,7 @@ batch_size = 16
   EXPECT_DOUBLE_EQ(g.phases[1].lr_at_step(50), 3e-4);
   EXPECT_EQ(g.mixture->pool_size(g.mixture->source_index("math")), 40);
   const std::string bad = replace(general, "reset_optimizer = true", "reset_optimiser = true");
-  EXPECT_EQ(error_of(bad), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
+  EXPECT_EQ(before_known_keys(error_of(bad)), "run.toml: unknown key \'schedule.stages[1].reset_optimiser\'");
 }
 
 // Every key is parsed once: the values the schedule plans with are the run
@@ -201,7 +207,8 @@ steps = 10
 TEST(Description, BaseLrErrorsNameTheirKeys) {
   EXPECT_NE(error_of(replace(kMid, "lr = 0.002", "lr = 0")).find("optim.lr"), std::string::npos);
   EXPECT_NE(error_of(replace(kMid, "cooldown = 0.2", "cooldown = 2")).find("lr_schedule"), std::string::npos);
-  EXPECT_EQ(error_of(replace(kMid, "cooldown = 0.2", "cooldwn = 0.2")), "run.toml: unknown key 'lr_schedule.cooldwn'");
+  EXPECT_EQ(error_of(replace(kMid, "cooldown = 0.2", "cooldwn = 0.2")).rfind("run.toml: unknown key 'lr_schedule.cooldwn'", 0),
+            0u);
 }
 
 TEST(Description, FineTuningSaysTheBaseLrDoesNotApply) {

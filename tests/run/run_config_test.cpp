@@ -12,7 +12,7 @@
 namespace replay::run {
 namespace {
 
-using train::testing::TempDir;
+
 
 class RunConfigTest : public ::testing::Test {
  protected:

@@ -92,7 +92,7 @@ class RealCorpus : public ::testing::Test {
 };
 
 TEST_F(RealCorpus, ValidationIsDisjointFromTrainingOnRealDocuments) {
-  TestDir dir("real");
+  TempDir dir("real");
   auto docs = real_documents();
   ASSERT_GT(docs.size(), 20u);
   stdfs::path corpus = write_corpus(dir.path / "code.jsonl", docs);
@@ -158,7 +158,7 @@ TEST_F(RealCorpus, ValidationIsDisjointFromTrainingOnRealDocuments) {
 }
 
 TEST_F(RealCorpus, CommandLineBuildInfoAndErrors) {
-  TestDir dir("cli");
+  TempDir dir("cli");
   auto docs = real_documents();
   write_corpus(dir.path / "corpora" / "code.jsonl.zst", docs);
   write_corpus(dir.path / "corpora" / "small.jsonl", {docs.begin(), docs.begin() + 10});

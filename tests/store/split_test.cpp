@@ -58,7 +58,7 @@ Pieces pieces(const TokenStore& s, Split split) {
 }  // namespace
 
 TEST(SplitRule, ValidationIsTheSmallestKeysAndDisjointFromTraining) {
-  TestDir dir("rule");
+  TempDir dir("rule");
   auto docs = numbered_documents(2000);
   auto m = build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(),
                        options(32, 40, 7));
@@ -95,7 +95,7 @@ TEST(SplitRule, ValidationIsTheSmallestKeysAndDisjointFromTraining) {
 }
 
 TEST(SplitRule, FractionCapsTheValidationSize) {
-  TestDir dir("fraction");
+  TempDir dir("fraction");
   auto docs = numbered_documents(300);  // ~ 300 * 45 bytes ~ 420 sequences of 32
   BuildOptions o = options(32, 100000);
   o.val_max_fraction = 0.05;
@@ -113,7 +113,7 @@ TEST(SplitRule, FractionCapsTheValidationSize) {
 }
 
 TEST(SplitRule, IdenticalDocumentsStayTogetherAndSharedSequencesLeaveValidation) {
-  TestDir dir("dups");
+  TempDir dir("dups");
   std::vector<std::string> docs;
   // Every document starts with the same 64 bytes of boilerplate, so 8-token
   // sequences of pure boilerplate occur in both streams; some documents
@@ -135,7 +135,7 @@ TEST(SplitRule, IdenticalDocumentsStayTogetherAndSharedSequencesLeaveValidation)
 }
 
 TEST(Build, OutputIsIdenticalForAnyThreadCountAndBatchSize) {
-  TestDir dir("determinism");
+  TempDir dir("determinism");
   auto docs = numbered_documents(1500, 1, 300);
   std::vector<std::string> runs;
   int variant = 0;

@@ -78,7 +78,7 @@ TEST(ShardHeader, RoundTripsAndRejectsDamage) {
 }
 
 TEST(TokenStore, PacksDocumentsJoinedWithEotIntoFixedSequences) {
-  TestDir dir("pack");
+  TempDir dir("pack");
   // "ab" EOT "cde" EOT "f" EOT "ghij" EOT = 14 tokens -> three of 4, 2 dropped.
   auto m = build_store(dir.path / "s", documents_from_vector({"ab", "cde", "f", "ghij"}),
                        byte_tokenizer(), options(4));
@@ -105,7 +105,7 @@ TEST(TokenStore, PacksDocumentsJoinedWithEotIntoFixedSequences) {
 }
 
 TEST(TokenStore, TokensCarryAcrossShardsAndWideVocabulariesUseFourBytes) {
-  TestDir dir("shards");
+  TempDir dir("shards");
   auto docs = numbered_documents(120);
   std::vector<int64_t> stream;
   for (const auto& d : docs) {
@@ -129,7 +129,7 @@ TEST(TokenStore, TokensCarryAcrossShardsAndWideVocabulariesUseFourBytes) {
 }
 
 TEST(TokenStore, CorruptedOrTruncatedShardIsNamed) {
-  TestDir dir("corrupt");
+  TempDir dir("corrupt");
   BuildOptions o = options(8, 4);
   o.val_max_fraction = 0.5;
   o.shard_bytes = 8 * 2 * 10;
@@ -159,7 +159,7 @@ TEST(TokenStore, CorruptedOrTruncatedShardIsNamed) {
 }
 
 TEST(TokenStore, WrongTokenizerAndMissingStoreAreClearErrors) {
-  TestDir dir("fingerprint");
+  TempDir dir("fingerprint");
   build_store(dir.path / "s", documents_from_vector(numbered_documents(20)), byte_tokenizer(),
               options(8));
   std::string err = error_of([&] { TokenStore::open(dir.path / "s", "another-tokenizer"); });
@@ -175,7 +175,7 @@ TEST(TokenStore, WrongTokenizerAndMissingStoreAreClearErrors) {
 }
 
 TEST(Build, FailureLeavesNothingAndKeepsTheOldStore) {
-  TestDir dir("atomic");
+  TempDir dir("atomic");
   auto docs = numbered_documents(200);
   build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(), options(8));
   std::string manifest_before = fs::read_file(dir.path / "s" / "manifest.json");
@@ -199,7 +199,7 @@ TEST(Build, FailureLeavesNothingAndKeepsTheOldStore) {
 }
 
 TEST(Build, BadInputIsRejected) {
-  TestDir dir("bad");
+  TempDir dir("bad");
   EXPECT_NE(error_of([&] {
               build_store(dir.path / "s", documents_from_vector({"", ""}), byte_tokenizer(),
                           options(8));

@@ -1,12 +1,14 @@
-// Helpers shared by the store tests: a trivial byte
-// tokenizer (one id per byte) whose output is easy to predict by hand.
+// Helpers shared by the store tests: a scratch folder per test (TempDir), the
+// message of an expected error (error_of), and a trivial byte tokenizer (one
+// id per byte) whose output is easy to predict by hand.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "../corpus/test_dir.h"  // TestDir: a scratch folder per test
+#include "error_of.h"
 #include "store/builder.h"
+#include "temp_dir.h"
 
 // id = byte + offset; EOT = offset + 256. offset >= 65280 forces 4-byte tokens.
 inline replay::store::TokenizerHandle byte_tokenizer(uint32_t offset = 0) {

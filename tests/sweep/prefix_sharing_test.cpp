@@ -78,7 +78,7 @@ class PrefixSharing : public ::testing::Test {
     for (size_t i = 0; i < a.evals.size(); ++i) EXPECT_EQ(a.evals[i]["val"], b.evals[i]["val"]);
   }
 
-  train::testing::TempDir tmp_{"sweep"};
+  TempDir tmp_{"sweep"};
 };
 
 TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {

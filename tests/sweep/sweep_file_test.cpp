@@ -54,7 +54,7 @@ zip = { "schedule.f" = [0.25, 0.5], "schedule.e" = [8, 4] }
 }
 
 TEST(SweepFile, BadInputNamesTheKey) {
-  EXPECT_NE(error_of("name = \"s\"\nbase = \"b\"\ncolour = 1\n[[group]]\n").find("colour: unknown key"),
+  EXPECT_NE(error_of("name = \"s\"\nbase = \"b\"\ncolour = 1\n[[group]]\n").find("/x/s.toml: unknown key 'colour' (known: "),
             std::string::npos);
   EXPECT_NE(error_of("name = \"s\"\n[[group]]\n").find("base"), std::string::npos);
   EXPECT_NE(error_of("name = \"s\"\nbase = \"b\"\n").find("group"), std::string::npos);

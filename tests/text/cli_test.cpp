@@ -37,16 +37,16 @@ Result run(const std::string& args) {
 
 TEST(TokenizerCli, TrainInfoEncodeDecode) {
   ASSERT_TRUE(std::filesystem::exists(REPLAY_BINARY)) << "build the replay binary first";
-  auto dir = temp_dir("cli");
+  TempDir dir("cli");
   auto samples = real_samples(16 * 1024);
-  for (size_t i = 0; i < 4; ++i) fs::write_file_atomic(dir / "docs" / (samples[i].name + ".txt"), samples[i].text);
+  for (size_t i = 0; i < 4; ++i) fs::write_file_atomic(dir.path / "docs" / (samples[i].name + ".txt"), samples[i].text);
   std::string jsonl;
   for (size_t i = 4; i < samples.size(); ++i)
     jsonl += "{\"text\": " + nlohmann::json(samples[i].text).dump() + ", \"source\": \"x\"}\n";
-  fs::write_file_atomic(dir / "more.jsonl", jsonl);
+  fs::write_file_atomic(dir.path / "more.jsonl", jsonl);
 
-  std::string tok = (dir / "tok.json").string();
-  Result train = run("tokenizer train " + (dir / "docs").string() + " " + (dir / "more.jsonl").string() +
+  std::string tok = (dir.path / "tok.json").string();
+  Result train = run("tokenizer train " + (dir.path / "docs").string() + " " + (dir.path / "more.jsonl").string() +
                      " --vocab-size 400 --sample-mb 1 --threads 2 --out " + tok);
   ASSERT_EQ(train.status, 0) << train.out;
   Tokenizer loaded = Tokenizer::load(tok);
@@ -64,24 +64,22 @@ TEST(TokenizerCli, TrainInfoEncodeDecode) {
   Result dec = run("tokenizer decode -t " + r50k + " 31373 995");
   EXPECT_EQ(dec.status, 0);
   EXPECT_EQ(dec.out, "hello world");
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerCli, ErrorsNameTheFile) {
-  auto dir = temp_dir("cli_errors");
-  Result missing = run("tokenizer info -t " + (dir / "nope.json").string());
+  TempDir dir("cli_errors");
+  Result missing = run("tokenizer info -t " + (dir.path / "nope.json").string());
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("nope.json"), std::string::npos) << missing.out;
 
-  fs::write_file_atomic(dir / "bad.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no text field\"}\n");
-  Result bad = run("tokenizer train " + (dir / "bad.jsonl").string() + " --vocab-size 300 --out " +
-                   (dir / "t.json").string());
+  fs::write_file_atomic(dir.path / "bad.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no text field\"}\n");
+  Result bad = run("tokenizer train " + (dir.path / "bad.jsonl").string() + " --vocab-size 300 --out " +
+                   (dir.path / "t.json").string());
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("bad.jsonl:2"), std::string::npos) << bad.out;
-  EXPECT_FALSE(std::filesystem::exists(dir / "t.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "t.json"));
 
   Result bad_id = run("tokenizer decode -t " + rank_file("r50k_base").string() + " 12 x3");
   EXPECT_EQ(bad_id.status, 1);
   EXPECT_NE(bad_id.out.find("x3"), std::string::npos) << bad_id.out;
-  std::filesystem::remove_all(dir);
 }

@@ -50,11 +50,11 @@ std::string load_error(const std::filesystem::path& p) {
 }  // namespace
 
 TEST(HfJson, LoadsHandWrittenFileWithStringOrArrayMerges) {
-  auto dir = temp_dir("hf_tiny");
-  fs::write_file_atomic(dir / "strings.json", tiny_tokenizer(false).dump());
-  fs::write_file_atomic(dir / "arrays.json", tiny_tokenizer(true).dump());
-  Tokenizer a = Tokenizer::load(dir / "strings.json");
-  Tokenizer b = Tokenizer::load(dir / "arrays.json");
+  TempDir dir("hf_tiny");
+  fs::write_file_atomic(dir.path / "strings.json", tiny_tokenizer(false).dump());
+  fs::write_file_atomic(dir.path / "arrays.json", tiny_tokenizer(true).dump());
+  Tokenizer a = Tokenizer::load(dir.path / "strings.json");
+  Tokenizer b = Tokenizer::load(dir.path / "arrays.json");
   EXPECT_EQ(a.fingerprint(), b.fingerprint());
   EXPECT_EQ(a.vocab_size(), 262u);
   EXPECT_EQ(a.eot_id(), 261u);
@@ -65,26 +65,24 @@ TEST(HfJson, LoadsHandWrittenFileWithStringOrArrayMerges) {
   a.encode_with_special_tokens("hello<|endoftext|>", with);
   EXPECT_EQ(with, (std::vector<TokenId>{259, 261}));
   // A folder holding tokenizer.json loads too.
-  fs::write_file_atomic(dir / "folder" / "tokenizer.json", tiny_tokenizer(true).dump());
-  EXPECT_EQ(Tokenizer::load(dir / "folder").fingerprint(), a.fingerprint());
-  std::filesystem::remove_all(dir);
+  fs::write_file_atomic(dir.path / "folder" / "tokenizer.json", tiny_tokenizer(true).dump());
+  EXPECT_EQ(Tokenizer::load(dir.path / "folder").fingerprint(), a.fingerprint());
 }
 
 TEST(HfJson, ByteLevelAloneMeansTheGpt2Regex) {
-  auto dir = temp_dir("hf_bytelevel");
+  TempDir dir("hf_bytelevel");
   json j = tiny_tokenizer(true);
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-  fs::write_file_atomic(dir / "t.json", j.dump());
-  EXPECT_EQ(Tokenizer::load(dir / "t.json").pattern(), std::string(kGpt2Pattern));
-  std::filesystem::remove_all(dir);
+  fs::write_file_atomic(dir.path / "t.json", j.dump());
+  EXPECT_EQ(Tokenizer::load(dir.path / "t.json").pattern(), std::string(kGpt2Pattern));
 }
 
 TEST(HfJson, SavedRankFileLoadsBackIdentical) {
-  auto dir = temp_dir("hf_roundtrip");
+  TempDir dir("hf_roundtrip");
   for (std::string enc : {"r50k_base", "cl100k_base"}) {
     Tokenizer original = Tokenizer::load(rank_file(enc));
-    original.save(dir / (enc + ".json"));
-    Tokenizer loaded = Tokenizer::load(dir / (enc + ".json"));
+    original.save(dir.path / (enc + ".json"));
+    Tokenizer loaded = Tokenizer::load(dir.path / (enc + ".json"));
     EXPECT_EQ(loaded.fingerprint(), original.fingerprint()) << enc;
     EXPECT_EQ(loaded.vocab_size(), original.vocab_size());
     EXPECT_EQ(loaded.eot_id(), original.eot_id());
@@ -92,16 +90,15 @@ TEST(HfJson, SavedRankFileLoadsBackIdentical) {
   }
   // GPT-2 files (merge-list semantics) survive the round trip too.
   Tokenizer gpt2 = Tokenizer::load(gpt2_dir());
-  gpt2.save(dir / "gpt2.json");
-  EXPECT_EQ(Tokenizer::load(dir / "gpt2.json").fingerprint(), gpt2.fingerprint());
-  std::filesystem::remove_all(dir);
+  gpt2.save(dir.path / "gpt2.json");
+  EXPECT_EQ(Tokenizer::load(dir.path / "gpt2.json").fingerprint(), gpt2.fingerprint());
 }
 
 TEST(HfJson, MalformedFilesNameTheFileAndKey) {
-  auto dir = temp_dir("hf_bad");
+  TempDir dir("hf_bad");
   auto write = [&](const std::string& name, const std::string& text) {
-    fs::write_file_atomic(dir / name, text);
-    return dir / name;
+    fs::write_file_atomic(dir.path / name, text);
+    return dir.path / name;
   };
   auto expect = [&](const std::filesystem::path& p, std::initializer_list<std::string> needles) {
     std::string msg = load_error(p);
@@ -109,7 +106,7 @@ TEST(HfJson, MalformedFilesNameTheFileAndKey) {
   };
   expect(write("empty.json", ""), {"empty.json", "empty"});
   expect(write("broken.json", "{\"model\": "), {"broken.json", "invalid JSON"});
-  expect(dir / "absent.json", {"absent.json", "not found"});
+  expect(dir.path / "absent.json", {"absent.json", "not found"});
   json j = tiny_tokenizer(false);
   j["model"].erase("vocab");
   expect(write("novocab.json", j.dump()), {"novocab.json", "model.vocab"});
@@ -131,5 +128,4 @@ TEST(HfJson, MalformedFilesNameTheFileAndKey) {
   j = tiny_tokenizer(false);
   j["model"]["vocab"].erase("a");
   expect(write("nobyte.json", j.dump()), {"nobyte.json", "byte 0x61"});
-  std::filesystem::remove_all(dir);
 }

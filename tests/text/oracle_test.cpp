@@ -28,13 +28,12 @@ std::string run_capture(const std::string& command) {
 }
 
 std::vector<std::vector<TokenId>> oracle_ids(const std::string& encoding, const std::vector<Sample>& samples) {
-  auto dir = temp_dir("oracle_" + encoding);
+  TempDir dir("oracle_" + encoding);
   nlohmann::json texts = nlohmann::json::array();
   for (const auto& s : samples) texts.push_back(s.text);
-  fs::write_file_atomic(dir / "texts.json", texts.dump());
+  fs::write_file_atomic(dir.path / "texts.json", texts.dump());
   std::string out = run_capture("node '" + (oracle_dir() / "encode.js").string() + "' " + encoding + " '" +
-                                (dir / "texts.json").string() + "'");
-  std::filesystem::remove_all(dir);
+                                (dir.path / "texts.json").string() + "'");
   if (out.empty()) return {};
   return nlohmann::json::parse(out).get<std::vector<std::vector<TokenId>>>();
 }

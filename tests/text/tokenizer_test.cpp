@@ -134,7 +134,7 @@ TEST(Tokenizer, EncodesIdenticallyFromSeveralThreads) {
 
 TEST(Tokenizer, BadIdsAndFilesGiveClearErrors) {
   EXPECT_THROW(r50k().decode(std::vector<TokenId>{50257}), Error);
-  auto dir = temp_dir("bad");
+  TempDir dir("bad");
   auto expect_error = [](const std::filesystem::path& p, const std::string& needle) {
     try {
       Tokenizer::load(p);
@@ -143,17 +143,16 @@ TEST(Tokenizer, BadIdsAndFilesGiveClearErrors) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_error(dir / "missing.tiktoken", "missing.tiktoken");
-  fs::write_file_atomic(dir / "r50k_base.tiktoken", "");
-  expect_error(dir / "r50k_base.tiktoken", "empty");
-  fs::write_file_atomic(dir / "r50k_base.tiktoken", "IQ== 0\nnot-base64! 1\n");
-  expect_error(dir / "r50k_base.tiktoken", "r50k_base.tiktoken:2");
-  fs::write_file_atomic(dir / "r50k_base.tiktoken", "IQ== 0\n");
-  expect_error(dir / "r50k_base.tiktoken", "no token for byte");
-  fs::write_file_atomic(dir / "mystery.tiktoken", "IQ== 0\n");
-  expect_error(dir / "mystery.tiktoken", "mystery.tiktoken");
-  expect_error(dir, "no tokenizer in directory");
-  std::filesystem::remove_all(dir);
+  expect_error(dir.path / "missing.tiktoken", "missing.tiktoken");
+  fs::write_file_atomic(dir.path / "r50k_base.tiktoken", "");
+  expect_error(dir.path / "r50k_base.tiktoken", "empty");
+  fs::write_file_atomic(dir.path / "r50k_base.tiktoken", "IQ== 0\nnot-base64! 1\n");
+  expect_error(dir.path / "r50k_base.tiktoken", "r50k_base.tiktoken:2");
+  fs::write_file_atomic(dir.path / "r50k_base.tiktoken", "IQ== 0\n");
+  expect_error(dir.path / "r50k_base.tiktoken", "no token for byte");
+  fs::write_file_atomic(dir.path / "mystery.tiktoken", "IQ== 0\n");
+  expect_error(dir.path / "mystery.tiktoken", "mystery.tiktoken");
+  expect_error(dir.path, "no tokenizer in directory");
 }
 
 TEST(Tokenizer, FingerprintIsStableAndDistinguishesEncodings) {

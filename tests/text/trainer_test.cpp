@@ -34,9 +34,9 @@ TEST(Trainer, TrainsDeterministicallySavesAndLoadsBackIdentical) {
   EXPECT_EQ(one.eot_id(), 999u);
   EXPECT_EQ(one.merge_count(), 999u - 256u);
 
-  auto dir = temp_dir("trainer");
-  one.save(dir / "tokenizer.json");
-  Tokenizer loaded = Tokenizer::load(dir / "tokenizer.json");
+  TempDir dir("trainer");
+  one.save(dir.path / "tokenizer.json");
+  Tokenizer loaded = Tokenizer::load(dir.path / "tokenizer.json");
   EXPECT_EQ(loaded.fingerprint(), one.fingerprint());
   EXPECT_EQ(loaded.pattern(), one.pattern());
   size_t bytes = 0, tokens = 0;
@@ -53,7 +53,6 @@ TEST(Trainer, TrainsDeterministicallySavesAndLoadsBackIdentical) {
   // Frequent words of the sample became single tokens.
   EXPECT_EQ(one.encode(" the").size(), 1u);
   EXPECT_EQ(one.encode(" License").size(), 1u);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Trainer, RespectsPatternAndSpecials) {

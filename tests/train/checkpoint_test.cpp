@@ -1,28 +1,16 @@
 // Checkpoint directories: verify, detect corruption and partial writes, fall
 // back to the previous good one, prune to the last K.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
 
+#include "temp_dir.h"
 #include "train/checkpoint.h"
 #include "util/error.h"
 #include "util/fs.h"
 
 namespace replay::train {
 namespace {
-
-struct TempDir {
-  stdfs::path path;
-  TempDir() {
-    path = stdfs::temp_directory_path() /
-           ("replay-ckpt-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    stdfs::remove_all(path);
-    stdfs::create_directories(path);
-  }
-  ~TempDir() { stdfs::remove_all(path); }
-};
 
 stdfs::path write_checkpoint(const stdfs::path& root, int64_t step) {
   CheckpointWriter w(root, step);
@@ -40,7 +28,7 @@ std::vector<std::string> reports;
 void collect(const std::string& r) { reports.push_back(r); }
 
 TEST(Checkpoint, WritesVerifiesAndReadsBack) {
-  TempDir tmp;
+  TempDir tmp("ckpt");
   auto dir = write_checkpoint(tmp.path, 12);
   EXPECT_EQ(dir.filename(), "step-000000012");
   EXPECT_EQ(verify_checkpoint(dir), "");
@@ -56,14 +44,14 @@ TEST(Checkpoint, WritesVerifiesAndReadsBack) {
 }
 
 TEST(Checkpoint, UncommittedWriterLeavesNothing) {
-  TempDir tmp;
+  TempDir tmp("ckpt");
   { CheckpointWriter w(tmp.path, 5); w.write_file(kWeightsFile, "x"); }
   EXPECT_TRUE(list_checkpoints(tmp.path).empty());
   EXPECT_TRUE(stdfs::is_empty(tmp.path));
 }
 
 TEST(Checkpoint, CorruptAndPartialFallBackToPreviousGood) {
-  TempDir tmp;
+  TempDir tmp("ckpt");
   write_checkpoint(tmp.path, 10);
   auto s20 = write_checkpoint(tmp.path, 20);
   auto s30 = write_checkpoint(tmp.path, 30);
@@ -95,7 +83,7 @@ TEST(Checkpoint, CorruptAndPartialFallBackToPreviousGood) {
 }
 
 TEST(Checkpoint, PruneKeepsNewest) {
-  TempDir tmp;
+  TempDir tmp("ckpt");
   for (int s : {1, 2, 3, 4, 5}) write_checkpoint(tmp.path, s);
   prune_checkpoints(tmp.path, 2);
   auto left = list_checkpoints(tmp.path);
@@ -105,7 +93,7 @@ TEST(Checkpoint, PruneKeepsNewest) {
 }
 
 TEST(Checkpoint, InitFromRunDirOrCheckpointDir) {
-  TempDir tmp;
+  TempDir tmp("ckpt");
   write_checkpoint(tmp.path / "checkpoints", 3);
   auto newest = write_checkpoint(tmp.path / "checkpoints", 7);
   EXPECT_EQ(resolve_init_checkpoint(tmp.path), newest);

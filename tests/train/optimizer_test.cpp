@@ -4,7 +4,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <set>
+#include <string>
 
+#include "model/llama.h"
 #include "train/optimizer.h"
 
 namespace replay::train {
@@ -12,12 +15,32 @@ namespace {
 
 using run::OptimSettings;
 
-TEST(Optimizer, DecayRule) {
-  auto matrix = torch::zeros({4, 4});
-  auto vector = torch::zeros({4});
-  EXPECT_TRUE(should_decay("lm_head.weight", matrix, false));
-  EXPECT_FALSE(should_decay("model.embed_tokens.weight", matrix, true));
-  EXPECT_FALSE(should_decay("model.norm.weight", vector, false));
+// The decay rule lives in the model (param_groups(), which the trainer hands
+// to the optimizer as is): linear weights and the LM head are decayed; norm
+// weights and the token embedding are not.
+TEST(Optimizer, DecayRuleOfTheModelsParamGroups) {
+  for (bool tied : {false, true}) {
+    model::ModelConfig config = model::preset("tiny");
+    config.tie_embeddings = tied;
+    model::Llama llama(config);
+    const auto groups = llama->param_groups();
+    std::set<std::string> decayed, not_decayed;
+    for (const auto& [name, tensor] : groups.decay) decayed.insert(name);
+    for (const auto& [name, tensor] : groups.no_decay) not_decayed.insert(name);
+    for (const char* name : {"model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight",
+                             "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
+                             "model.layers.1.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight",
+                             "model.layers.1.mlp.down_proj.weight"})
+      EXPECT_TRUE(decayed.count(name)) << name;
+    EXPECT_EQ(decayed.count("lm_head.weight"), tied ? 0u : 1u);
+    for (const char* name : {"model.embed_tokens.weight", "model.norm.weight",
+                             "model.layers.0.input_layernorm.weight",
+                             "model.layers.1.post_attention_layernorm.weight"})
+      EXPECT_TRUE(not_decayed.count(name)) << name;
+    // Every parameter in exactly one group; the decayed ones are all matrices.
+    EXPECT_EQ(decayed.size() + not_decayed.size(), llama->named_parameters().size());
+    for (const auto& [name, tensor] : groups.decay) EXPECT_EQ(tensor.dim(), 2) << name;
+  }
 }
 
 // One parameter, several steps, checked against the PyTorch AdamW formula:

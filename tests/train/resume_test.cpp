@@ -16,7 +16,6 @@
 namespace replay::train {
 namespace {
 
-using testing::TempDir;
 namespace stdfs = std::filesystem;
 
 // Starts `replay train config [args]` with stdout/stderr to `log`.

@@ -3,7 +3,6 @@
 // run configs for the tiny model, and a metrics.jsonl reader.
 #pragma once
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,26 +13,11 @@
 #include <vector>
 
 #include "store/builder.h"
+#include "temp_dir.h"  // TempDir, used by every trainer test
 
 namespace replay::train::testing {
 
 namespace stdfs = std::filesystem;
-
-struct TempDir {
-  stdfs::path path;
-  explicit TempDir(const std::string& tag) {
-    // Outside a test (SetUpTestSuite) there is no test name to add.
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = stdfs::temp_directory_path() / ("replay-train-" + tag + "-" + std::to_string(::getpid()) +
-                                           (info ? std::string("-") + info->name() : std::string()));
-    stdfs::remove_all(path);
-    stdfs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    stdfs::remove_all(path, ec);
-  }
-};
 
 // Deterministic pseudo-text: "words" for generic, arithmetic for math, so the
 // two sources have visibly different losses.

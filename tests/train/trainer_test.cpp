@@ -21,7 +21,6 @@ namespace {
 
 using run::RunConfig;
 using run::load_run_config;
-using testing::TempDir;
 
 // Options of an in-process run without console output.
 TrainOptions quiet(ResumeMode resume) {

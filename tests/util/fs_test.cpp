@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -10,8 +11,8 @@ namespace stdfs = std::filesystem;
 using namespace replay;
 
 TEST(AtomicFile, CommitPublishesAndAbandonLeavesNothing) {
-  stdfs::path dir = stdfs::temp_directory_path() / "replay_fs_test";
-  stdfs::remove_all(dir);
+  TempDir tmp("fs");
+  const stdfs::path dir = tmp.path / "sub";  // AtomicFile creates the folder
   {
     fs::AtomicFile f(dir / "a.txt");
     f.write("hello");
@@ -23,7 +24,6 @@ TEST(AtomicFile, CommitPublishesAndAbandonLeavesNothing) {
   fs::MappedFile m(dir / "a.txt");
   ASSERT_EQ(m.size(), 5u);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(m.data()), 5), "hello");
-  stdfs::remove_all(dir);
 }
 
 TEST(ReadFile, MissingFileNamesThePath) {

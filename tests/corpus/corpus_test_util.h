@@ -1,8 +1,9 @@
-// Test helpers: a fresh scratch folder per test (removed afterwards), gzip
-// for fixtures, and the message of an expected replay::Error.
+// Test helpers of the corpus (and store) suites: a scratch folder per test
+// (TempDir), gzip for fixtures, every document of a corpus file, and the
+// message of an expected replay::Error.
 #pragma once
 #include "error_of.h"
-#include <unistd.h>
+#include "temp_dir.h"
 #include <zlib.h>
 
 #include <filesystem>
@@ -11,17 +12,6 @@
 
 #include "corpus/documents.h"
 #include "util/error.h"
-
-struct TestDir {
-  explicit TestDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() /
-             ("replay_corpus_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TestDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path path;
-};
 
 // gzip-compresses `data` (a .gz member or file for fixtures).
 inline std::string gzip(const std::string& data) {
