@@ -68,13 +68,13 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& options)
     return it->second.loss;
   };
   for (const auto& r : refs) {
-    if (r.status != RunStatus::Done || r.tag("family") != "reference") continue;
+    if (r.status != RunStatus::done || r.tag("family") != "reference") continue;
     auto x = r.tag_number("x");
     auto loss = target_loss(r);
     if (x && loss) data.reference.push_back({*x, *loss});
   }
   for (const auto& r : data.runs) {
-    if (r.status != RunStatus::Done || r.tag("family") == "reference") continue;
+    if (r.status != RunStatus::done || r.tag("family") == "reference") continue;
     auto loss = target_loss(r);
     if (!loss) continue;
     ScheduleLoss s{r.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), *loss, {}};

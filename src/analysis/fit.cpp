@@ -12,19 +12,19 @@
 namespace replay::analysis {
 
 const char* curve_form_name(CurveForm form) {
-  return form == CurveForm::Power ? "power" : "shifted-power";
+  return form == CurveForm::power ? "power" : "shifted-power";
 }
 
 CurveForm parse_curve_form(const std::string& name) {
-  if (name == "power") return CurveForm::Power;
-  if (name == "shifted-power") return CurveForm::ShiftedPower;
+  if (name == "power") return CurveForm::power;
+  if (name == "shifted-power") return CurveForm::shifted_power;
   throw Error("unknown curve form '" + name + "' (expected power or shifted-power)");
 }
 
 namespace {
 
 double model(CurveForm form, const double* p, double x) {
-  if (form == CurveForm::Power) return p[0] / std::pow(x, p[1]) + p[2];
+  if (form == CurveForm::power) return p[0] / std::pow(x, p[1]) + p[2];
   return p[0] / (std::pow(x, p[1]) + p[3]) + p[2];
 }
 
@@ -68,7 +68,7 @@ double CurveFit::predict(double x) const {
 }
 
 CurveFit fit_curve(const std::vector<CurvePoint>& points, const FitOptions& options) {
-  const int n = options.form == CurveForm::Power ? 3 : 4;
+  const int n = options.form == CurveForm::power ? 3 : 4;
   const int m = static_cast<int>(points.size());
   if (m < n)
     throw Error("curve fit (" + std::string(curve_form_name(options.form)) + ") needs at least " +

@@ -17,8 +17,8 @@
 namespace replay::analysis {
 
 enum class CurveForm {
-  Power,         // L = A / x^B + C
-  ShiftedPower,  // L = A / (x^B + D) + C
+  power,          // L = A / x^B + C
+  shifted_power,  // L = A / (x^B + D) + C
 };
 const char* curve_form_name(CurveForm form);            // "power", "shifted-power"
 CurveForm parse_curve_form(const std::string& name);    // throws replay::Error
@@ -29,7 +29,7 @@ struct CurvePoint {
 };
 
 struct FitOptions {
-  CurveForm form = CurveForm::Power;
+  CurveForm form = CurveForm::power;
   // Initial guess of the spec / the reference.
   double A0 = 0.1, B0 = 0.2, C0 = 2.0, D0 = 0.001;
   // curve_fit(method="lm") defaults, with the reference's maxfev.
@@ -44,7 +44,7 @@ struct FitOptions {
 };
 
 struct CurveFit {
-  CurveForm form = CurveForm::Power;
+  CurveForm form = CurveForm::power;
   double A = 0, B = 0, C = 0, D = 0;  // D is 0 for the plain power form
   std::vector<CurvePoint> points;  // the fitted points, in ascending x
   std::vector<double> residuals;   // observed - fitted, per point of `points`

@@ -184,19 +184,19 @@ RunRecord read_run_columns(const Stmt& s) {
 
 const char* run_status_name(RunStatus status) {
   switch (status) {
-    case RunStatus::Queued: return "queued";
-    case RunStatus::Running: return "running";
-    case RunStatus::Done: return "done";
-    case RunStatus::Failed: return "failed";
+    case RunStatus::queued: return "queued";
+    case RunStatus::running: return "running";
+    case RunStatus::done: return "done";
+    case RunStatus::failed: return "failed";
   }
   return "?";
 }
 
 RunStatus parse_run_status(const std::string& name) {
-  if (name == "queued") return RunStatus::Queued;
-  if (name == "running") return RunStatus::Running;
-  if (name == "done") return RunStatus::Done;
-  if (name == "failed") return RunStatus::Failed;
+  if (name == "queued") return RunStatus::queued;
+  if (name == "running") return RunStatus::running;
+  if (name == "done") return RunStatus::done;
+  if (name == "failed") return RunStatus::failed;
   throw Error("unknown run status '" + name + "' (expected queued, running, done or failed)");
 }
 
@@ -349,23 +349,23 @@ void Registry::set_status(const std::string& id, RunStatus status, const char* e
 }
 
 void Registry::mark_queued(const std::string& id) {
-  set_status(id, RunStatus::Queued, ", started_at = NULL, ended_at = NULL, error = ''", nullptr,
+  set_status(id, RunStatus::queued, ", started_at = NULL, ended_at = NULL, error = ''", nullptr,
              std::nullopt);
 }
 
 void Registry::mark_running(const std::string& id) {
-  set_status(id, RunStatus::Running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
+  set_status(id, RunStatus::running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
              std::nullopt);
 }
 
 void Registry::mark_done(const std::string& id, std::optional<double> tokens_per_s) {
-  set_status(id, RunStatus::Done,
+  set_status(id, RunStatus::done,
              tokens_per_s ? ", ended_at = ?3, tokens_per_s = ?5" : ", ended_at = ?3", nullptr,
              tokens_per_s);
 }
 
 void Registry::mark_failed(const std::string& id, const std::string& error) {
-  set_status(id, RunStatus::Failed, ", ended_at = ?3, error = ?4", &error, std::nullopt);
+  set_status(id, RunStatus::failed, ", ended_at = ?3, error = ?4", &error, std::nullopt);
 }
 
 void Registry::record_progress(const std::string& id, int64_t step, int64_t tokens,

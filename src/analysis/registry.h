@@ -35,7 +35,7 @@ namespace replay::analysis {
 inline constexpr const char* kDefaultRegistryPath = "runs/registry.sqlite";
 inline constexpr int kRegistrySchemaVersion = 1;
 
-enum class RunStatus { Queued, Running, Done, Failed };
+enum class RunStatus { queued, running, done, failed };
 const char* run_status_name(RunStatus status);
 RunStatus parse_run_status(const std::string& name);  // throws replay::Error
 
@@ -56,7 +56,7 @@ struct RunRecord {
   std::map<std::string, std::string> tags;  // per-sweep tags
   std::string config;  // resolved config text (TOML)
   std::string run_dir;
-  RunStatus status = RunStatus::Queued;
+  RunStatus status = RunStatus::queued;
   double created_at = 0;                 // unix seconds
   std::optional<double> started_at, ended_at;
   int64_t step = 0, tokens = 0;          // latest progress

@@ -171,7 +171,7 @@ class ReportBuilder {
     result_.dir = options_.out_dir;
     heading(1, "Replay report: sweep " + data_.sweep);
     size_t done = 0;
-    for (const auto& r : data_.runs) done += r.status == RunStatus::Done;
+    for (const auto& r : data_.runs) done += r.status == RunStatus::done;
     paragraph("Registry " + registry_.path().string() + "; " + std::to_string(data_.runs.size()) +
               " runs, " + std::to_string(done) + " done. Target split: " + data_.target_split +
               (data_.generic_split.empty() ? "" : "; generic split: " + data_.generic_split) +
@@ -204,7 +204,7 @@ class ReportBuilder {
 
   void efficiency_section() {
     heading(2, "Data efficiency");
-    int needed = options_.form == CurveForm::Power ? 3 : 4;
+    int needed = options_.form == CurveForm::power ? 3 : 4;
     if (static_cast<int>(data_.reference.size()) < needed) {
       paragraph("Not enough finished reference runs to fit the reference curve (" +
                 std::to_string(data_.reference.size()) + " of at least " + std::to_string(needed) +
@@ -215,9 +215,9 @@ class ReportBuilder {
     fo.form = options_.form;
     CurveFit fit = fit_curve(data_.reference, fo);
     result_.fit = fit;
-    std::string law = options_.form == CurveForm::Power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C";
+    std::string law = options_.form == CurveForm::power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C";
     std::string params = "A = " + general(fit.A) + ", B = " + general(fit.B) + ", C = " + general(fit.C);
-    if (options_.form == CurveForm::ShiftedPower) params += ", D = " + general(fit.D);
+    if (options_.form == CurveForm::shifted_power) params += ", D = " + general(fit.D);
     paragraph("Reference fit " + law + " over " + std::to_string(fit.points.size()) +
               " pool sizes (Levenberg-Marquardt, MINPACK lmdif): " + params + "; residual sum of squares " +
               general(fit.rss) + "; " + std::to_string(fit.evaluations) + " evaluations; " +

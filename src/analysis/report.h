@@ -18,7 +18,7 @@ namespace replay::analysis {
 struct ReportOptions {
   CollectOptions collect;
   std::filesystem::path out_dir;
-  CurveForm form = CurveForm::Power;
+  CurveForm form = CurveForm::power;
   int png_width = 800, png_height = 560;
 };
 

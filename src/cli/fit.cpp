@@ -88,10 +88,10 @@ void run(const Options& o) {
   fo.form = parse_curve_form(o.form);
   CurveFit fit = fit_curve(refs, fo);
   std::printf("reference fit %s over %zu points (MINPACK lmdif, %d evaluations): %s\n",
-              fo.form == CurveForm::Power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C",
+              fo.form == CurveForm::power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C",
               fit.points.size(), fit.evaluations, fit.converged ? "converged" : "DID NOT CONVERGE");
   std::printf("  A = %.8g  B = %.8g  C = %.8g", fit.A, fit.B, fit.C);
-  if (fo.form == CurveForm::ShiftedPower) std::printf("  D = %.8g", fit.D);
+  if (fo.form == CurveForm::shifted_power) std::printf("  D = %.8g", fit.D);
   std::printf("\n  residual sum of squares %.6g (%s)\n", fit.rss, fit.message.c_str());
   if (fit.degenerate)
     std::printf("  WARNING: degenerate fit: %s; multipliers remain well defined\n",

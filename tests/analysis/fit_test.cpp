@@ -51,7 +51,7 @@ TEST(Fit, RecoversKnownPowerLawWithNoise) {
 TEST(Fit, RecoversShiftedPowerLaw) {
   auto pts = synthetic(0.3, 0.6, 2.0, 0.5, {0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30});
   FitOptions opt;
-  opt.form = CurveForm::ShiftedPower;
+  opt.form = CurveForm::shifted_power;
   CurveFit fit = fit_curve(pts, opt);
   ASSERT_TRUE(fit.converged) << fit.message;
   EXPECT_NEAR(fit.A, 0.3, 1e-5);
@@ -120,10 +120,10 @@ TEST(Fit, RejectsBadInput) {
   EXPECT_THROW(fit_curve({{1, 3}, {0, 2.9}, {2, 2.8}}), replay::Error);
   EXPECT_THROW(fit_curve({{1, 3}, {2, NAN}, {4, 2.8}}), replay::Error);
   FitOptions opt;
-  opt.form = CurveForm::ShiftedPower;
+  opt.form = CurveForm::shifted_power;
   EXPECT_THROW(fit_curve({{1, 3}, {2, 2.9}, {4, 2.8}}, opt), replay::Error);  // 4 parameters
   EXPECT_THROW(parse_curve_form("cubic"), replay::Error);
-  EXPECT_EQ(parse_curve_form("shifted-power"), CurveForm::ShiftedPower);
+  EXPECT_EQ(parse_curve_form("shifted-power"), CurveForm::shifted_power);
 }
 
 TEST(Fit, FormatsSignificantDigits) {

@@ -39,7 +39,7 @@ TEST(Registry, RunsAreContentAddressedAndKeepTheirStatus) {
   // Re-adding (a rerun sweep) must not reset a finished run.
   EXPECT_EQ(reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {}, ""}), id);
   RunRecord r = reg.get_run(id);
-  EXPECT_EQ(r.status, RunStatus::Done);
+  EXPECT_EQ(r.status, RunStatus::done);
   EXPECT_EQ(r.run_dir, "runs/a");
   ASSERT_TRUE(r.started_at && r.ended_at);
   EXPECT_LE(*r.started_at, *r.ended_at);
@@ -79,18 +79,18 @@ TEST(Registry, StatusFiltersMetricsAndBranches) {
   EXPECT_EQ(reg.get_run(a).step, 20);
   EXPECT_DOUBLE_EQ(*reg.get_run(a).tokens_per_s, 800.0);
 
-  auto failed = reg.list_runs({std::nullopt, RunStatus::Failed});
+  auto failed = reg.list_runs({std::nullopt, RunStatus::failed});
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].id, b);
   EXPECT_EQ(failed[0].error, "CUDA out of memory");
-  auto queued = reg.list_runs({std::string("s"), RunStatus::Queued});
+  auto queued = reg.list_runs({std::string("s"), RunStatus::queued});
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].branched_from, a);
   EXPECT_EQ(queued[0].branch_step, 12);
   // Retrying a failed run clears its error.
   reg.mark_queued(b);
   EXPECT_EQ(reg.get_run(b).error, "");
-  EXPECT_EQ(reg.get_run(b).status, RunStatus::Queued);
+  EXPECT_EQ(reg.get_run(b).status, RunStatus::queued);
 
   std::string db = (dir / "r.sqlite").string();
   EXPECT_NE(error_of([&] { reg.mark_done("nope"); }).find(db), std::string::npos);
@@ -175,7 +175,7 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
     for (;;) {
       auto runs = reg.list_runs({std::string("sweep"), std::nullopt});
       for (const auto& r : runs)  // a done run always shows its final eval: no torn writes
-        if (r.status == RunStatus::Done) {
+        if (r.status == RunStatus::done) {
           EXPECT_EQ(r.final_metrics.at("target").step, kEvals);
         }
       max_seen = std::max<int>(max_seen, runs.size());
@@ -194,7 +194,7 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
   ASSERT_TRUE(reader_ok);
   EXPECT_GT(reads, 1);
   Registry reg(path);
-  auto runs = reg.list_runs({std::string("sweep"), RunStatus::Done});
+  auto runs = reg.list_runs({std::string("sweep"), RunStatus::done});
   EXPECT_EQ(runs.size(), static_cast<size_t>(kRuns));
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
