@@ -29,92 +29,211 @@ bool mt_replay(const ScheduleLoss& s) {
   return s.family == "mid-training" && !is_zero(s.rho) && is_one(s.alpha);
 }
 
+// The distinct targets of `runs`, first seen first; runs without one skipped.
+std::vector<TargetIdentity> targets_of(const std::vector<RunRecord>& runs) {
+  std::vector<TargetIdentity> out;
+  std::set<std::string> seen;
+  for (const auto& r : runs) {
+    TargetIdentity t = r.effective_target();
+    if (!t.key().empty() && seen.insert(t.key()).second) out.push_back(t);
+  }
+  return out;
+}
+
+std::string target_list(const std::vector<TargetIdentity>& targets) {
+  std::string out;
+  for (const auto& t : targets) out += (out.empty() ? "" : ", ") + t.label();
+  return out;
+}
+
+struct TargetChoice {
+  TargetIdentity target;  // what the analysis reports as its target
+  std::string key;        // runs with this target key are used
+  std::string split;      // the target's validation split
+};
+
+// The analysis' target among the targets of `selected` (see efficiency.h).
+TargetChoice choose_target(const std::vector<RunRecord>& selected, const std::string& selector,
+                           const std::string& what) {
+  std::vector<TargetIdentity> targets = targets_of(selected);
+  if (selector.empty()) {
+    if (targets.size() > 1)
+      throw Error(what + " spans " + std::to_string(targets.size()) + " targets: " +
+                  target_list(targets) +
+                  "; one fit through them would mix their losses. Pass --target DOMAIN (or the "
+                  "store path) to choose one");
+    if (targets.empty()) return {};
+    return {targets[0], targets[0].key(), targets[0].source};
+  }
+  std::vector<TargetIdentity> hits;
+  for (const auto& t : targets)
+    if (t.matches(selector)) hits.push_back(t);
+  if (hits.size() == 1) return {hits[0], hits[0].key(), hits[0].source};
+  if (hits.size() > 1)
+    throw Error(what + ": --target '" + selector + "' matches " + std::to_string(hits.size()) +
+                " targets: " + target_list(hits) + "; pass the store path to choose one");
+  // The old meaning: the name of the target split, for runs that record no
+  // store (none, or a single tag-only target).
+  if (targets.empty() || (targets.size() == 1 && targets[0].empty()))
+    return {{selector, selector, "", ""}, targets.empty() ? "" : targets[0].key(), selector};
+  throw Error(what + ": --target '" + selector + "' matches none of its targets: " +
+              target_list(targets) + " (give a domain, a store path or a split name)");
+}
+
+// Keeps the first listing of each run.
+void add_once(std::vector<RunRecord>& out, std::set<std::string>& seen, const RunRecord& r) {
+  if (seen.insert(r.id).second) out.push_back(r);
+}
+
+std::optional<double> split_loss(const RunRecord& r, const std::string& split) {
+  auto it = r.final_metrics.find(split);
+  if (it == r.final_metrics.end() || !std::isfinite(it->second.loss)) return std::nullopt;
+  return it->second.loss;
+}
+
+std::optional<ScheduleLoss> schedule_of(const RunRecord& r, const SweepData& data) {
+  if (r.status != RunStatus::done || r.tag("family") == "reference") return std::nullopt;
+  auto loss = split_loss(r, data.target_split);
+  if (!loss) return std::nullopt;
+  ScheduleLoss s{r.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), *loss, {}, r.sweep};
+  s.generic_loss = split_loss(r, data.generic_split);
+  return s;
+}
+
+[[noreturn]] void no_split(const SweepData& data, const std::string& what) {
+  std::set<std::string> splits;
+  for (const auto& r : data.runs)
+    for (const auto& [name, loss] : r.final_metrics) splits.insert(name);
+  std::string list;
+  for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
+  throw Error(what + ": no target split given and no run has a target identity or a \"target\" "
+              "tag; pass --target (splits with results: " + (list.empty() ? "none" : list) + ")");
+}
+
+void collect_reference(const std::vector<RunRecord>& on_target, const CollectOptions& o,
+                       const Registry& registry, SweepData& data) {
+  std::set<std::string> seen, sweeps;
+  for (const auto& r : on_target) {
+    if (!o.reference_sweep.empty() && r.sweep != o.reference_sweep) continue;
+    if (r.status != RunStatus::done || r.tag("family") != "reference") continue;
+    auto x = r.tag_number("x");
+    auto loss = split_loss(r, data.target_split);
+    if (!x || !loss || !seen.insert(r.id).second) continue;
+    data.reference.push_back({*x, *loss});
+    if (sweeps.insert(r.sweep).second) data.reference_sweeps.push_back(r.sweep);
+  }
+  if (o.reference_sweep.empty() || !data.reference.empty()) return;
+  auto refs = registry.list_runs({o.reference_sweep, std::nullopt});
+  if (refs.empty())
+    throw Error(registry.path().string() + ": no runs in reference sweep '" + o.reference_sweep + "'");
+  bool any_on_target = false;
+  for (const auto& r : on_target) any_on_target |= r.sweep == o.reference_sweep;
+  if (!any_on_target)
+    throw Error(registry.path().string() + ": reference sweep '" + o.reference_sweep +
+                "' has no runs on target " + data.target.label() + " (its targets: " +
+                target_list(targets_of(refs)) + ")");
+}
+
 }  // namespace
 
-SweepData collect_sweep(const Registry& registry, const CollectOptions& options) {
+SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
   SweepData data;
-  data.sweep = options.sweep;
-  data.runs = registry.list_runs({options.sweep, std::nullopt});
-  if (data.runs.empty())
-    throw Error(registry.path().string() + ": no runs in sweep '" + options.sweep + "'");
-  std::vector<RunRecord> refs = data.runs;
-  if (!options.reference_sweep.empty() && options.reference_sweep != options.sweep) {
-    refs = registry.list_runs({options.reference_sweep, std::nullopt});
-    if (refs.empty())
-      throw Error(registry.path().string() + ": no runs in reference sweep '" +
-                  options.reference_sweep + "'");
-  }
+  data.sweep = o.sweep;
+  const std::vector<RunRecord> all = registry.list_runs();
+  std::vector<RunRecord> selected;
+  for (const auto& r : all)
+    if (o.sweep.empty() || r.sweep == o.sweep) selected.push_back(r);
+  std::string what = registry.path().string() + (o.sweep.empty() ? "" : ": sweep '" + o.sweep + "'");
+  if (selected.empty())
+    throw Error(registry.path().string() +
+                (o.sweep.empty() ? ": no runs" : ": no runs in sweep '" + o.sweep + "'"));
 
-  data.target_split = options.target_split;
-  data.generic_split = options.generic_split;
-  for (const auto& r : data.runs) {
-    if (data.target_split.empty()) data.target_split = r.tag("target");
+  TargetChoice choice = choose_target(selected, o.target, what);
+  data.target = choice.target;
+  data.target_split = choice.split;
+  // A run that names no target is attributed only when nothing else could claim it.
+  const bool take_unattributed = targets_of(all).size() <= 1;
+  std::vector<RunRecord> on_target;
+  for (const auto& r : all) {
+    std::string key = r.effective_target().key();
+    if (key == choice.key || (key.empty() && take_unattributed)) on_target.push_back(r);
+  }
+  std::set<std::string> in_scope;
+  for (const auto& r : on_target)
+    if (o.sweep.empty() || o.all_sweeps || r.sweep == o.sweep) add_once(data.runs, in_scope, r);
+
+  data.generic_split = o.generic_split;
+  for (const auto& r : data.runs)
     if (data.generic_split.empty()) data.generic_split = r.tag("generic");
-  }
-  if (data.target_split.empty()) {
-    std::set<std::string> splits;
-    for (const auto& r : data.runs)
-      for (const auto& [name, loss] : r.final_metrics) splits.insert(name);
-    std::string list;
-    for (const auto& s : splits) list += (list.empty() ? "" : ", ") + s;
-    throw Error("sweep '" + options.sweep +
-                "': no target split given and no run has a \"target\" tag; pass --target (splits "
-                "with results: " + (list.empty() ? "none" : list) + ")");
-  }
+  if (data.target_split.empty()) no_split(data, what);
 
-  auto target_loss = [&](const RunRecord& r) -> std::optional<double> {
-    auto it = r.final_metrics.find(data.target_split);
-    if (it == r.final_metrics.end() || !std::isfinite(it->second.loss)) return std::nullopt;
-    return it->second.loss;
-  };
-  for (const auto& r : refs) {
-    if (r.status != RunStatus::Done || r.tag("family") != "reference") continue;
-    auto x = r.tag_number("x");
-    auto loss = target_loss(r);
-    if (x && loss) data.reference.push_back({*x, *loss});
-  }
-  for (const auto& r : data.runs) {
-    if (r.status != RunStatus::Done || r.tag("family") == "reference") continue;
-    auto loss = target_loss(r);
-    if (!loss) continue;
-    ScheduleLoss s{r.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), *loss, {}};
-    auto g = r.final_metrics.find(data.generic_split);
-    if (g != r.final_metrics.end()) s.generic_loss = g->second.loss;
-    data.schedules.push_back(std::move(s));
-  }
+  // A tag-only target cannot tell two domains apart (both tag "target"), so
+  // its runs are never borrowed from outside the selected sweep.
+  if (data.target.empty() && !o.sweep.empty() && !o.all_sweeps)
+    std::erase_if(on_target, [&](const RunRecord& r) {
+      return r.sweep != o.sweep && r.sweep != o.reference_sweep;
+    });
+  collect_reference(on_target, o, registry, data);
+  for (const auto& r : data.runs)
+    if (auto s = schedule_of(r, data)) data.schedules.push_back(*s);
+  std::set<std::string> seen = in_scope;
+  for (const auto& r : on_target)
+    if (!in_scope.count(r.id) && seen.insert(r.id).second)
+      if (auto s = schedule_of(r, data)) data.baselines.push_back(*s);
   return data;
 }
 
+namespace {
+
+using Pick = bool (*)(const ScheduleLoss&);
+
+bool any_schedule(const ScheduleLoss&) { return true; }
+
+// "fine-tuning + replay (ft-rho0.75)", with the sweep when it comes from
+// outside the scope ("fine-tuning (ft-rho0, sweep demo-math)").
+std::string label(const char* role, const ScheduleLoss& s, bool borrowed) {
+  return std::string(role) + " (" + s.name + (borrowed ? ", sweep " + s.sweep : "") + ")";
+}
+
+}  // namespace
+
 std::vector<Multiplier> paper_multipliers(const CurveFit& fit,
-                                          const std::vector<ScheduleLoss>& schedules) {
+                                          const std::vector<ScheduleLoss>& schedules,
+                                          const std::vector<ScheduleLoss>& baselines) {
   std::vector<Multiplier> out;
-  const ScheduleLoss* ft = best_of(schedules, ft_baseline);
-  const ScheduleLoss* ftr = best_of(schedules, ft_replay);
-  const ScheduleLoss* mt = best_of(schedules, mt_baseline);
-  const ScheduleLoss* mtr = best_of(schedules, mt_replay);
-  const ScheduleLoss* full = best_of(schedules, staged);
-  auto add = [&](const ScheduleLoss* p, const char* p_label, const ScheduleLoss* q,
-                 const char* q_label) {
-    if (!p || !q) return;
-    out.push_back(multiplier(fit, std::string(p_label) + " (" + p->name + ")", p->loss,
-                             std::string(q_label) + " (" + q->name + ")", q->loss));
+  std::set<std::pair<const ScheduleLoss*, const ScheduleLoss*>> done;  // one row per pair
+  // A baseline Q from the scope if it has one, else from the other sweeps.
+  auto baseline = [&](Pick pick) -> std::pair<const ScheduleLoss*, bool> {
+    if (const ScheduleLoss* q = best_of(schedules, pick)) return {q, false};
+    return {best_of(baselines, pick), true};
   };
-  add(ftr, "fine-tuning + replay", ft, "fine-tuning");
-  add(mtr, "mid-training + replay", mt, "mid-training");
-  add(full, "best full schedule", mt, "mid-training");
-  add(mt, "mid-training", ft, "fine-tuning");
+  auto add = [&](Pick p_pick, const char* p_role, Pick q_pick, const char* q_role) {
+    const ScheduleLoss* p = best_of(schedules, p_pick);
+    auto [q, borrowed] = baseline(q_pick);
+    if (!p || !q || p == q || !done.emplace(p, q).second) return;
+    out.push_back(multiplier(fit, label(p_role, *p, false), p->loss, label(q_role, *q, borrowed), q->loss));
+  };
+  add(ft_replay, "fine-tuning + replay", ft_baseline, "fine-tuning");
+  add(mt_replay, "mid-training + replay", mt_baseline, "mid-training");
+  add(staged, "best full schedule", mt_baseline, "mid-training");
+  add(mt_baseline, "mid-training", ft_baseline, "fine-tuning");
+  add(any_schedule, "best schedule", ft_baseline, "fine-tuning");
   return out;
 }
 
 std::optional<Multiplier> multiplier_over_baseline(const CurveFit& fit, const ScheduleLoss& schedule,
-                                                   const std::vector<ScheduleLoss>& schedules) {
-  bool (*baseline)(const ScheduleLoss&) = nullptr;
+                                                   const std::vector<ScheduleLoss>& schedules,
+                                                   const std::vector<ScheduleLoss>& baselines) {
+  Pick baseline = nullptr;
   if (schedule.family == "fine-tuning") baseline = ft_baseline;
   else if (staged(schedule)) baseline = mt_baseline;
   if (!baseline) return std::nullopt;
   const ScheduleLoss* base = best_of(schedules, baseline);
+  bool borrowed = !base;
+  if (!base) base = best_of(baselines, baseline);
   if (!base) return std::nullopt;
-  return multiplier(fit, schedule.name, schedule.loss, base->name, base->loss);
+  return multiplier(fit, schedule.name, schedule.loss,
+                    borrowed ? base->name + " (sweep " + base->sweep + ")" : base->name, base->loss);
 }
 
 }  // namespace replay::analysis

@@ -1,8 +1,36 @@
 // From registry runs to the paper's data-efficiency numbers: which runs are
 // reference points, which are schedules, and the multipliers the paper
 // reports (replay over no replay, for fine-tuning and for mid-training; best
-// full schedule over mid-training; mid-training over fine-tuning). Shared by
-// `replay fit` and `replay report` so both print the same numbers.
+// full schedule over mid-training; mid-training over fine-tuning; best
+// schedule over fine-tuning). Shared by `replay fit` and `replay report` so
+// both print the same numbers.
+//
+// One target per analysis. Every run used (reference points, schedules,
+// baselines) has the same target identity (registry.h: same store and
+// manifest, or for runs without identity the same "target" tag). The target
+// is the one the selected runs share; when they span several, collect_sweep
+// refuses and names them, and CollectOptions::target picks one (by domain,
+// store path or split name). Selecting a target gives exactly what a registry
+// holding only that target's runs would give.
+//
+// Which runs, on that target:
+//   scope       the schedules measured: the runs of `sweep`; of every sweep
+//               when `sweep` is empty or `all_sweeps` is set.
+//   reference   every done run with family=reference and an x tag, from every
+//               sweep (only from `reference_sweep` when that is set).
+//   baselines   done schedules of the other sweeps. A comparison's schedule P
+//               always comes from the scope; its no-replay baseline Q comes
+//               from the scope when the scope has one, else from the
+//               baselines (labelled with their sweep). So "mid-training over
+//               fine-tuning" and "best schedule over fine-tuning" come out of
+//               the registry whenever both families ran on the same target.
+// A run listed in several sweeps counts once (its first listing).
+// Runs without identity (registry.h) fall back to their "target" tag, which
+// cannot tell two domains apart (both are usually "target"): for such a
+// target with `sweep` set (and not all_sweeps), nothing is borrowed from other
+// sweeps, except reference runs from an explicit `reference_sweep`. Runs with
+// no target at all (no identity, no tag) are counted with the target only
+// when the whole registry has a single target.
 #pragma once
 #include <optional>
 #include <string>
@@ -19,34 +47,44 @@ struct ScheduleLoss {
   std::optional<double> rho, alpha;
   double loss = 0;  // final target validation loss
   std::optional<double> generic_loss;
+  std::string sweep;  // the sweep it was listed in ("" from the command line)
 };
 
 struct SweepData {
-  std::string sweep;
+  std::string sweep;                   // as selected ("" = every sweep)
+  TargetIdentity target;               // the target every run below was measured on
   std::string target_split, generic_split;
-  std::vector<RunRecord> runs;          // every run of the sweep(s), any status
-  std::vector<CurvePoint> reference;    // done runs with family=reference and tag x
-  std::vector<ScheduleLoss> schedules;  // done non-reference runs with a target loss
+  std::vector<RunRecord> runs;         // runs in scope on the target, any status, each once
+  std::vector<CurvePoint> reference;   // done reference runs with tag x, on the target
+  std::vector<std::string> reference_sweeps;  // the sweeps those came from
+  std::vector<ScheduleLoss> schedules;  // done non-reference runs in scope with a target loss
+  std::vector<ScheduleLoss> baselines;  // the same from the other sweeps on the target
 };
 
 struct CollectOptions {
-  std::string sweep;
-  std::string reference_sweep;  // "" = the same sweep
-  std::string target_split;     // "" = the runs' "target" tag
+  std::string sweep;            // "" = every sweep
+  std::string reference_sweep;  // "" = every sweep on the target
+  std::string target;           // domain, store path or split name; "" = the only one
   std::string generic_split;    // "" = the runs' "generic" tag (may stay empty)
+  bool all_sweeps = false;      // scope = every sweep on the target, even with `sweep` set
 };
 
-// Throws replay::Error when the sweep has no runs, or the target split
-// cannot be determined (the message lists the splits that exist).
+// Throws replay::Error when the sweep has no runs, the runs span several
+// targets and none is selected (the message names each target and says to
+// pass --target), the selection matches no target or several, or the target
+// split cannot be determined (the message lists the splits that exist).
 SweepData collect_sweep(const Registry& registry, const CollectOptions& options);
 
-// The paper's headline comparisons that the available schedules support.
+// The paper's headline comparisons that the available schedules support
+// (see the header comment for where P and Q come from).
 std::vector<Multiplier> paper_multipliers(const CurveFit& fit,
-                                          const std::vector<ScheduleLoss>& schedules);
+                                          const std::vector<ScheduleLoss>& schedules,
+                                          const std::vector<ScheduleLoss>& baselines = {});
 
 // Each schedule over its family's no-replay baseline (rho = 0, alpha = 1 for
 // mid-training and full; rho = 0 for fine-tuning), when that baseline ran.
 std::optional<Multiplier> multiplier_over_baseline(const CurveFit& fit, const ScheduleLoss& schedule,
-                                                   const std::vector<ScheduleLoss>& schedules);
+                                                   const std::vector<ScheduleLoss>& schedules,
+                                                   const std::vector<ScheduleLoss>& baselines = {});
 
 }  // namespace replay::analysis

@@ -4,11 +4,43 @@
 // much target data the reference would need to reach a schedule's loss, and
 // compare schedules by the ratio of those implied pool sizes.
 //
-// The fit is MINPACK lmdif (Debian's cminpack) with exactly the settings
-// scipy.optimize.curve_fit uses for method "lm", because that is what the
-// reference implementation calls: the fits can be degenerate (B -> 0), and
-// only the same optimizer with the same start and tolerances lands on the
-// same degenerate optimum and hence the same multipliers.
+// Fitting. Both methods are MINPACK lmdif (Debian's cminpack) with the
+// settings scipy.optimize.curve_fit uses for method "lm":
+//   reference   one run from the reference's start (A, B, C) = (0.1, 0.2, 2.0),
+//               exactly what the reference implementation does. The fits can be
+//               degenerate (B -> 0), and only the same optimizer with the same
+//               start and tolerances lands on the same degenerate optimum and
+//               hence the paper's multipliers. Nothing keeps B > 0: on some
+//               points it returns a law that rises with more data.
+//   multistart  (default) the reference's run, plus one run per exponent of
+//               FitOptions::start_exponents (B0 in (0, 3]) with A and C set by
+//               linear least squares at that B0 and B parameterized as exp(b),
+//               so those runs keep B > 0. Of the runs that end on a falling
+//               law (A > 0, B > 0, see Validity), the one with the lowest
+//               residual sum of squares is kept (the earliest on exact ties). Since the reference's run is one
+//               of them, the kept fit is never worse than the reference's
+//               whenever the reference's is usable.
+// On the spec's FineMath vector the least-squares problem has no minimum with
+// B > 0: the residual keeps falling along a valley towards B -> 0 (a
+// log-linear law, whose multipliers are 1.4904, 1.8547, 2.4943, 6.3700), and
+// where each run stops on that valley depends on its start. Both methods stop
+// at B ~ 1e-4 and print the same 4-digit multipliers (1.490, 1.855, 2.494,
+// 6.368); tests/analysis/fit_test.cpp pins both and their difference.
+//
+// Validity. A fit gives multipliers only if it is usable: finite parameters,
+// A > 0 and B > 0 (for the shifted form also x^B + D > 0 at every reference
+// x), so that the law falls as x grows, AND the reference points themselves
+// fall: the mean loss at each pool size must not rise from one pool size to
+// the next larger one. Otherwise invert() and multiplier() return no value,
+// naming the reason (e.g. "loss rises from 5.140 at x=1/256 to 5.141 at
+// x=1/128"). For a usable fit x(L) falls strictly with L, so a multiplier is
+// above 1 exactly when P's loss is below Q's.
+//
+// Extrapolation. An implied pool more than FitOptions::extrapolation_factor
+// (4) times beyond the largest reference pool, or below the smallest, is read
+// off the law far outside the points it was fitted to; the Inverse and any
+// Multiplier using it carry a flag and a sentence saying so, which every
+// printout shows.
 #pragma once
 #include <optional>
 #include <string>
@@ -17,11 +49,18 @@
 namespace replay::analysis {
 
 enum class CurveForm {
-  Power,         // L = A / x^B + C
-  ShiftedPower,  // L = A / (x^B + D) + C
+  power,          // L = A / x^B + C
+  shifted_power,  // L = A / (x^B + D) + C
 };
 const char* curve_form_name(CurveForm form);            // "power", "shifted-power"
 CurveForm parse_curve_form(const std::string& name);    // throws replay::Error
+
+enum class FitMethod {
+  multistart,  // the reference's start plus a grid of starts with B > 0; lowest residual kept
+  reference,   // the reference implementation's single start (reproduces the paper)
+};
+const char* fit_method_name(FitMethod method);          // "multistart", "reference"
+FitMethod parse_fit_method(const std::string& name);    // throws replay::Error
 
 struct CurvePoint {
   double x = 0;     // target pool size (any positive unit; keep one unit per fit)
@@ -29,10 +68,16 @@ struct CurvePoint {
 };
 
 struct FitOptions {
-  CurveForm form = CurveForm::Power;
-  // Initial guess of the spec / the reference.
+  CurveForm form = CurveForm::power;
+  FitMethod method = FitMethod::multistart;
+  // The reference's start: the only start of the reference method and the
+  // first of the multistart.
   double A0 = 0.1, B0 = 0.2, C0 = 2.0, D0 = 0.001;
-  // curve_fit(method="lm") defaults, with the reference's maxfev.
+  // Multistart: one more start per exponent (A, C by linear least squares
+  // at that exponent, D = D0).
+  std::vector<double> start_exponents = {0.01, 0.02, 0.05, 0.1, 0.2, 0.3,
+                                         0.5,  0.7,  1.0,  1.5, 2.0, 3.0};
+  // curve_fit(method="lm") defaults, with the reference's maxfev, per start.
   int max_evaluations = 10000;
   double ftol = 1.49012e-8;
   double xtol = 1.49012e-8;
@@ -41,30 +86,43 @@ struct FitOptions {
   // Degeneracy thresholds: below this |B| the power law has become a
   // log-linear law (A / x^B ~ A - A B log x), see `degenerate`.
   double degenerate_b = 1e-2;
+  // Implied pools beyond this factor outside the reference range are flagged.
+  double extrapolation_factor = 4.0;
 };
 
 struct CurveFit {
-  CurveForm form = CurveForm::Power;
+  CurveForm form = CurveForm::power;
+  FitMethod method = FitMethod::multistart;
   double A = 0, B = 0, C = 0, D = 0;  // D is 0 for the plain power form
   std::vector<CurvePoint> points;  // the fitted points, in ascending x
   std::vector<double> residuals;   // observed - fitted, per point of `points`
   double rss = 0;                 // sum of squared residuals
-  int evaluations = 0;            // function evaluations used
-  int minpack_info = 0;           // lmdif's info code
+  int evaluations = 0;            // function evaluations of the kept run
+  int minpack_info = 0;           // lmdif's info code of the kept run
   bool converged = false;         // info in 1..4 (curve_fit's success test)
   std::string message;            // lmdif's termination reason in words
+  int starts = 1;                 // lmdif runs tried
+  std::string start;              // the start of the kept run, in words
   // B -> 0 with a huge A and a negative C: the power law degenerated into an
   // effectively log-linear one. Multipliers stay well defined but the
   // asymptote C means nothing; reports say so.
   bool degenerate = false;
   std::string degenerate_reason;
+  // The one rule every consumer uses (see the header comment): false means
+  // no inverse and no multiplier, and unusable_reason says why.
+  bool usable_for_multipliers = false;
+  std::string unusable_reason;
+  double extrapolation_factor = 4.0;  // from FitOptions
 
   double predict(double x) const;
+  double min_x() const;  // smallest and largest reference pool
+  double max_x() const;
 };
 
 // Fits by unweighted least squares in loss space. Throws replay::Error for
 // too few points (fewer than the parameters), non-positive x or non-finite
-// values. A fit that does not converge is returned with converged = false.
+// values. A fit that does not converge is returned with converged = false;
+// one that cannot give multipliers with usable_for_multipliers = false.
 CurveFit fit_curve(const std::vector<CurvePoint>& points, const FitOptions& options = {});
 
 // x(L): the pool the reference needs to reach loss L. Computed in log space
@@ -72,22 +130,37 @@ CurveFit fit_curve(const std::vector<CurvePoint>& points, const FitOptions& opti
 struct Inverse {
   std::optional<double> log_x;  // natural log of the implied pool size
   std::string why_none;         // set when there is no inverse
+  bool extrapolated = false;    // far outside the reference pools (see header comment)
+  std::string extrapolation;    // "implied pool 0.000196 is 5.0x below the smallest ..."
   bool ok() const { return log_x.has_value(); }
   double x() const;             // exp(log_x); throws if !ok()
 };
 Inverse invert(const CurveFit& fit, double loss);
 
 // Data-efficiency multiplier of schedule P over schedule Q: x(L_P) / x(L_Q).
+// Above 1 exactly when P's loss is below Q's.
 struct Multiplier {
-  std::string better, worse;  // P and Q
-  double loss_better = 0, loss_worse = 0;
-  std::optional<double> value;  // unset when either loss has no inverse
+  std::string p, q;  // the two schedules, as given
+  double loss_p = 0, loss_q = 0;
+  std::optional<double> value;  // unset when the fit is unusable or a loss has no inverse
   std::string why_none;
+  bool extrapolated = false;    // either implied pool is an extrapolation
+  std::string extrapolation;    // which one, and how far
 };
 Multiplier multiplier(const CurveFit& fit, const std::string& p_name, double p_loss,
                       const std::string& q_name, double q_loss);
 
+// The printed forms, shared by `replay fit`, `replay report` and the demo so
+// that no printout can show a number the others would refuse:
+//   multiplier_value_text: "1.490x" or "no multiplier can be computed: WHY"
+//   multiplier_line: "P over Q: 1.490x (target loss 3.9026 vs 3.9942)", plus
+//     "; EXTRAPOLATED: ..." when flagged
+std::string multiplier_value_text(const Multiplier& m);
+std::string multiplier_line(const Multiplier& m);
+
 // Formats a number to `digits` significant digits ("1.490", "6.368").
 std::string format_significant(double value, int digits);
+// A pool size as the spec writes it: "1/256" for unit fractions, else "%.6g".
+std::string format_pool(double x);
 
 }  // namespace replay::analysis

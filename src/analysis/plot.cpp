@@ -353,7 +353,7 @@ std::string render_with(const std::function<void(cairo_t*)>& draw, ImageFormat f
                         int height) {
   std::string out;
   cairo_surface_t* surface =
-      format == ImageFormat::Png
+      format == ImageFormat::png
           ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height)
           : cairo_svg_surface_create_for_stream(append_to_string, &out, width, height);
   cairo_t* cr = cairo_create(surface);
@@ -366,7 +366,7 @@ std::string render_with(const std::function<void(cairo_t*)>& draw, ImageFormat f
   }
   cairo_status_t status = cairo_status(cr);
   cairo_destroy(cr);
-  if (format == ImageFormat::Png && status == CAIRO_STATUS_SUCCESS)
+  if (format == ImageFormat::png && status == CAIRO_STATUS_SUCCESS)
     status = cairo_surface_write_to_png_stream(surface, append_to_string, &out);
   cairo_surface_finish(surface);  // flushes the SVG stream
   if (status == CAIRO_STATUS_SUCCESS) status = cairo_surface_status(surface);
@@ -380,8 +380,8 @@ std::string render_with(const std::function<void(cairo_t*)>& draw, ImageFormat f
 
 ImageFormat image_format_for(const std::filesystem::path& file) {
   auto ext = file.extension().string();
-  if (ext == ".png") return ImageFormat::Png;
-  if (ext == ".svg") return ImageFormat::Svg;
+  if (ext == ".png") return ImageFormat::png;
+  if (ext == ".svg") return ImageFormat::svg;
   throw Error("cannot tell the image format of " + file.string() + " (use .png or .svg)");
 }
 

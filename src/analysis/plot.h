@@ -8,7 +8,7 @@
 
 namespace replay::analysis {
 
-enum class ImageFormat { Png, Svg };
+enum class ImageFormat { png, svg };
 ImageFormat image_format_for(const std::filesystem::path& file);  // by extension; throws
 
 struct Series {

@@ -16,8 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// Version 1 of the schema. A later version appends a migration step to
-// kMigrations; the file's PRAGMA user_version says which steps have run.
+// Migration step v -> v + 1 is kMigrations[v]; the file's PRAGMA
+// user_version says which steps have run. Version 1: runs, sweeps, evals.
+// Version 2: each run's target identity (registry.h).
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE runs(
@@ -52,6 +53,12 @@ CREATE TABLE evals(
   loss REAL,
   PRIMARY KEY(run_id, split, step)
 );
+)sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN target_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_store TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_manifest TEXT NOT NULL DEFAULT '';
 )sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -160,7 +167,10 @@ std::map<std::string, std::string> parse_tags(const std::string& text, const std
 
 constexpr const char* kRunColumns =
     "r.id, r.config, r.run_dir, r.status, r.created_at, r.started_at, r.ended_at, r.step, "
-    "r.tokens, r.tokens_per_s, r.error, r.branched_from, r.branch_step";
+    "r.tokens, r.tokens_per_s, r.error, r.branched_from, r.branch_step, ";
+constexpr const char* kTargetColumns = "r.target_source, r.target_domain, r.target_store, r.target_manifest";
+constexpr const char* kNoTargetColumns = "'', '', '', ''";  // a version-1 file read as it is
+constexpr int kNumRunColumns = 17;
 
 RunRecord read_run_columns(const Stmt& s) {
   RunRecord r;
@@ -177,6 +187,7 @@ RunRecord read_run_columns(const Stmt& s) {
   r.error = s.text(10);
   r.branched_from = s.text(11);
   r.branch_step = s.integer(12);
+  r.target = {s.text(13), s.text(14), s.text(15), s.text(16)};
   return r;
 }
 
@@ -184,19 +195,19 @@ RunRecord read_run_columns(const Stmt& s) {
 
 const char* run_status_name(RunStatus status) {
   switch (status) {
-    case RunStatus::Queued: return "queued";
-    case RunStatus::Running: return "running";
-    case RunStatus::Done: return "done";
-    case RunStatus::Failed: return "failed";
+    case RunStatus::queued: return "queued";
+    case RunStatus::running: return "running";
+    case RunStatus::done: return "done";
+    case RunStatus::failed: return "failed";
   }
   return "?";
 }
 
 RunStatus parse_run_status(const std::string& name) {
-  if (name == "queued") return RunStatus::Queued;
-  if (name == "running") return RunStatus::Running;
-  if (name == "done") return RunStatus::Done;
-  if (name == "failed") return RunStatus::Failed;
+  if (name == "queued") return RunStatus::queued;
+  if (name == "running") return RunStatus::running;
+  if (name == "done") return RunStatus::done;
+  if (name == "failed") return RunStatus::failed;
   throw Error("unknown run status '" + name + "' (expected queued, running, done or failed)");
 }
 
@@ -222,6 +233,36 @@ std::string RunRecord::tag(const std::string& key, const std::string& fallback) 
   return it == tags.end() ? fallback : it->second;
 }
 
+TargetIdentity RunRecord::effective_target() const {
+  if (!target.empty()) return target;
+  std::string split = tag("target");
+  return {split, split, "", ""};
+}
+
+std::string TargetIdentity::label() const {
+  if (empty()) return source.empty() ? "" : "split " + source + " (no store recorded)";
+  std::string name = domain.empty() ? source : domain;
+  return name + " (" + (store.empty() ? "no store" : store) +
+         (manifest_hash.empty() ? "" : ", manifest " + manifest_hash.substr(0, 8)) + ")";
+}
+
+std::string TargetIdentity::key() const {
+  if (empty()) return source.empty() ? "" : "split:" + source;
+  return store + "\n" + manifest_hash;
+}
+
+bool TargetIdentity::matches(const std::string& selector) const {
+  if (selector.empty()) return false;
+  if (selector == domain || selector == source || selector == store) return true;
+  if (store.empty()) return false;
+  std::error_code ec;
+  auto normal = [&](const std::string& p) {
+    auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
+    return (ec ? std::filesystem::path(p) : abs).lexically_normal().string();
+  };
+  return normal(selector) == normal(store);
+}
+
 Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
   if (!create && !std::filesystem::exists(db))
     throw Error("no run registry at " + db.string() + " (run a sweep first, or pass --db)");
@@ -239,29 +280,38 @@ Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
-    auto check_version = [&](int version) {
-      if (version > kRegistrySchemaVersion)
-        throw Error(where() + " has schema version " + std::to_string(version) +
-                    ", newer than this build of replay understands (" +
-                    std::to_string(kRegistrySchemaVersion) + ")");
-    };
-    // Only a registry that needs migrating takes the write lock: a reader
-    // must not queue behind a busy sweep just to open the file.
-    int version = schema_version();
-    check_version(version);
-    if (version < kRegistrySchemaVersion) {
-      WriteTransaction tx(db_, where());
-      version = schema_version();  // another process may have migrated meanwhile
-      check_version(version);
-      for (int v = version; v < kRegistrySchemaVersion; ++v) exec(kMigrations[v]);
-      exec(("PRAGMA user_version=" + std::to_string(kRegistrySchemaVersion)).c_str());
-      tx.commit();
-    }
+    version_ = schema_version();
+    if (version_ > kRegistrySchemaVersion)
+      throw Error(where() + " has schema version " + std::to_string(version_) +
+                  ", newer than this build of replay understands (" +
+                  std::to_string(kRegistrySchemaVersion) + ")");
+    // Only a writer migrates: a reader must not queue behind a busy sweep
+    // just to open the file, nor change a file it was asked to read.
+    if (version_ < kRegistrySchemaVersion && create) migrate();
+    if (version_ == 0)
+      throw Error(where() + " is not a run registry yet (no schema): open it with a sweep first");
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
   }
+}
+
+void Registry::migrate() {
+  WriteTransaction tx(db_, where());
+  version_ = schema_version();  // another process may have migrated meanwhile
+  if (version_ > kRegistrySchemaVersion)
+    throw Error(where() + " has schema version " + std::to_string(version_) +
+                ", newer than this build of replay understands (" +
+                std::to_string(kRegistrySchemaVersion) + ")");
+  for (int v = version_; v < kRegistrySchemaVersion; ++v) exec(kMigrations[v]);
+  exec(("PRAGMA user_version=" + std::to_string(kRegistrySchemaVersion)).c_str());
+  tx.commit();
+  version_ = kRegistrySchemaVersion;
+}
+
+std::string Registry::run_columns() const {
+  return std::string(kRunColumns) + (version_ >= 2 ? kTargetColumns : kNoTargetColumns);
 }
 
 Registry::~Registry() { sqlite3_close(db_); }
@@ -286,17 +336,30 @@ int Registry::schema_version() const {
 std::string Registry::add_run(const NewRun& run) {
   if (run.config.empty() && run.id.empty())
     throw Error(where() + ": a run needs a config (or an explicit id)");
+  if (version_ < kRegistrySchemaVersion)
+    throw Error(where() + " has schema version " + std::to_string(version_) +
+                " and was opened for reading; open it for writing to migrate it to version " +
+                std::to_string(kRegistrySchemaVersion));
   std::string id = run.id.empty() ? run_id_for_config(run.config) : run.id;
   json tags = json::object();
   for (const auto& [k, v] : run.tags) tags[k] = v;
   WriteTransaction tx(db_, where());
+  const TargetIdentity& t = run.target;
   Stmt(db_, where(),
-       "INSERT OR IGNORE INTO runs(id, config, run_dir, status, created_at) "
-       "VALUES(?, ?, ?, 'queued', ?)")
-      .bind(1, id).bind(2, run.config).bind(3, run.run_dir).bind(4, now_seconds()).run();
+       "INSERT OR IGNORE INTO runs(id, config, run_dir, status, created_at, target_source, "
+       "target_domain, target_store, target_manifest) VALUES(?, ?, ?, 'queued', ?, ?, ?, ?, ?)")
+      .bind(1, id).bind(2, run.config).bind(3, run.run_dir).bind(4, now_seconds())
+      .bind(5, t.source).bind(6, t.domain).bind(7, t.store).bind(8, t.manifest_hash).run();
   if (!run.run_dir.empty())
     Stmt(db_, where(), "UPDATE runs SET run_dir = ? WHERE id = ? AND run_dir = ''")
         .bind(1, run.run_dir).bind(2, id).run();
+  // A run recorded before identities (a migrated file) gets one on a rerun;
+  // a recorded identity is what the run was measured on and stays.
+  if (!t.empty())
+    Stmt(db_, where(),
+         "UPDATE runs SET target_source = ?, target_domain = ?, target_store = ?, target_manifest = ? "
+         "WHERE id = ? AND target_store = '' AND target_manifest = ''")
+        .bind(1, t.source).bind(2, t.domain).bind(3, t.store).bind(4, t.manifest_hash).bind(5, id).run();
   Stmt(db_, where(),
        "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?, ?, ?, ?, "
        "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
@@ -314,7 +377,7 @@ void Registry::require_run(const std::string& id) const {
 }
 
 std::optional<RunRecord> Registry::find_run(const std::string& id) const {
-  Stmt s(db_, where(), (std::string("SELECT ") + kRunColumns + " FROM runs r WHERE r.id = ?").c_str());
+  Stmt s(db_, where(), ("SELECT " + run_columns() + " FROM runs r WHERE r.id = ?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   RunRecord r = read_run_columns(s);
@@ -349,23 +412,23 @@ void Registry::set_status(const std::string& id, RunStatus status, const char* e
 }
 
 void Registry::mark_queued(const std::string& id) {
-  set_status(id, RunStatus::Queued, ", started_at = NULL, ended_at = NULL, error = ''", nullptr,
+  set_status(id, RunStatus::queued, ", started_at = NULL, ended_at = NULL, error = ''", nullptr,
              std::nullopt);
 }
 
 void Registry::mark_running(const std::string& id) {
-  set_status(id, RunStatus::Running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
+  set_status(id, RunStatus::running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
              std::nullopt);
 }
 
 void Registry::mark_done(const std::string& id, std::optional<double> tokens_per_s) {
-  set_status(id, RunStatus::Done,
+  set_status(id, RunStatus::done,
              tokens_per_s ? ", ended_at = ?3, tokens_per_s = ?5" : ", ended_at = ?3", nullptr,
              tokens_per_s);
 }
 
 void Registry::mark_failed(const std::string& id, const std::string& error) {
-  set_status(id, RunStatus::Failed, ", ended_at = ?3, error = ?4", &error, std::nullopt);
+  set_status(id, RunStatus::failed, ", ended_at = ?3, error = ?4", &error, std::nullopt);
 }
 
 void Registry::record_progress(const std::string& id, int64_t step, int64_t tokens,
@@ -418,7 +481,7 @@ void Registry::record_branch(const std::string& id, const std::string& parent_id
 }
 
 std::vector<RunRecord> Registry::list_runs(const RunFilter& filter) const {
-  std::string sql = std::string("SELECT ") + kRunColumns +
+  std::string sql = "SELECT " + run_columns() +
                     ", m.sweep, m.name, m.tags FROM sweep_runs m JOIN runs r ON r.id = m.run_id "
                     "WHERE (?1 IS NULL OR m.sweep = ?1) AND (?2 IS NULL OR r.status = ?2) "
                     "ORDER BY m.sweep, m.position";
@@ -435,9 +498,9 @@ std::vector<RunRecord> Registry::list_runs(const RunFilter& filter) const {
   std::vector<RunRecord> out;
   while (s.step()) {
     RunRecord r = read_run_columns(s);
-    r.sweep = s.text(13);
-    r.name = s.text(14);
-    r.tags = parse_tags(s.text(15), where());
+    r.sweep = s.text(kNumRunColumns);
+    r.name = s.text(kNumRunColumns + 1);
+    r.tags = parse_tags(s.text(kNumRunColumns + 2), where());
     out.push_back(std::move(r));
   }
   for (auto& r : out) r.final_metrics = final_metrics(r.id);

@@ -10,11 +10,28 @@
 // name and tags are per membership, because they describe the run's role in
 // that sweep.
 //
+// Target identity (schema version 2). Every run records which target data it
+// was measured on, in first-class columns: the source name in its config
+// (also the name of the target's validation split in its evals, e.g.
+// "target"), the display domain ("math"), the store's absolute path and the
+// xxh128 of the store's manifest.json. Two runs have the same target when the
+// store path AND the manifest hash are equal: the domain is only a name (two
+// stores may share it). Fits and reports never mix targets (efficiency.h).
+// Runs recorded without an identity (schema 1 files, runs without a target
+// source) fall back to their "target" tag: their target is that split name,
+// with no store, and it is a different target from any run with a store.
+//
+// Schema versions: opening for writing (create = true) migrates an older
+// file in place (version 1 -> 2 adds the target columns, empty for old runs).
+// A reader (create = false) never writes: it reads a version-1 file as it is,
+// every run without identity, and refuses a file with no schema at all.
+//
 // Tag conventions read by `replay fit` and `replay report` (all optional):
 //   family  reference | fine-tuning | mid-training | full | ...
 //   x       reference runs: target pool size as a fraction of training
 //   rho, alpha  schedule knobs (numbers)
-//   target  name of the target validation split ("finemath")
+//   target  name of the target validation split ("finemath"); the fallback
+//           target of a run without identity
 //   generic name of the generic validation split ("c4")
 #pragma once
 #include <cstdint>
@@ -33,9 +50,9 @@ struct sqlite3;
 namespace replay::analysis {
 
 inline constexpr const char* kDefaultRegistryPath = "runs/registry.sqlite";
-inline constexpr int kRegistrySchemaVersion = 1;
+inline constexpr int kRegistrySchemaVersion = 2;
 
-enum class RunStatus { Queued, Running, Done, Failed };
+enum class RunStatus { queued, running, done, failed };
 const char* run_status_name(RunStatus status);
 RunStatus parse_run_status(const std::string& name);  // throws replay::Error
 
@@ -49,6 +66,26 @@ struct SplitLoss {
   double loss = 0;
 };
 
+// Which target data a run was measured on (see the header comment).
+struct TargetIdentity {
+  std::string source;         // source name in the config = target validation split ("target")
+  std::string domain;         // display name ("math"); may be shared by different stores
+  std::string store;          // absolute path of the target store
+  std::string manifest_hash;  // xxh128 hex of the store's manifest.json
+
+  // No store and no manifest: a run from before identities, or without a target.
+  bool empty() const { return store.empty() && manifest_hash.empty(); }
+  // "math (/data/stores/math, manifest 0123abcd)"; "split finemath (no store
+  // recorded)" for a tag-only target; "" when nothing is known.
+  std::string label() const;
+  // What decides whether two runs share a target: store + manifest, or for a
+  // tag-only target "split:" + source ("" when nothing is known).
+  std::string key() const;
+  // `selector` names this target: its domain, its store path (compared after
+  // normalizing), or its source / split name.
+  bool matches(const std::string& selector) const;
+};
+
 struct RunRecord {
   std::string id;
   std::string sweep;  // the sweep this record was listed for ("" from get_run)
@@ -56,7 +93,7 @@ struct RunRecord {
   std::map<std::string, std::string> tags;  // per-sweep tags
   std::string config;  // resolved config text (TOML)
   std::string run_dir;
-  RunStatus status = RunStatus::Queued;
+  RunStatus status = RunStatus::queued;
   double created_at = 0;                 // unix seconds
   std::optional<double> started_at, ended_at;
   int64_t step = 0, tokens = 0;          // latest progress
@@ -65,9 +102,13 @@ struct RunRecord {
   std::string branched_from;             // run id, "" if trained from scratch
   int64_t branch_step = 0;
   std::map<std::string, SplitLoss> final_metrics;  // latest eval per split
+  TargetIdentity target;                 // empty for runs recorded without one
 
   std::optional<double> tag_number(const std::string& key) const;
   std::string tag(const std::string& key, const std::string& fallback = "") const;
+  // `target` if set, else the fallback from the "target" tag (source and
+  // domain = the tag, no store); empty when the run has neither.
+  TargetIdentity effective_target() const;
 };
 
 struct NewRun {
@@ -77,6 +118,13 @@ struct NewRun {
   std::string name;
   std::map<std::string, std::string> tags;
   std::string run_dir;
+  // The target the run is measured on, from its config: source = the target
+  // source's name (the schedule's target), domain = its store manifest's
+  // domain, store = the store's absolute path, manifest_hash =
+  // hash::xxh128_hex of the store's manifest.json bytes. Empty for a run
+  // without a target. Recorded when the run is first added; adding it again
+  // fills it in only where the registry has none yet.
+  TargetIdentity target;
 };
 
 struct RunFilter {
@@ -86,7 +134,10 @@ struct RunFilter {
 
 class Registry {
  public:
-  // create = false: the file must exist (readers such as `replay runs`).
+  // create = true: creates the file if needed and migrates an older schema.
+  // create = false: the file must exist and is never written by opening it
+  // (readers such as `replay runs`); a version-1 file opened this way reads
+  // fine, but add_run on it fails naming the file.
   explicit Registry(const std::filesystem::path& db, bool create = true);
   ~Registry();
   Registry(const Registry&) = delete;
@@ -122,6 +173,8 @@ class Registry {
 
  private:
   void exec(const char* sql) const;
+  void migrate();  // to kRegistrySchemaVersion, in one write transaction
+  std::string run_columns() const;  // the SELECT list for read_run_columns
   void set_status(const std::string& id, RunStatus status, const char* extra_sql,
                   const std::string* text, std::optional<double> number);
   void require_run(const std::string& id) const;
@@ -129,6 +182,7 @@ class Registry {
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
+  int version_ = 0;  // the file's schema version when opened
 };
 
 }  // namespace replay::analysis

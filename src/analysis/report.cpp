@@ -141,8 +141,15 @@ std::string general(double v) {
 
 std::string opt_number(const std::optional<double>& v) { return v ? general(*v) : ""; }
 
-std::string multiplier_text(const Multiplier& m) {
-  return m.value ? format_significant(*m.value, 4) + "x" : "no value: " + m.why_none;
+// The target as titles show it: its domain ("math"), else its split name.
+std::string target_name(const SweepData& data) {
+  return data.target.domain.empty() ? data.target_split : data.target.domain;
+}
+
+std::string list_text(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
 }
 
 std::string safe_file_name(const std::string& s) {
@@ -169,11 +176,14 @@ class ReportBuilder {
   ReportResult build() {
     data_ = collect_sweep(registry_, options_.collect);
     result_.dir = options_.out_dir;
-    heading(1, "Replay report: sweep " + data_.sweep);
+    result_.target = data_.target;
+    heading(1, title());
     size_t done = 0;
-    for (const auto& r : data_.runs) done += r.status == RunStatus::Done;
+    for (const auto& r : data_.runs) done += r.status == RunStatus::done;
+    std::string target = data_.target.empty() ? "split " + data_.target_split + " (no store recorded)"
+                                              : data_.target.label() + ", validation split " + data_.target_split;
     paragraph("Registry " + registry_.path().string() + "; " + std::to_string(data_.runs.size()) +
-              " runs, " + std::to_string(done) + " done. Target split: " + data_.target_split +
+              " runs, " + std::to_string(done) + " done. Target: " + target +
               (data_.generic_split.empty() ? "" : "; generic split: " + data_.generic_split) +
               ". Losses are final validation losses in nats/token.");
     efficiency_section();
@@ -184,6 +194,10 @@ class ReportBuilder {
     return result_;
   }
 
+  std::string title() const {
+    return "Replay report: " + (data_.sweep.empty() ? std::string("all sweeps") : "sweep " + data_.sweep) +
+           ", target " + target_name(data_);
+  }
   const std::vector<Block>& blocks() const { return blocks_; }
   const SweepData& data() const { return data_; }
 
@@ -204,63 +218,79 @@ class ReportBuilder {
 
   void efficiency_section() {
     heading(2, "Data efficiency");
-    int needed = options_.form == CurveForm::Power ? 3 : 4;
+    int needed = options_.form == CurveForm::power ? 3 : 4;
     if (static_cast<int>(data_.reference.size()) < needed) {
-      paragraph("Not enough finished reference runs to fit the reference curve (" +
+      paragraph("Not enough finished reference runs on this target to fit the reference curve (" +
                 std::to_string(data_.reference.size()) + " of at least " + std::to_string(needed) +
                 "); no multipliers.");
       return;
     }
     FitOptions fo;
     fo.form = options_.form;
+    fo.method = options_.method;
     CurveFit fit = fit_curve(data_.reference, fo);
     result_.fit = fit;
-    std::string law = options_.form == CurveForm::Power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C";
+    fit_paragraphs(fit);
+    result_.multipliers = paper_multipliers(fit, data_.schedules, data_.baselines);
+    heading(3, "Multipliers");
+    if (!fit.usable_for_multipliers) {
+      paragraph("No multiplier can be computed: " + fit.unusable_reason + ".");
+    } else if (result_.multipliers.empty()) {
+      paragraph("The sweep has none of the schedule pairs the paper compares (needs fine-tuning "
+                "and/or mid-training runs with and without replay).");
+    } else {
+      Table t{{"schedule P", "over schedule Q", "loss P", "loss Q", "multiplier x(L_P)/x(L_Q)", "note"}, {}};
+      for (const auto& m : result_.multipliers)
+        t.rows.push_back({m.p, m.q, fixed(m.loss_p, 5), fixed(m.loss_q, 5), multiplier_value_text(m),
+                          m.extrapolated ? "extrapolated: " + m.extrapolation : ""});
+      table(t);
+    }
+    schedules_table(fit);
+    if (fit.usable_for_multipliers) fit_figure(fit);
+  }
+
+  void fit_paragraphs(const CurveFit& fit) {
+    std::string law = options_.form == CurveForm::power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C";
     std::string params = "A = " + general(fit.A) + ", B = " + general(fit.B) + ", C = " + general(fit.C);
-    if (options_.form == CurveForm::ShiftedPower) params += ", D = " + general(fit.D);
+    if (options_.form == CurveForm::shifted_power) params += ", D = " + general(fit.D);
     paragraph("Reference fit " + law + " over " + std::to_string(fit.points.size()) +
-              " pool sizes (Levenberg-Marquardt, MINPACK lmdif): " + params + "; residual sum of squares " +
-              general(fit.rss) + "; " + std::to_string(fit.evaluations) + " evaluations; " +
-              (fit.converged ? "converged" : "DID NOT CONVERGE") + " (" + fit.message + ").");
+              " pool sizes from the done reference runs of sweep(s) " + list_text(data_.reference_sweeps) +
+              " (Levenberg-Marquardt, MINPACK lmdif, method " + fit_method_name(fit.method) + ": " +
+              std::to_string(fit.starts) + " start(s), kept " + fit.start + "): " + params +
+              "; residual sum of squares " + general(fit.rss) + "; " + std::to_string(fit.evaluations) +
+              " evaluations; " + (fit.converged ? "converged" : "DID NOT CONVERGE") + " (" + fit.message + ").");
     if (fit.degenerate)
       paragraph("Warning: degenerate fit (" + fit.degenerate_reason +
                 "). The multipliers remain well defined; the asymptote C has no meaning.");
     Table refs{{"pool x", "target loss", "fitted", "residual"}, {}};
     for (size_t i = 0; i < fit.points.size(); ++i)
-      refs.rows.push_back({general(fit.points[i].x), fixed(fit.points[i].loss, 5),
+      refs.rows.push_back({format_pool(fit.points[i].x), fixed(fit.points[i].loss, 5),
                            fixed(fit.predict(fit.points[i].x), 5), fixed(fit.residuals[i], 5)});
     table(refs);
+  }
 
-    result_.multipliers = paper_multipliers(fit, data_.schedules);
-    heading(3, "Multipliers");
-    if (result_.multipliers.empty()) {
-      paragraph("The sweep has none of the schedule pairs the paper compares (needs fine-tuning "
-                "and/or mid-training runs with and without replay).");
-    } else {
-      Table t{{"schedule P", "over schedule Q", "loss P", "loss Q", "multiplier x(L_P)/x(L_Q)"}, {}};
-      for (const auto& m : result_.multipliers)
-        t.rows.push_back({m.better, m.worse, fixed(m.loss_better, 5), fixed(m.loss_worse, 5),
-                          multiplier_text(m)});
-      table(t);
-    }
+  void schedules_table(const CurveFit& fit) {
     heading(3, "Schedules");
     Table s{{"schedule", "family", "rho", "alpha", "target loss", "generic loss",
              "implied pool x(L)", "over family baseline"}, {}};
     for (const auto& sch : data_.schedules) {
       Inverse inv = invert(fit, sch.loss);
-      auto over = multiplier_over_baseline(fit, sch, data_.schedules);
+      auto over = multiplier_over_baseline(fit, sch, data_.schedules, data_.baselines);
+      std::string implied = !fit.usable_for_multipliers ? "none (the fit is unusable, see above)"
+                            : !inv.ok()                  ? "none: " + inv.why_none
+                            : format_significant(inv.x(), 4) +
+                                  (inv.extrapolated ? " (extrapolated: " + inv.extrapolation + ")" : "");
+      std::string over_text = !over ? "" : !fit.usable_for_multipliers ? "none" : multiplier_value_text(*over);
       s.rows.push_back({sch.name, sch.family, opt_number(sch.rho), opt_number(sch.alpha),
                         fixed(sch.loss, 5), sch.generic_loss ? fixed(*sch.generic_loss, 5) : "",
-                        inv.ok() ? format_significant(inv.x(), 4) : "none: " + inv.why_none,
-                        over ? multiplier_text(*over) : ""});
+                        implied, over_text});
     }
     table(s);
-    fit_figure(fit);
   }
 
   void fit_figure(const CurveFit& fit) {
     std::set<std::string> headline;
-    for (const auto& m : result_.multipliers) headline.insert(m.better), headline.insert(m.worse);
+    for (const auto& m : result_.multipliers) headline.insert(m.p), headline.insert(m.q);
     Series refs = make_series("reference runs", false, true, 0);
     double lo = INFINITY, hi = -INFINITY;
     for (const auto& p : fit.points) {
@@ -309,7 +339,7 @@ class ReportBuilder {
     if (cells.size() < 2) return;
     heading(2, "Schedule sweep: rho x alpha");
     Heatmap map;
-    map.title = "Final target loss (" + data_.target_split + ")";
+    map.title = "Final target loss (" + target_name(data_) + ")";
     map.x_label = "alpha (fraction of target data in stage 2)";
     map.y_label = "rho (replay fraction)";
     for (double a : alphas) map.col_labels.push_back(general(a));
@@ -340,7 +370,7 @@ class ReportBuilder {
     for (auto [r, l] : ftp) ft.x.push_back(r), ft.y.push_back(l);
     for (auto [r, l] : mtp) mt.x.push_back(r), mt.y.push_back(l);
     heading(2, "Target loss against replay fraction");
-    figure(LineChart{"Final target loss against rho (" + data_.target_split + ")",
+    figure(LineChart{"Final target loss against rho (" + target_name(data_) + ")",
                      "rho (replay fraction)", "target loss (nats/token)", {ft, mt}},
            "target_loss_vs_rho", "Final target loss against the replay fraction rho");
   }
@@ -431,7 +461,7 @@ ReportResult write_report(const Registry& registry, const ReportOptions& options
   try {
     ReportBuilder builder(registry, options, tmp);
     result = builder.build();
-    std::string title = "Replay report: sweep " + builder.data().sweep;
+    std::string title = builder.title();
     fs::write_file_atomic(tmp / "report.md", to_markdown(builder.blocks()));
     fs::write_file_atomic(tmp / "report.html", to_html(title, builder.blocks()));
     // Publish: swap the finished directory in; the previous report, if

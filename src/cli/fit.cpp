@@ -1,7 +1,8 @@
 // `replay fit`: the paper's data-efficiency metric. Fits the reference curve
 // L(x) = A / x^B + C to (pool size, final target loss) pairs, from the run
-// registry or the command line, and prints the implied pool of each schedule
-// and the multipliers between schedules.
+// registry (one target at a time, analysis/efficiency.h) or the command line,
+// and prints the implied pool of each schedule and the multipliers between
+// schedules, or why the fit gives none (analysis/fit.h).
 #include <cmath>
 #include <memory>
 #include <cstdio>
@@ -20,9 +21,10 @@ using namespace replay::analysis;
 
 struct Options {
   std::vector<std::string> refs, schedules, compares;
-  std::string form = "power";
+  std::string form = "power", method = "multistart";
   std::string db = kDefaultRegistryPath;
   std::string sweep, reference_sweep, target;
+  bool all_sweeps = false;
 };
 
 double parse_number(const std::string& text, const std::string& what) {
@@ -54,81 +56,113 @@ std::pair<std::string, std::string> split_pair(const std::string& arg, const std
   return {arg.substr(0, colon), arg.substr(colon + 1)};
 }
 
-void print_multiplier(const Multiplier& m) {
-  if (m.value)
-    std::printf("  %-44s over %-40s %10sx\n", m.better.c_str(), m.worse.c_str(),
-                format_significant(*m.value, 4).c_str());
-  else
-    std::printf("  %-44s over %-40s  none: %s\n", m.better.c_str(), m.worse.c_str(), m.why_none.c_str());
+void print_multiplier(const Multiplier& m) { std::printf("  %s\n", multiplier_line(m).c_str()); }
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// Reference points and schedules of one target from the registry.
+void from_registry(const Options& o, std::vector<CurvePoint>& refs, std::vector<ScheduleLoss>& schedules,
+                   std::vector<ScheduleLoss>& baselines) {
+  Registry reg(o.db, /*create=*/false);
+  SweepData data = collect_sweep(reg, {o.sweep, o.reference_sweep, o.target, "", o.all_sweeps});
+  refs = data.reference;
+  schedules = data.schedules;
+  baselines = data.baselines;
+  std::string target = data.target.empty() ? "split " + data.target_split + " (no store recorded)"
+                                           : data.target.label() + ", validation split " + data.target_split;
+  std::string scope = o.sweep.empty() || o.all_sweeps ? "every sweep" : "sweep " + o.sweep;
+  std::printf("target %s (%s)\n", target.c_str(), o.db.c_str());
+  std::printf("  %zu reference runs, %zu schedules in %s; reference runs from %s; %zu baselines from "
+              "other sweeps\n",
+              refs.size(), schedules.size(), scope.c_str(),
+              data.reference_sweeps.empty() ? "no sweep" : ("sweep(s) " + join(data.reference_sweeps)).c_str(),
+              baselines.size());
+}
+
+void print_fit(const CurveFit& fit) {
+  std::printf("reference fit %s over %zu points (MINPACK lmdif, method %s: %d start(s), kept %s; %d "
+              "evaluations): %s\n",
+              fit.form == CurveForm::power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C",
+              fit.points.size(), fit_method_name(fit.method), fit.starts, fit.start.c_str(),
+              fit.evaluations, fit.converged ? "converged" : "DID NOT CONVERGE");
+  std::printf("  A = %.8g  B = %.8g  C = %.8g", fit.A, fit.B, fit.C);
+  if (fit.form == CurveForm::shifted_power) std::printf("  D = %.8g", fit.D);
+  std::printf("\n  residual sum of squares %.6g (%s)\n", fit.rss, fit.message.c_str());
+  if (fit.degenerate)
+    std::printf("  WARNING: degenerate fit: %s; multipliers remain well defined\n",
+                fit.degenerate_reason.c_str());
+  if (!fit.usable_for_multipliers)
+    std::printf("  NO MULTIPLIER CAN BE COMPUTED from this fit: %s\n", fit.unusable_reason.c_str());
+  std::printf("  %14s %10s %10s %11s\n", "x", "loss", "fitted", "residual");
+  for (size_t i = 0; i < fit.points.size(); ++i)
+    std::printf("  %14s %10.5f %10.5f %+11.6f\n", format_pool(fit.points[i].x).c_str(), fit.points[i].loss,
+                fit.predict(fit.points[i].x), fit.residuals[i]);
+}
+
+void print_multipliers(const Options& o, const CurveFit& fit, const std::vector<ScheduleLoss>& schedules,
+                       const std::vector<ScheduleLoss>& baselines) {
+  auto find = [&](const std::string& name) -> const ScheduleLoss& {
+    for (const auto* list : {&schedules, &baselines})
+      for (const auto& s : *list)
+        if (s.name == name) return s;
+    throw replay::Error("--compare: no schedule named '" + name + "'");
+  };
+  std::vector<Multiplier> out = paper_multipliers(fit, schedules, baselines);
+  for (const auto& c : o.compares) {
+    auto slash = c.find('/');
+    if (slash == std::string::npos) throw replay::Error("--compare expects P/Q, got '" + c + "'");
+    const auto& p = find(c.substr(0, slash));
+    const auto& q = find(c.substr(slash + 1));
+    out.push_back(multiplier(fit, p.name, p.loss, q.name, q.loss));
+  }
+  if (out.empty())  // nothing asked for: every schedule over the first one
+    for (size_t i = 1; i < schedules.size(); ++i)
+      out.push_back(multiplier(fit, schedules[i].name, schedules[i].loss, schedules[0].name,
+                               schedules[0].loss));
+  std::printf("\nmultipliers (P over Q = x(L_P) / x(L_Q))\n");
+  if (!fit.usable_for_multipliers) {
+    std::printf("  no multiplier can be computed: %s\n", fit.unusable_reason.c_str());
+    return;
+  }
+  for (const auto& m : out) print_multiplier(m);
 }
 
 void run(const Options& o) {
   std::vector<CurvePoint> refs;
-  std::vector<ScheduleLoss> schedules;
-  if (!o.sweep.empty()) {
-    Registry reg(o.db, /*create=*/false);
-    SweepData data = collect_sweep(reg, {o.sweep, o.reference_sweep, o.target, ""});
-    refs = data.reference;
-    schedules = data.schedules;
-    std::printf("sweep %s (%s): %zu reference runs, %zu schedules, target split %s\n", o.sweep.c_str(),
-                o.db.c_str(), refs.size(), schedules.size(), data.target_split.c_str());
-  }
+  std::vector<ScheduleLoss> schedules, baselines;
+  if (!o.sweep.empty() || !o.target.empty() || o.all_sweeps) from_registry(o, refs, schedules, baselines);
   for (const auto& r : o.refs) {
     auto [x, loss] = split_pair(r, "--ref");
     refs.push_back({parse_number(x, "--ref " + r), parse_number(loss, "--ref " + r)});
   }
   for (const auto& s : o.schedules) {
     auto [name, loss] = split_pair(s, "--schedule");
-    schedules.push_back({name, "", std::nullopt, std::nullopt, parse_number(loss, "--schedule " + s), {}});
+    schedules.push_back({name, "", std::nullopt, std::nullopt, parse_number(loss, "--schedule " + s), {}, ""});
   }
   if (refs.empty())
-    throw replay::Error("no reference points: give --ref X:LOSS (at least 3) or --sweep with reference runs");
+    throw replay::Error(
+        "no reference points: give --ref X:LOSS (at least 3), or --sweep / --target with reference runs");
 
   FitOptions fo;
   fo.form = parse_curve_form(o.form);
+  fo.method = parse_fit_method(o.method);
   CurveFit fit = fit_curve(refs, fo);
-  std::printf("reference fit %s over %zu points (MINPACK lmdif, %d evaluations): %s\n",
-              fo.form == CurveForm::Power ? "L(x) = A / x^B + C" : "L(x) = A / (x^B + D) + C",
-              fit.points.size(), fit.evaluations, fit.converged ? "converged" : "DID NOT CONVERGE");
-  std::printf("  A = %.8g  B = %.8g  C = %.8g", fit.A, fit.B, fit.C);
-  if (fo.form == CurveForm::ShiftedPower) std::printf("  D = %.8g", fit.D);
-  std::printf("\n  residual sum of squares %.6g (%s)\n", fit.rss, fit.message.c_str());
-  if (fit.degenerate)
-    std::printf("  WARNING: degenerate fit: %s; multipliers remain well defined\n",
-                fit.degenerate_reason.c_str());
-  std::printf("  %14s %10s %10s %11s\n", "x", "loss", "fitted", "residual");
-  for (size_t i = 0; i < fit.points.size(); ++i)
-    std::printf("  %14.8g %10.5f %10.5f %+11.6f\n", fit.points[i].x, fit.points[i].loss,
-                fit.predict(fit.points[i].x), fit.residuals[i]);
-
+  print_fit(fit);
   if (schedules.empty()) return;
   std::printf("\nschedules (implied pool: what the reference would need for the same loss)\n");
   for (const auto& s : schedules) {
     Inverse inv = invert(fit, s.loss);
-    std::printf("  %-32s loss %.5f  implied x %s\n", s.name.c_str(), s.loss,
-                inv.ok() ? format_significant(inv.x(), 4).c_str() : ("none: " + inv.why_none).c_str());
+    std::string implied = !fit.usable_for_multipliers ? "none (the fit is unusable, see above)"
+                          : inv.ok()                    ? format_significant(inv.x(), 4)
+                                                        : "none: " + inv.why_none;
+    if (inv.extrapolated) implied += " (EXTRAPOLATED: " + inv.extrapolation + ")";
+    std::printf("  %-32s loss %.5f  implied x %s\n", s.name.c_str(), s.loss, implied.c_str());
   }
-
-  auto find = [&](const std::string& name) -> const ScheduleLoss& {
-    for (const auto& s : schedules)
-      if (s.name == name) return s;
-    throw replay::Error("--compare: no schedule named '" + name + "'");
-  };
-  std::printf("\nmultipliers (P over Q = x(L_P) / x(L_Q))\n");
-  bool printed = false;
-  for (const auto& m : paper_multipliers(fit, schedules)) print_multiplier(m), printed = true;
-  for (const auto& c : o.compares) {
-    auto slash = c.find('/');
-    if (slash == std::string::npos) throw replay::Error("--compare expects P/Q, got '" + c + "'");
-    const auto& p = find(c.substr(0, slash));
-    const auto& q = find(c.substr(slash + 1));
-    print_multiplier(multiplier(fit, p.name, p.loss, q.name, q.loss));
-    printed = true;
-  }
-  if (!printed)  // nothing asked for: every schedule over the first one
-    for (size_t i = 1; i < schedules.size(); ++i)
-      print_multiplier(multiplier(fit, schedules[i].name, schedules[i].loss, schedules[0].name,
-                                  schedules[0].loss));
+  print_multipliers(o, fit, schedules, baselines);
 }
 
 void setup(CLI::App& app) {
@@ -139,17 +173,30 @@ void setup(CLI::App& app) {
       "Example (the spec's FineMath vector):\n"
       "  replay fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 \\\n"
       "    --ref 2/1024:3.49087 --ref 1/1024:3.62532 --schedule ft:3.99417 \\\n"
-      "    --schedule ft+replay:3.90261 --compare ft+replay/ft");
+      "    --schedule ft+replay:3.90261 --compare ft+replay/ft\n"
+      "From the registry, one target at a time (no baselines need typing):\n"
+      "  replay fit --target math            every sweep on the math target\n"
+      "  replay fit --sweep demo-math        its schedules; reference runs of every sweep on its target\n"
+      "A fit whose law does not fall with more data (A <= 0 or B <= 0), or whose reference\n"
+      "losses rise with x, gives no multipliers and says why.");
   cmd->add_option("--ref", opts->refs, "Reference point X:LOSS (pool size, e.g. 4/1024, and final target loss)");
   cmd->add_option("--schedule", opts->schedules, "Schedule NAME:LOSS (final target loss)");
   cmd->add_option("--compare", opts->compares, "Print the multiplier of schedule P over Q, as P/Q");
   cmd->add_option("--form", opts->form, "Curve form: power (A/x^B+C) or shifted-power (A/(x^B+D)+C)")
       ->capture_default_str();
+  cmd->add_option("--fit-method", opts->method,
+                  "multistart (starts with B > 0, lowest residual kept) or reference (the reference "
+                  "implementation's single start, reproduces the paper)")
+      ->capture_default_str();
   cmd->add_option("--db", opts->db, "Run registry (SQLite) to read runs from")->capture_default_str();
   cmd->add_option("--sweep", opts->sweep,
-                  "Read reference runs (tag family=reference, x=pool) and schedules from this sweep");
-  cmd->add_option("--reference-sweep", opts->reference_sweep, "Take reference runs from this sweep instead");
-  cmd->add_option("--target", opts->target, "Target validation split (default: the runs' target tag)");
+                  "Schedules from this sweep; reference runs (tag family=reference, x=pool) from every "
+                  "sweep on the same target");
+  cmd->add_option("--reference-sweep", opts->reference_sweep, "Take reference runs from this sweep only");
+  cmd->add_option("--target", opts->target,
+                  "The target to analyze: its domain (math), store path, or validation split name. "
+                  "Required when the runs span several targets; alone, reads every sweep on it");
+  cmd->add_flag("--all-sweeps", opts->all_sweeps, "Schedules from every sweep on the target");
   cmd->callback([opts] { run(*opts); });
 }
 

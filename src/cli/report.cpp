@@ -1,5 +1,7 @@
 // `replay report`: writes a sweep's Markdown + HTML report with figures
-// (SVG and PNG) from the run registry and the run directories.
+// (SVG and PNG) from the run registry and the run directories, for one
+// target (--target when the sweep's runs span several; which runs are used:
+// analysis/efficiency.h).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +20,8 @@ namespace stdfs = std::filesystem;
 
 struct Options {
   std::string what;  // sweep directory or sweep name
-  std::string db, out, target, generic, reference_sweep, form = "power";
+  std::string db, out, target, generic, reference_sweep, form = "power", method = "multistart";
+  bool all_sweeps = false;
 };
 
 void run(const Options& o) {
@@ -46,17 +49,19 @@ void run(const Options& o) {
   if (out.empty()) out = stdfs::path("reports") / sweep;
   Registry reg(db, /*create=*/false);
   ReportOptions ro;
-  ro.collect = {sweep, o.reference_sweep, o.target, o.generic};
+  ro.collect = {sweep, o.reference_sweep, o.target, o.generic, o.all_sweeps};
   ro.out_dir = out;
   ro.form = parse_curve_form(o.form);
+  ro.method = parse_fit_method(o.method);
   ReportResult res = write_report(reg, ro);
-  std::printf("report for sweep %s: %s (%zu figures)\n", sweep.c_str(), res.markdown.c_str(),
-              res.figures.size());
+  std::string target = res.target.domain.empty() ? res.target.source : res.target.domain;
+  std::printf("report for sweep %s, target %s: %s (%zu figures)\n", sweep.c_str(), target.c_str(),
+              res.markdown.c_str(), res.figures.size());
   std::printf("  html: %s\n", res.html.c_str());
-  for (const auto& m : res.multipliers)
-    if (m.value) std::printf("  %s over %s: %sx\n", m.better.c_str(), m.worse.c_str(),
-                             format_significant(*m.value, 4).c_str());
-    else std::printf("  %s over %s: none (%s)\n", m.better.c_str(), m.worse.c_str(), m.why_none.c_str());
+  if (res.fit && !res.fit->usable_for_multipliers)
+    std::printf("  no multiplier can be computed: %s\n", res.fit->unusable_reason.c_str());
+  else
+    for (const auto& m : res.multipliers) std::printf("  %s\n", multiplier_line(m).c_str());
 }
 
 void setup(CLI::App& app) {
@@ -66,10 +71,16 @@ void setup(CLI::App& app) {
       ->required();
   cmd->add_option("--db", opts->db, std::string("Run registry (default ") + kDefaultRegistryPath + ")");
   cmd->add_option("--out", opts->out, "Report directory (default reports/SWEEP, or DIR/report)");
-  cmd->add_option("--target", opts->target, "Target validation split (default: the runs' target tag)");
+  cmd->add_option("--target", opts->target,
+                  "The target to report on: its domain (math), store path, or validation split name; "
+                  "required when the sweep's runs span several targets");
   cmd->add_option("--generic", opts->generic, "Generic validation split (default: the runs' generic tag)");
-  cmd->add_option("--reference-sweep", opts->reference_sweep, "Take reference runs from this sweep");
+  cmd->add_option("--reference-sweep", opts->reference_sweep,
+                  "Take reference runs from this sweep only (default: every sweep on the target)");
+  cmd->add_flag("--all-sweeps", opts->all_sweeps, "Schedules from every sweep on the target");
   cmd->add_option("--form", opts->form, "Curve form: power or shifted-power")->capture_default_str();
+  cmd->add_option("--fit-method", opts->method, "multistart or reference (the paper's single start)")
+      ->capture_default_str();
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -1,5 +1,6 @@
-// `replay runs`: lists the runs of the registry with their status and final
-// metrics. Safe to run while a sweep is writing (the registry is in WAL mode).
+// `replay runs`: lists the runs of the registry with their target, status and
+// final metrics. Safe to run while a sweep is writing (the registry is in WAL
+// mode).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -17,7 +18,7 @@ using namespace replay::analysis;
 
 struct Options {
   std::string db = kDefaultRegistryPath;
-  std::string sweep, status;
+  std::string sweep, status, target;
   bool show_ids = false;
 };
 
@@ -55,8 +56,10 @@ void run(const Options& o) {
   if (!o.sweep.empty()) filter.sweep = o.sweep;
   if (!o.status.empty()) filter.status = parse_run_status(o.status);
   auto runs = reg.list_runs(filter);
+  if (!o.target.empty())
+    std::erase_if(runs, [&](const RunRecord& r) { return !r.effective_target().matches(o.target); });
   std::vector<std::vector<std::string>> rows = {
-      {"sweep", "run", o.show_ids ? "id" : "id (short)", "status", "step", "time", "tokens/s",
+      {"sweep", "run", o.show_ids ? "id" : "id (short)", "target", "status", "step", "time", "tokens/s",
        "final losses", "notes"}};
   size_t counts[4] = {0, 0, 0, 0};
   for (const auto& r : runs) {
@@ -73,7 +76,10 @@ void run(const Options& o) {
     if (!r.error.empty()) notes += (notes.empty() ? "" : "; ") + r.error.substr(0, 100);
     char tps[32] = "";
     if (r.tokens_per_s) std::snprintf(tps, sizeof tps, "%.0f", *r.tokens_per_s);
-    rows.push_back({r.sweep, r.name, o.show_ids ? r.id : r.id.substr(0, 12), run_status_name(r.status),
+    TargetIdentity t = r.effective_target();
+    std::string target = o.show_ids ? t.label() : (t.domain.empty() ? t.source : t.domain);
+    rows.push_back({r.sweep, r.name, o.show_ids ? r.id : r.id.substr(0, 12),
+                    target.empty() ? "-" : target, run_status_name(r.status),
                     std::to_string(r.step), duration_text(r), tps, losses, notes});
   }
   print_table(rows);
@@ -88,7 +94,9 @@ void setup(CLI::App& app) {
   cmd->add_option("--sweep", opts->sweep, "Only runs of this sweep");
   cmd->add_option("--status", opts->status, "Only runs with this status")
       ->check(CLI::IsMember({"queued", "running", "done", "failed"}));
-  cmd->add_flag("--ids", opts->show_ids, "Print full run ids");
+  cmd->add_option("--target", opts->target,
+                  "Only runs on this target: its domain (math), store path, or validation split name");
+  cmd->add_flag("--ids", opts->show_ids, "Print full run ids (and target stores)");
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -119,11 +119,11 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       if (result.fit)
         std::fprintf(stderr, "demo: reference fit L(x) = %.4g / x^%.4g + %.4g%s\n", result.fit->A, result.fit->B,
                      result.fit->C, result.fit->degenerate ? " (degenerate: effectively log-linear)" : "");
-      for (const auto& m : result.multipliers) {
-        std::string value = m.value ? analysis::format_significant(*m.value, 4) + "x" : "n/a (" + m.why_none + ")";
-        std::fprintf(stderr, "demo: %-28s over %-28s %s  (target loss %.4f vs %.4f)\n", m.better.c_str(),
-                     m.worse.c_str(), value.c_str(), m.loss_better, m.loss_worse);
-      }
+      if (result.fit && !result.fit->usable_for_multipliers)
+        std::fprintf(stderr, "demo: no multiplier can be computed: %s\n", result.fit->unusable_reason.c_str());
+      else
+        for (const auto& m : result.multipliers)
+          std::fprintf(stderr, "demo: %s\n", analysis::multiplier_line(m).c_str());
       reports.push_back(result.dir);
     }
   }

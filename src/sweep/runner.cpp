@@ -172,8 +172,8 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
                            tags_for(spec, run.config), stdfs::absolute(run.dir).string()};
     registry.add_run(entry);
     auto record = registry.get_run(run.id);
-    run.done = record.status == analysis::RunStatus::Done;
-    if (record.status == analysis::RunStatus::Failed && !options.retry_failed) run.done = true;
+    run.done = record.status == analysis::RunStatus::done;
+    if (record.status == analysis::RunStatus::failed && !options.retry_failed) run.done = true;
     runs.push_back(std::move(run));
   }
   if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);

@@ -51,6 +51,45 @@ TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
   EXPECT_NE(r.out.find("WARNING: degenerate fit"), std::string::npos) << r.out;
 }
 
+TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
+  const std::string vector =
+      "fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 --ref 2/1024:3.49087 "
+      "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
+      "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
+      "--compare mt+replay/mt --compare best/mt --compare mt/ft";
+  for (const char* method : {"reference", "multistart"}) {
+    Result r = replay_cmd(vector + " --fit-method " + method);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find(std::string("method ") + method), std::string::npos) << r.out;
+    for (const char* m : {"ft+replay over ft: 1.490x", "mt+replay over mt: 1.855x", "best over mt: 2.494x",
+                          "mt over ft: 6.368x"})
+      EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
+    // ft's implied pool lies 4.45x below the smallest reference pool.
+    EXPECT_NE(r.out.find("EXTRAPOLATED: ft: implied pool"), std::string::npos) << r.out;
+  }
+  Result r = replay_cmd(vector + " --fit-method newton");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unknown fit method 'newton'"), std::string::npos) << r.out;
+}
+
+// The fresh-machine points: the reference's single start fits B = -12.09
+// and used to print "fine-tuning + replay over fine-tuning 1.182x" although
+// fine-tuning + replay had the higher loss.
+TEST(Cli, FitGivesNoMultiplierFromRisingReferencePoints) {
+  for (const char* method : {"reference", "multistart"}) {
+    Result r = replay_cmd(
+        std::string("fit --ref 1/512:5.278 --ref 1/256:5.140 --ref 1/128:5.141 --ref 1/64:4.928 ") +
+        "--schedule ft:5.1263 --schedule ft+replay:5.1558 --compare ft+replay/ft --fit-method " + method);
+    ASSERT_EQ(r.code, 0) << r.out;
+    size_t none = r.out.find("\n  no multiplier can be computed: ");
+    ASSERT_NE(none, std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("loss rises from 5.140 at x=1/256 to 5.141 at x=1/128", none), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("implied x none (the fit is unusable, see above)"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("1.18"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("implied x 0"), std::string::npos) << r.out;
+  }
+}
+
 TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
   // Exact points of L = 0.05 / x^0.35 + 2.4: a clean fit with C = 2.4.
   std::string args = "fit";
@@ -102,10 +141,51 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
 
   r = replay_cmd("report " + root.string());  // a directory with registry.sqlite
   ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("report for sweep finemath-micro, target finemath"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mid-training (mt-rho0) over fine-tuning (ft-rho0): 6.368x"), std::string::npos) << r.out;
   EXPECT_TRUE(stdfs::exists(root / "report" / "report.md"));
   EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.png"));
   r = replay_cmd("report nothing-here --db " + db + " --out " + (root / "r2").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("nothing-here"), std::string::npos);
   EXPECT_FALSE(stdfs::exists(root / "r2"));
+}
+
+// One sweep name, two domains: every command names the target, and a fit or
+// report through both is refused until --target picks one.
+TEST(Cli, TwoTargetsInOneRegistry) {
+  auto root = fake::temp_dir("cli_targets");
+  fake::build_sweep(root, fake::target_of("math", root));
+  fake::build_sweep(root, fake::target_of("code", root), [](double l) { return l + 0.5 + 0.1 * std::sin(7 * l); });
+  std::string db = " --db " + (root / "registry.sqlite").string();
+
+  Result r = replay_cmd("fit --sweep finemath-micro" + db);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("spans 2 targets: math ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Pass --target DOMAIN"), std::string::npos) << r.out;
+  r = replay_cmd("fit --sweep finemath-micro --target math" + db);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("target math (" + (root / "stores" / "math").string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1.490x"), std::string::npos) << r.out;
+  r = replay_cmd("fit --target code" + db);  // no sweep: every sweep on the target
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("target code ("), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("1.490x"), std::string::npos) << r.out;
+
+  r = replay_cmd("report finemath-micro --out " + (root / "rep").string() + db);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--target"), std::string::npos) << r.out;
+  r = replay_cmd("report finemath-micro --target code --out " + (root / "rep").string() + db);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("target code"), std::string::npos) << r.out;
+
+  r = replay_cmd("runs --target code" + db);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("19 runs:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(" math "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" code "), std::string::npos) << r.out;
+  r = replay_cmd("runs" + db);
+  EXPECT_NE(r.out.find("38 runs:"), std::string::npos) << r.out;
+  stdfs::remove_all(root);
 }

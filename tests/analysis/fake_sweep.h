@@ -1,17 +1,22 @@
 // A fake but realistic sweep for report and CLI tests: a registry plus run
 // directories with config.toml and metrics.jsonl, whose final target losses
-// are the spec's FineMath test vector (so the multipliers are known).
+// are the spec's FineMath test vector (so the multipliers are known). With a
+// target identity the runs record it (as the sweep runner does), their
+// configs name the store (so two domains' runs have different ids), and an
+// `adjust` maps each target loss (another domain's numbers).
 #pragma once
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "analysis/registry.h"
 #include "temp_dir.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 namespace fake {
 
@@ -44,15 +49,18 @@ inline std::string metrics_text(double final_target, double final_generic, int s
 
 inline std::string add_done_run(Registry& reg, const stdfs::path& root, const std::string& sweep,
                                 const std::string& name, std::map<std::string, std::string> tags,
-                                double target, double generic) {
+                                double target, double generic, const TargetIdentity& identity = {}) {
   std::string config = "[run]\nname = \"" + name + "\"\n";
   for (const auto& [k, v] : tags) config += k + " = \"" + v + "\"\n";
+  config += "sweep = \"" + sweep + "\"\n";
+  if (!identity.empty()) config += "store = \"" + identity.store + "\"\n";
   tags["target"] = "finemath";
   tags["generic"] = "c4";
-  stdfs::path dir = root / "runs" / name;
+  std::string rel = "runs/" + (identity.empty() ? "" : identity.domain + "-") + name;
+  stdfs::path dir = root / rel;
   replay::fs::write_file_atomic(dir / "config.toml", config);
   replay::fs::write_file_atomic(dir / "metrics.jsonl", metrics_text(target, generic));
-  std::string id = reg.add_run({config, "", sweep, name, tags, ("runs/" + name)});
+  std::string id = reg.add_run({config, "", sweep, name, tags, rel, identity});
   reg.mark_running(id);
   RunMetrics m = read_metrics(dir / "metrics.jsonl");
   reg.import_metrics(id, m);
@@ -60,35 +68,45 @@ inline std::string add_done_run(Registry& reg, const stdfs::path& root, const st
   return id;
 }
 
+// A target identity as the sweep runner records it (source "finemath", the
+// split name of metrics_text).
+inline TargetIdentity target_of(const std::string& domain, const stdfs::path& root) {
+  return {"finemath", domain, (root / "stores" / domain).string(),
+          replay::hash::xxh128_hex("manifest of " + domain)};
+}
+
 // The whole sweep "finemath-micro" in root/registry.sqlite.
-inline void build_sweep(const stdfs::path& root) {
+inline void build_sweep(const stdfs::path& root, const TargetIdentity& identity = {},
+                        const std::function<double(double)>& adjust = {},
+                        const std::string& sweep = "finemath-micro") {
   Registry reg(root / "registry.sqlite");
-  const std::string sweep = "finemath-micro";
+  auto L = [&](double loss) { return adjust ? adjust(loss) : loss; };
+  auto add = [&](const std::string& name, std::map<std::string, std::string> tags, double target,
+                 double generic) { add_done_run(reg, root, sweep, name, tags, L(target), generic, identity); };
   const double xs[] = {1, 2, 4, 8, 16};
   const double ref_loss[] = {3.62532, 3.49087, 3.39593, 3.16164, 2.99478};
   for (int i = 0; i < 5; ++i) {
     char x[32];
     std::snprintf(x, sizeof x, "%.10g", xs[i] / 1024);
-    add_done_run(reg, root, sweep, "ref-x" + std::to_string(static_cast<int>(xs[i])),
-                 {{"family", "reference"}, {"x", x}}, ref_loss[i], 3.9);
+    add("ref-x" + std::to_string(static_cast<int>(xs[i])), {{"family", "reference"}, {"x", x}}, ref_loss[i], 3.9);
   }
-  add_done_run(reg, root, sweep, "ft-rho0", {{"family", "fine-tuning"}, {"rho", "0"}}, 3.99417, 4.40);
-  add_done_run(reg, root, sweep, "ft-rho0.5", {{"family", "fine-tuning"}, {"rho", "0.5"}}, 3.95, 4.10);
-  add_done_run(reg, root, sweep, "ft-rho0.75", {{"family", "fine-tuning"}, {"rho", "0.75"}}, 3.90261, 4.00);
-  add_done_run(reg, root, sweep, "mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, 3.56935, 4.2);
-  add_done_run(reg, root, sweep, "mt-rho0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "1"}}, 3.47, 3.95);
-  add_done_run(reg, root, sweep, "mt-rho0.75", {{"family", "mid-training"}, {"rho", "0.75"}, {"alpha", "1"}}, 3.42762, 3.9);
+  add("ft-rho0", {{"family", "fine-tuning"}, {"rho", "0"}}, 3.99417, 4.40);
+  add("ft-rho0.5", {{"family", "fine-tuning"}, {"rho", "0.5"}}, 3.95, 4.10);
+  add("ft-rho0.75", {{"family", "fine-tuning"}, {"rho", "0.75"}}, 3.90261, 4.00);
+  add("mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, 3.56935, 4.2);
+  add("mt-rho0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "1"}}, 3.47, 3.95);
+  add("mt-rho0.75", {{"family", "mid-training"}, {"rho", "0.75"}, {"alpha", "1"}}, 3.42762, 3.9);
   const double full[3][2] = {{3.52, 3.50}, {3.40, 3.41}, {3.35965, 3.39}};
   const char* rhos[] = {"0", "0.5", "0.75"};
   const char* alphas[] = {"0.5", "0.25"};
   for (int r = 0; r < 3; ++r)
     for (int a = 0; a < 2; ++a)
-      add_done_run(reg, root, sweep, std::string("full-rho") + rhos[r] + "-alpha" + alphas[a],
-                   {{"family", "full"}, {"rho", rhos[r]}, {"alpha", alphas[a]}}, full[r][a], 3.9);
-  std::string failed = reg.add_run({"[run]\nname = \"broken\"\n", "", sweep, "broken", {{"family", "full"}}, ""});
+      add(std::string("full-rho") + rhos[r] + "-alpha" + alphas[a],
+          {{"family", "full"}, {"rho", rhos[r]}, {"alpha", alphas[a]}}, full[r][a], 3.9);
+  std::string failed = reg.add_run({"[run]\nname = \"broken\"\n" + identity.store, "", sweep, "broken", {{"family", "full"}}, "", identity});
   reg.mark_running(failed);
   reg.mark_failed(failed, "trainer exited with status 1: loss is NaN at step 12");
-  reg.add_run({"[run]\nname = \"waiting\"\n", "", sweep, "waiting", {{"family", "full"}}, ""});
+  reg.add_run({"[run]\nname = \"waiting\"\n" + identity.store, "", sweep, "waiting", {{"family", "full"}}, "", identity});
 }
 
 }  // namespace fake

@@ -69,13 +69,13 @@ TEST(Plot, LineChartRendersPngOfTheRequestedSizeAndSvg) {
   s.x = {0, 1, 2, 3};
   s.y = {5, 4, NAN, 3};  // NaN leaves a gap, not a crash
   chart.series.push_back(s);
-  std::string png = render(chart, ImageFormat::Png, 640, 480);
+  std::string png = render(chart, ImageFormat::png, 640, 480);
   ASSERT_GT(png.size(), 1000u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_EQ(png.substr(12, 4), "IHDR");
   EXPECT_EQ(be32(png, 16), 640u);
   EXPECT_EQ(be32(png, 20), 480u);
-  std::string svg = render(chart, ImageFormat::Svg, 640, 480);
+  std::string svg = render(chart, ImageFormat::svg, 640, 480);
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("640"), std::string::npos);
   // The series colour (Tableau blue) is actually drawn.
@@ -84,14 +84,14 @@ TEST(Plot, LineChartRendersPngOfTheRequestedSizeAndSvg) {
 
 TEST(Plot, HeatmapOutlinesTheBestCell) {
   Heatmap map = sample_heatmap();
-  std::string with = render(map, ImageFormat::Png, 600, 400);
+  std::string with = render(map, ImageFormat::png, 600, 400);
   map.outline_min = false;
-  std::string without = render(map, ImageFormat::Png, 600, 400);
+  std::string without = render(map, ImageFormat::png, 600, 400);
   // The outline colour (0.85, 0.1, 0.1) appears only when outlining.
   EXPECT_GT(count_pixels(with, 217, 26, 26), 200);
   EXPECT_EQ(count_pixels(without, 217, 26, 26), 0);
   map.values.pop_back();
-  EXPECT_THROW(render(map, ImageFormat::Png, 600, 400), replay::Error);
+  EXPECT_THROW(render(map, ImageFormat::png, 600, 400), replay::Error);
 }
 
 TEST(Plot, WritesFilesByExtension) {

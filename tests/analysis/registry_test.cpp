@@ -22,21 +22,21 @@ TEST(Registry, RunsAreContentAddressedAndKeepTheirStatus) {
   const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
   EXPECT_EQ(reg.schema_version(), kRegistrySchemaVersion);
-  std::string id = reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {{"family", "mid-training"}, {"rho", "0"}}, "runs/a"});
+  std::string id = reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {{"family", "mid-training"}, {"rho", "0"}}, "runs/a", {}});
   EXPECT_EQ(id, run_id_for_config("[train]\nlr = 0.003\n"));
   EXPECT_EQ(id.size(), 32u);
   reg.mark_running(id);
   reg.mark_done(id, 1234.5);
   // Re-adding (a rerun sweep) must not reset a finished run.
-  EXPECT_EQ(reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {}, ""}), id);
+  EXPECT_EQ(reg.add_run({"[train]\nlr = 0.003\n", "", "mt", "rho=0", {}, "", {}}), id);
   RunRecord r = reg.get_run(id);
-  EXPECT_EQ(r.status, RunStatus::Done);
+  EXPECT_EQ(r.status, RunStatus::done);
   EXPECT_EQ(r.run_dir, "runs/a");
   ASSERT_TRUE(r.started_at && r.ended_at);
   EXPECT_LE(*r.started_at, *r.ended_at);
   EXPECT_DOUBLE_EQ(*r.tokens_per_s, 1234.5);
   // The same run can belong to a second sweep with its own name and tags.
-  reg.add_run({"[train]\nlr = 0.003\n", "", "other", "baseline", {{"family", "reference"}, {"x", "0.25"}}, ""});
+  reg.add_run({"[train]\nlr = 0.003\n", "", "other", "baseline", {{"family", "reference"}, {"x", "0.25"}}, "", {}});
   auto other = reg.list_runs({std::string("other"), std::nullopt});
   ASSERT_EQ(other.size(), 1u);
   EXPECT_EQ(other[0].name, "baseline");
@@ -49,9 +49,9 @@ TEST(Registry, StatusFiltersMetricsAndBranches) {
   TempDir tmp("life");
   const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
-  std::string a = reg.add_run({"config a", "", "s", "a", {}, ""});
-  std::string b = reg.add_run({"config b", "", "s", "b", {}, ""});
-  std::string c = reg.add_run({"config c", "", "s", "c", {}, ""});
+  std::string a = reg.add_run({"config a", "", "s", "a", {}, "", {}});
+  std::string b = reg.add_run({"config b", "", "s", "b", {}, "", {}});
+  std::string c = reg.add_run({"config c", "", "s", "c", {}, "", {}});
   reg.mark_running(a);
   reg.record_eval(a, 10, 1000, {{"target", 4.0}, {"generic", 5.0}});
   reg.record_eval(a, 20, 2000, {{"target", 3.5}, {"generic", 4.5}});
@@ -70,18 +70,18 @@ TEST(Registry, StatusFiltersMetricsAndBranches) {
   EXPECT_EQ(reg.get_run(a).step, 20);
   EXPECT_DOUBLE_EQ(*reg.get_run(a).tokens_per_s, 800.0);
 
-  auto failed = reg.list_runs({std::nullopt, RunStatus::Failed});
+  auto failed = reg.list_runs({std::nullopt, RunStatus::failed});
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].id, b);
   EXPECT_EQ(failed[0].error, "CUDA out of memory");
-  auto queued = reg.list_runs({std::string("s"), RunStatus::Queued});
+  auto queued = reg.list_runs({std::string("s"), RunStatus::queued});
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].branched_from, a);
   EXPECT_EQ(queued[0].branch_step, 12);
   // Retrying a failed run clears its error.
   reg.mark_queued(b);
   EXPECT_EQ(reg.get_run(b).error, "");
-  EXPECT_EQ(reg.get_run(b).status, RunStatus::Queued);
+  EXPECT_EQ(reg.get_run(b).status, RunStatus::queued);
 
   std::string db = (dir / "r.sqlite").string();
   EXPECT_NE(error_of([&] { reg.mark_done("nope"); }).find(db), std::string::npos);
@@ -94,7 +94,7 @@ TEST(Registry, ImportsAMetricsFile) {
   TempDir tmp("import");
   const stdfs::path& dir = tmp.path;
   Registry reg(dir / "r.sqlite");
-  std::string id = reg.add_run({"cfg", "", "s", "x", {}, ""});
+  std::string id = reg.add_run({"cfg", "", "s", "x", {}, "", {}});
   RunMetrics m = parse_metrics(
       R"({"kind":"step","step":1,"tokens":10,"loss":3,"tokens_per_s":50})" "\n"
       R"({"kind":"eval","step":1,"tokens":10,"val":{"t":2.5}})" "\n"
@@ -120,6 +120,16 @@ TEST(Registry, ClearErrorsNamingTheFile) {
   replay::fs::write_file_atomic(junk, std::string(8192, 'x'));
   e = error_of([&] { Registry r(junk); });
   EXPECT_NE(e.find(junk.string()), std::string::npos) << e;
+
+  // A reader never creates the schema: an empty SQLite file is refused.
+  auto empty = dir / "empty.sqlite";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(empty.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE unrelated(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  e = error_of([&] { Registry r(empty, /*create=*/false); });
+  EXPECT_NE(e.find("not a run registry yet"), std::string::npos) << e;
+  EXPECT_NE(e.find(empty.string()), std::string::npos) << e;
 
   // A registry written by a newer schema is refused, not misread.
   auto newer = dir / "newer.sqlite";
@@ -148,7 +158,7 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
     try {
       Registry reg(path);
       for (int i = 0; i < kRuns; ++i) {
-        std::string id = reg.add_run({"config " + std::to_string(i), "", "sweep", "run" + std::to_string(i), {}, ""});
+        std::string id = reg.add_run({"config " + std::to_string(i), "", "sweep", "run" + std::to_string(i), {}, "", {}});
         reg.mark_running(id);
         for (int s = 1; s <= kEvals; ++s) reg.record_eval(id, s, s * 100, {{"target", 5.0 - 0.1 * s}});
         reg.mark_done(id);
@@ -166,7 +176,7 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
     for (;;) {
       auto runs = reg.list_runs({std::string("sweep"), std::nullopt});
       for (const auto& r : runs)  // a done run always shows its final eval: no torn writes
-        if (r.status == RunStatus::Done) {
+        if (r.status == RunStatus::done) {
           EXPECT_EQ(r.final_metrics.at("target").step, kEvals);
         }
       max_seen = std::max<int>(max_seen, runs.size());
@@ -185,7 +195,7 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
   ASSERT_TRUE(reader_ok);
   EXPECT_GT(reads, 1);
   Registry reg(path);
-  auto runs = reg.list_runs({std::string("sweep"), RunStatus::Done});
+  auto runs = reg.list_runs({std::string("sweep"), RunStatus::done});
   EXPECT_EQ(runs.size(), static_cast<size_t>(kRuns));
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -195,4 +205,103 @@ TEST(Registry, ConcurrentWriterAndReaderProcesses) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+namespace {
+
+// A registry file as schema version 1 wrote it: no target columns.
+void write_v1_registry(const stdfs::path& path) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* sql = R"sql(
+CREATE TABLE runs(id TEXT PRIMARY KEY, config TEXT NOT NULL, run_dir TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK(status IN ('queued', 'running', 'done', 'failed')), created_at REAL NOT NULL,
+  started_at REAL, ended_at REAL, step INTEGER NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+  tokens_per_s REAL, error TEXT NOT NULL DEFAULT '', branched_from TEXT REFERENCES runs(id),
+  branch_step INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sweep_runs(sweep TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '{}', position INTEGER NOT NULL, PRIMARY KEY(sweep, run_id));
+CREATE INDEX sweep_runs_by_run ON sweep_runs(run_id);
+CREATE TABLE evals(run_id TEXT NOT NULL REFERENCES runs(id), split TEXT NOT NULL, step INTEGER NOT NULL,
+  tokens INTEGER NOT NULL, loss REAL, PRIMARY KEY(run_id, split, step));
+INSERT INTO runs(id, config, status, created_at) VALUES('old1', 'config old', 'done', 1.0);
+INSERT INTO sweep_runs VALUES('s', 'old1', 'ref-x1', '{"family":"reference","target":"finemath"}', 0);
+INSERT INTO evals VALUES('old1', 'finemath', 10, 100, 3.5);
+PRAGMA user_version=1;
+)sql";
+  char* msg = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST(Registry, VersionOneFilesAreReadAsTheyAreAndMigratedByWriters) {
+  auto dir = fresh_dir("v1");
+  auto path = dir / "r.sqlite";
+  write_v1_registry(path);
+  {
+    Registry reader(path, /*create=*/false);  // reads, never writes
+    EXPECT_EQ(reader.schema_version(), 1);
+    auto runs = reader.list_runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_TRUE(runs[0].target.empty());
+    EXPECT_EQ(runs[0].effective_target().source, "finemath");  // the tag fallback
+    EXPECT_EQ(runs[0].effective_target().key(), "split:finemath");
+    EXPECT_DOUBLE_EQ(runs[0].final_metrics.at("finemath").loss, 3.5);
+    EXPECT_TRUE(reader.get_run("old1").target.empty());
+    std::string e = error_of([&] { reader.add_run({"config new", "", "s", "n", {}, "", {}}); });
+    EXPECT_NE(e.find("schema version 1"), std::string::npos) << e;
+    EXPECT_NE(e.find(path.string()), std::string::npos) << e;
+  }
+  Registry writer(path);
+  EXPECT_EQ(writer.schema_version(), kRegistrySchemaVersion);
+  RunRecord old = writer.get_run("old1");
+  EXPECT_TRUE(old.target.empty());
+  EXPECT_EQ(old.status, RunStatus::done);
+  EXPECT_EQ(old.tags.at("family"), "reference");
+  // A rerun that knows the run's target records it.
+  TargetIdentity math{"target", "math", "/data/stores/math", "00aa"};
+  writer.add_run({"config old", "old1", "s", "ref-x1", {{"family", "reference"}}, "", math});
+  EXPECT_EQ(writer.get_run("old1").target.store, "/data/stores/math");
+  EXPECT_EQ(Registry(path, false).schema_version(), kRegistrySchemaVersion);
+  stdfs::remove_all(dir);
+}
+
+TEST(Registry, RecordsEachRunsTargetIdentity) {
+  auto dir = fresh_dir("target");
+  Registry reg(dir / "r.sqlite");
+  TargetIdentity math{"target", "math", (dir / "stores" / "math").string(), "0123456789abcdef0123456789abcdef"};
+  std::string id = reg.add_run({"cfg math", "", "s", "a", {{"target", "target"}}, "", math});
+  RunRecord r = reg.get_run(id);
+  EXPECT_EQ(r.target.source, "target");
+  EXPECT_EQ(r.target.domain, "math");
+  EXPECT_EQ(r.target.store, math.store);
+  EXPECT_EQ(r.target.manifest_hash, math.manifest_hash);
+  EXPECT_EQ(reg.list_runs()[0].target.store, math.store);
+  EXPECT_EQ(r.effective_target().key(), math.key());
+  EXPECT_EQ(math.label(), "math (" + math.store + ", manifest 01234567)");
+  // A recorded identity is what the run was measured on: a rerun keeps it.
+  TargetIdentity other = math;
+  other.manifest_hash = "ffff";
+  reg.add_run({"cfg math", "", "s2", "a", {}, "", other});
+  EXPECT_EQ(reg.get_run(id).target.manifest_hash, math.manifest_hash);
+
+  // Selectors: domain, source (the split name), store path in any spelling.
+  EXPECT_TRUE(math.matches("math"));
+  EXPECT_TRUE(math.matches("target"));
+  EXPECT_TRUE(math.matches(math.store));
+  EXPECT_TRUE(math.matches((dir / "stores" / "." / "math").string()));
+  EXPECT_FALSE(math.matches("code"));
+  EXPECT_FALSE(math.matches(""));
+  // Same domain name, different store or manifest: different targets.
+  TargetIdentity copy = math;
+  copy.store = (dir / "stores2" / "math").string();
+  EXPECT_NE(copy.key(), math.key());
+  copy = math;
+  copy.manifest_hash = "1";
+  EXPECT_NE(copy.key(), math.key());
+  EXPECT_TRUE(TargetIdentity{}.empty());
+  EXPECT_EQ(TargetIdentity{}.key(), "");
+  stdfs::remove_all(dir);
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "analysis/report.h"
 #include "fake_sweep.h"
 #include "util/error.h"
@@ -26,7 +28,12 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
 
   ASSERT_TRUE(res.fit.has_value());
   EXPECT_TRUE(res.fit->degenerate);
-  ASSERT_EQ(res.multipliers.size(), 4u);
+  // The paper's four comparisons plus "best schedule over fine-tuning".
+  ASSERT_EQ(res.multipliers.size(), 5u);
+  EXPECT_EQ(res.multipliers[4].p, "best schedule (full-rho0.75-alpha0.5)");
+  EXPECT_EQ(res.multipliers[4].q, "fine-tuning (ft-rho0)");
+  ASSERT_TRUE(res.multipliers[4].value.has_value());
+  EXPECT_EQ(format_significant(*res.multipliers[4].value, 4), "15.88");
   std::string md = replay::fs::read_file(res.markdown);
   std::string html = replay::fs::read_file(res.html);
   // The multiplier table carries what the fit code computes: the spec's values.
@@ -41,6 +48,10 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
   EXPECT_NE(md.find("fine-tuning + replay (ft-rho0.75)"), std::string::npos);
   EXPECT_NE(md.find("best full schedule (full-rho0.75-alpha0.5)"), std::string::npos);
   EXPECT_NE(md.find("degenerate fit"), std::string::npos);
+  // Runs without identity: the target is named by its split (the "target" tag).
+  EXPECT_NE(md.find("# Replay report: sweep finemath-micro, target finemath\n"), std::string::npos);
+  // The fine-tuning baseline's implied pool lies 4.45x below the smallest reference pool.
+  EXPECT_NE(md.find("| extrapolated: fine-tuning (ft-rho0): implied pool"), std::string::npos);
   // Runs table: the failed run with its error, the queued run.
   EXPECT_NE(md.find("loss is NaN at step 12"), std::string::npos);
   EXPECT_NE(md.find("| waiting |"), std::string::npos);
@@ -100,4 +111,40 @@ TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
   std::string md = replay::fs::read_file(res.markdown);
   EXPECT_NE(md.find("Not enough finished reference runs"), std::string::npos);
   EXPECT_TRUE(stdfs::exists(root / "out" / "figures" / "target_loss_vs_rho.png"));
+}
+
+// The fresh-machine reference points: the report says why there is no
+// multiplier, and shows none.
+TEST(Report, RisingReferencePointsGiveNoMultiplierAnywhere) {
+  auto root = fake::temp_dir("report_rising");
+  {
+    Registry reg(root / "registry.sqlite");
+    const char* xs[] = {"0.001953125", "0.00390625", "0.0078125", "0.015625"};
+    const double losses[] = {5.278, 5.140, 5.141, 4.928};
+    for (int i = 0; i < 4; ++i)
+      fake::add_done_run(reg, root, "s", std::string("ref-") + xs[i], {{"family", "reference"}, {"x", xs[i]}},
+                         losses[i], 5.5);
+    fake::add_done_run(reg, root, "s", "ft-rho0", {{"family", "fine-tuning"}, {"rho", "0"}}, 5.1263, 5.6);
+    fake::add_done_run(reg, root, "s", "ft-rho0.5", {{"family", "fine-tuning"}, {"rho", "0.5"}}, 5.1558, 5.5);
+  }
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "s";
+  opt.out_dir = root / "out";
+  for (FitMethod method : {FitMethod::multistart, FitMethod::reference}) {
+    opt.method = method;
+    ReportResult res = write_report(reg, opt);
+    ASSERT_TRUE(res.fit.has_value());
+    EXPECT_FALSE(res.fit->usable_for_multipliers);
+    ASSERT_EQ(res.multipliers.size(), 1u);
+    EXPECT_FALSE(res.multipliers[0].value.has_value());
+    std::string md = replay::fs::read_file(res.markdown);
+    EXPECT_NE(md.find("No multiplier can be computed: "), std::string::npos) << md;
+    EXPECT_NE(md.find("loss rises from 5.140 at x=1/256 to 5.141 at x=1/128"), std::string::npos) << md;
+    EXPECT_EQ(md.find("multiplier x(L_P)/x(L_Q)"), std::string::npos) << md;  // no multiplier table
+    EXPECT_FALSE(std::regex_search(md, std::regex("[0-9]x \\|"))) << md;  // no multiplier cell
+    EXPECT_EQ(md.find("1.18"), std::string::npos) << md;
+    EXPECT_FALSE(stdfs::exists(res.dir / "figures" / "reference_fit.png"));
+  }
+  stdfs::remove_all(root);
 }

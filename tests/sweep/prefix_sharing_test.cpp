@@ -169,7 +169,7 @@ TEST_F(PrefixSharing, SweepKilledAsAWholeResumesToTheSameResults) {
   for (const char* name : {"mid-rho=0", "mid-rho=0.5"}) {
     SCOPED_TRACE(name);
     auto r = record("killed", name);
-    EXPECT_EQ(r.status, analysis::RunStatus::Done);
+    EXPECT_EQ(r.status, analysis::RunStatus::done);
     expect_same_training(read_metrics(stdfs::path(r.run_dir) / "metrics.jsonl"),
                          read_metrics(stdfs::path(record("scratch", name).run_dir) / "metrics.jsonl"));
   }
