@@ -44,12 +44,14 @@
 #include <vector>
 
 #include "analysis/metrics.h"
+#include "run/layout.h"
 
 struct sqlite3;
 
 namespace replay::analysis {
 
-inline constexpr const char* kDefaultRegistryPath = "runs/registry.sqlite";
+// <runs>/registry.sqlite with the default runs folder (run/layout.h).
+inline const std::string kDefaultRegistryPath = std::string(run::kDefaultRunsDir) + "/" + run::kRegistryFile;
 inline constexpr int kRegistrySchemaVersion = 2;
 
 enum class RunStatus { queued, running, done, failed };

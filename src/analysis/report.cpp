@@ -1,6 +1,5 @@
 #include "analysis/report.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include "analysis/plot.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/staged_dir.h"
 
 namespace replay::analysis {
 
@@ -453,31 +453,14 @@ ReportResult write_report(const Registry& registry, const ReportOptions& options
   if (options.out_dir.empty()) throw Error("report: no output directory given");
   stdfs::path out = options.out_dir;
   if (!out.has_filename()) out = out.parent_path();  // "reports/x/" -> "reports/x"
-  stdfs::path tmp = out;
-  tmp += ".tmp-" + std::to_string(::getpid());
-  stdfs::remove_all(tmp);
-  stdfs::create_directories(tmp / "figures");
-  ReportResult result;
-  try {
-    ReportBuilder builder(registry, options, tmp);
-    result = builder.build();
-    std::string title = builder.title();
-    fs::write_file_atomic(tmp / "report.md", to_markdown(builder.blocks()));
-    fs::write_file_atomic(tmp / "report.html", to_html(title, builder.blocks()));
-    // Publish: swap the finished directory in; the previous report, if
-    // any, is moved aside first and removed only after the swap.
-    stdfs::path old = out;
-    old += ".old-" + std::to_string(::getpid());
-    bool had_old = stdfs::exists(out);
-    if (had_old) stdfs::rename(out, old);
-    stdfs::rename(tmp, out);
-    if (had_old) stdfs::remove_all(old);
-    fs::fsync_dir(out.has_parent_path() ? out.parent_path() : stdfs::path("."));
-  } catch (...) {
-    std::error_code ignored;
-    stdfs::remove_all(tmp, ignored);
-    throw;
-  }
+  // The whole directory appears at once; a previous report is replaced.
+  StagedDir staged(out);
+  stdfs::create_directories(staged.path() / "figures");
+  ReportBuilder builder(registry, options, staged.path());
+  ReportResult result = builder.build();
+  fs::write_file_atomic(staged.path() / "report.md", to_markdown(builder.blocks()));
+  fs::write_file_atomic(staged.path() / "report.html", to_html(builder.title(), builder.blocks()));
+  staged.publish(StagedDir::Mode::replace);
   result.dir = out;
   result.markdown = out / "report.md";
   result.html = out / "report.html";

@@ -30,8 +30,8 @@ void run(const Options& o) {
   stdfs::path out = o.out;
   // A directory holding a registry.sqlite: report on its sweep (the sweep
   // named like the directory, or its only sweep).
-  if (stdfs::is_directory(o.what) && stdfs::exists(stdfs::path(o.what) / "registry.sqlite")) {
-    if (o.db.empty()) db = (stdfs::path(o.what) / "registry.sqlite").string();
+  if (stdfs::is_directory(o.what) && stdfs::exists(stdfs::path(o.what) / replay::run::kRegistryFile)) {
+    if (o.db.empty()) db = (stdfs::path(o.what) / replay::run::kRegistryFile).string();
     Registry probe(db, false);
     auto sweeps = probe.sweeps();
     std::string dir_name = stdfs::path(o.what).lexically_normal().filename().string();

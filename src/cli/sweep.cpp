@@ -15,8 +15,8 @@ struct SweepArgs {
   std::string file;
   std::vector<std::string> overrides;
   replay::sweep::SweepOptions options;
-  std::string registry = "runs/registry.sqlite";
-  std::string runs_dir = "runs";
+  std::string registry = replay::analysis::kDefaultRegistryPath;
+  std::string runs_dir = replay::run::kDefaultRunsDir;
   bool no_share = false;
   bool list = false;
 };

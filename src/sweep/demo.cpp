@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "analysis/report.h"
+#include "run/layout.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
@@ -89,7 +90,7 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
   ensure_data(o, domains);
 
   std::vector<stdfs::path> reports;
-  const stdfs::path registry = o.runs / "registry.sqlite";
+  const stdfs::path registry = o.runs / run::kRegistryFile;
   for (const auto& domain : domains) {
     std::vector<std::string> sweeps = {"demo.toml"};
     if (o.full) sweeps.push_back("schedule_sweep.toml");

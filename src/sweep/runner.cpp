@@ -58,6 +58,14 @@ std::map<std::string, std::string> tags_for(const RunSpec& spec, const run::RunC
   return tags;
 }
 
+// The target the run is measured on, as the registry records it.
+analysis::TargetIdentity target_of(const run::RunConfig& config) {
+  const run::SourceStore* target = config.target();
+  if (!target) return {};
+  return {target->name, target->domain.empty() ? target->name : target->domain,
+          stdfs::absolute(target->dir).lexically_normal().string(), target->manifest_hash};
+}
+
 // A run branches from the earlier root (a run that trains from scratch) with
 // which it shares the longest prefix; a root never needs a prefix it did not
 // compute itself. Signatures are computed once per run.
@@ -169,7 +177,8 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     run.id = run.config.content_hash;
     run.dir = run::run_dir_for(options.runs_dir, run.id);
     analysis::NewRun entry{run.config.resolved.dump(2), run.id, sweep.name, spec.name,
-                           tags_for(spec, run.config), stdfs::absolute(run.dir).string()};
+                           tags_for(spec, run.config), stdfs::absolute(run.dir).string(),
+                           target_of(run.config)};
     registry.add_run(entry);
     auto record = registry.get_run(run.id);
     run.done = record.status == analysis::RunStatus::done;

@@ -9,13 +9,15 @@
 #include <filesystem>
 #include <string>
 
+#include "analysis/registry.h"
+#include "run/layout.h"
 #include "sweep/sweep_file.h"
 
 namespace replay::sweep {
 
 struct SweepOptions {
-  std::filesystem::path registry = "runs/registry.sqlite";
-  std::filesystem::path runs_dir = "runs";  // run directories: <runs_dir>/<content hash>
+  std::filesystem::path registry = analysis::kDefaultRegistryPath;
+  std::filesystem::path runs_dir = run::kDefaultRunsDir;  // run directories: <runs_dir>/<content hash>
   int jobs = 1;                             // runs in parallel
   int threads = 0;                          // cores shared by all jobs; 0 = this machine's
   bool share_prefixes = true;

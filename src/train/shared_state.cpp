@@ -1,11 +1,10 @@
 #include "train/shared_state.h"
 
-#include <unistd.h>
-
 #include "train/checkpoint.h"
 #include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/staged_dir.h"
 
 namespace replay::train {
 
@@ -21,31 +20,19 @@ std::optional<SharedState> find_shared_state(const std::filesystem::path& shared
 }
 
 void publish_shared_state(const std::filesystem::path& shared_dir, const std::string& key,
-                          const std::filesystem::path& checkpoint,
-                          const std::filesystem::path& metrics, uint64_t metrics_bytes) {
-  std::filesystem::path final_dir = shared_dir / key;
-  if (std::filesystem::exists(final_dir)) return;
-  std::filesystem::path tmp = shared_dir / (".tmp-" + key + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(tmp);
-  std::filesystem::create_directories(tmp);
-  try {
-    std::filesystem::copy(checkpoint, tmp / run::kSharedCheckpoint, std::filesystem::copy_options::recursive);
-    std::string text = fs::read_file(metrics);
-    if (text.size() < metrics_bytes) throw Error(metrics.string() + " is shorter than expected");
-    fs::write_file_atomic(tmp / run::kMetricsFile, std::string_view(text).substr(0, metrics_bytes));
-    std::string problem = verify_checkpoint(tmp / run::kSharedCheckpoint);
-    if (!problem.empty()) throw Error("copy of " + checkpoint.string() + " does not verify: " + problem);
-    fs::fsync_dir(tmp / run::kSharedCheckpoint);
-    fs::fsync_dir(tmp);
-    std::error_code ec;
-    std::filesystem::rename(tmp, final_dir, ec);  // fails if another run won the race: fine
-    if (ec) std::filesystem::remove_all(tmp);
-    fs::fsync_dir(shared_dir);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove_all(tmp, ec);
-    throw;
-  }
+                          const std::filesystem::path& checkpoint, const std::filesystem::path& metrics,
+                          uint64_t metrics_bytes) {
+  const std::filesystem::path final_dir = shared_dir / key;
+  if (std::filesystem::exists(final_dir)) return;  // published before: equal keys, equal states
+  StagedDir staged(final_dir);
+  std::filesystem::copy(checkpoint, staged.path() / run::kSharedCheckpoint,
+                        std::filesystem::copy_options::recursive);
+  const std::string text = fs::read_file(metrics);
+  if (text.size() < metrics_bytes) throw Error(metrics.string() + " is shorter than expected");
+  fs::write_file_atomic(staged.path() / run::kMetricsFile, std::string_view(text).substr(0, metrics_bytes));
+  const std::string problem = verify_checkpoint(staged.path() / run::kSharedCheckpoint);
+  if (!problem.empty()) throw Error("copy of " + checkpoint.string() + " does not verify: " + problem);
+  staged.publish(StagedDir::Mode::keep_existing);  // another run may have won the race: fine
 }
 
 }  // namespace replay::train
