@@ -1,6 +1,7 @@
 #include "analysis/efficiency.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "util/error.h"
@@ -134,6 +135,35 @@ void collect_reference(const std::vector<RunRecord>& on_target, const CollectOpt
                 target_list(targets_of(refs)) + ")");
 }
 
+// What must agree for runs of different sweeps to be compared on one curve:
+// the model, the run length, the batch and the sequence length, read from the
+// run's resolved description; "" when the description does not say.
+std::string experiment_shape(const RunRecord& r) {
+  try {
+    const auto c = nlohmann::json::parse(r.config);
+    return nlohmann::json{{"model", c.at("model")},
+                          {"steps", c.at("train").at("steps")},
+                          {"batch_size", c.at("train").at("batch_size")},
+                          {"seq_len", c.at("data").at("seq_len")}}
+        .dump();
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// Runs of other sweeps are borrowed (reference points, baselines) only when
+// they have the shape of the selected runs: a reference run of another model
+// size on the same store must not enter this curve.
+void keep_comparable(std::vector<RunRecord>& on_target, const SweepData& data, const CollectOptions& o) {
+  std::set<std::string> shapes;
+  for (const auto& r : data.runs) shapes.insert(experiment_shape(r));
+  const bool one_shape = shapes.size() == 1;
+  std::erase_if(on_target, [&](const RunRecord& r) {
+    if (r.sweep == o.sweep || r.sweep == o.reference_sweep) return false;
+    return !one_shape || experiment_shape(r) != *shapes.begin();
+  });
+}
+
 }  // namespace
 
 SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
@@ -173,6 +203,7 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
     std::erase_if(on_target, [&](const RunRecord& r) {
       return r.sweep != o.sweep && r.sweep != o.reference_sweep;
     });
+  if (!o.sweep.empty() && !o.all_sweeps) keep_comparable(on_target, data, o);
   collect_reference(on_target, o, registry, data);
   for (const auto& r : data.runs)
     if (auto s = schedule_of(r, data)) data.schedules.push_back(*s);

@@ -24,6 +24,13 @@
 //               baselines (labelled with their sweep). So "mid-training over
 //               fine-tuning" and "best schedule over fine-tuning" come out of
 //               the registry whenever both families ran on the same target.
+// With `sweep` set (and not all_sweeps), runs of other sweeps are borrowed
+// (as reference points or baselines) only when they have the selected runs'
+// shape: the same model, train.steps, batch size and sequence length in their
+// resolved descriptions; an explicit `reference_sweep` is taken as given.
+// This is Replay's own rule: one curve never mixes model sizes or run lengths.
+// Asymmetry: P comes from the scope only, so ask for the family whose
+// improvement you want (e.g. --sweep of the mid-training runs).
 // A run listed in several sweeps counts once (its first listing).
 // Runs without identity (registry.h) fall back to their "target" tag, which
 // cannot tell two domains apart (both are usually "target"): for such a

@@ -9,6 +9,7 @@
 
 #include "analysis/metrics.h"
 #include "analysis/plot.h"
+#include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/staged_dir.h"
@@ -412,7 +413,7 @@ class ReportBuilder {
       Series train = make_series("train loss", true, false, 7);
       Series target = make_series("val " + data_.target_split, true, true, 1);
       Series generic = make_series("val " + data_.generic_split, true, true, 0);
-      stdfs::path metrics = resolve_run_dir(r.run_dir) / "metrics.jsonl";
+      stdfs::path metrics = resolve_run_dir(r.run_dir) / run::kMetricsFile;
       if (!r.run_dir.empty() && stdfs::exists(metrics)) {
         RunMetrics m = read_metrics(metrics);
         for (const auto& s : m.steps) train.x.push_back(s.step), train.y.push_back(s.loss);

@@ -13,6 +13,7 @@
 //               run, and wherever a state is published
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <set>
 
 #include "run/run_config.h"

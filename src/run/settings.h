@@ -50,7 +50,7 @@ struct RunSettings {
   std::string device = "cpu";          // "cpu", "cuda" or "cuda:N"
   std::string compute_dtype = "fp32";  // "fp32" | "bf16": matmul dtype; parameters,
                                        // optimizer state and softmax stay fp32
-  std::string shared;      // cache of shared phases; "" = <out>/../_shared
+  std::string shared;      // cache of shared states; "" = <out>/../_shared
   TrainSettings train;
   OptimSettings optim;
   EvalSettings eval;

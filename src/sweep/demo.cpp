@@ -8,6 +8,7 @@
 
 #include "analysis/report.h"
 #include "run/layout.h"
+#include "store/manifest.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
@@ -75,7 +76,7 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
     run_self(cmd);
   }
   for (const auto& d : needed) {
-    if (stdfs::exists(stores / d / "manifest.json")) continue;
+    if (stdfs::exists(stores / d / store::kManifestName)) continue;
     run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kMicroSeqLen),
               "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()});
   }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "run/layout.h"
+
 namespace replay::sweep {
 
 struct DemoOptions {
@@ -17,7 +19,7 @@ struct DemoOptions {
   int jobs = 1;
   std::filesystem::path root = ".";             // repository root (configs/, corpora/)
   std::filesystem::path data = "data";
-  std::filesystem::path runs = "runs";
+  std::filesystem::path runs = run::kDefaultRunsDir;
 };
 
 // Returns the report directories written, one per target domain.

@@ -132,7 +132,9 @@ int64_t branched_at(const stdfs::path& run_dir) {
   }
 }
 
-// The last "replay: error: ..." line of a log, else its last line.
+// The last "replay: error: ..." line of a log, else its last line. Lines end
+// at '\r' too (not util/lines.h): the trainer redraws its progress line with
+// carriage returns, and each redraw is a line here.
 std::string failure_reason(const stdfs::path& log, int status) {
   std::string text;
   try {
@@ -155,15 +157,10 @@ std::string failure_reason(const stdfs::path& log, int status) {
   return code + (why.empty() ? "" : ": " + why) + " (log: " + log.string() + ")";
 }
 
-}  // namespace
-
-SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
-  analysis::Registry registry(options.registry);
-  auto say = [&](const std::string& text) {
-    if (options.console) std::fprintf(options.console, "%s\n", text.c_str());
-  };
-
-  // Resolve every run first: a bad config stops the sweep before any training.
+// Resolves every run first and adds it to the registry: a bad config stops
+// the sweep before any training.
+std::vector<PlannedRun> resolve_runs(const SweepSpec& sweep, const SweepOptions& options,
+                                     analysis::Registry& registry) {
   std::vector<PlannedRun> runs;
   runs.reserve(sweep.runs.size());
   for (const RunSpec& spec : sweep.runs) {
@@ -185,8 +182,10 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     if (record.status == analysis::RunStatus::failed && !options.retry_failed) run.done = true;
     runs.push_back(std::move(run));
   }
-  if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);
+  return runs;
+}
 
+SweepSummary summarize(const std::vector<PlannedRun>& runs) {
   SweepSummary summary;
   summary.runs = static_cast<int>(runs.size());
   for (const auto& run : runs) {
@@ -197,77 +196,137 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
       summary.steps_shared += run.branch_at;
     }
   }
-  say("sweep " + sweep.name + ": " + std::to_string(summary.runs) + " runs, " +
-      std::to_string(summary.skipped) + " already done, " + std::to_string(summary.branched) +
-      " branch from a shared prefix (" + std::to_string(summary.steps_shared) + " of " +
-      std::to_string(summary.steps_total) + " steps not recomputed)");
+  return summary;
+}
 
-  const int jobs = std::max(1, options.jobs);
-  int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  const int threads_per_job = std::max(1, cores / jobs);
-  const stdfs::path binary = options.replay_binary.empty() ? process::self_executable()
-                                                            : options.replay_binary;
-
-  std::map<pid_t, int> running;  // pid -> run index
-  std::vector<int> state(runs.size(), 0);  // 0 waiting, 1 running, 2 finished
-  size_t finished = 0, to_run = 0;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    if (runs[i].done) state[i] = 2;
-    else ++to_run;
-  }
-  const auto sweep_start = std::chrono::steady_clock::now();
-  auto ready = [&](size_t i) {
-    return state[i] == 0 && (runs[i].parent < 0 || state[static_cast<size_t>(runs[i].parent)] == 2);
-  };
-  while (finished < to_run) {
-    for (size_t i = 0; i < runs.size() && static_cast<int>(running.size()) < jobs; ++i) {
-      if (!ready(i)) continue;
-      PlannedRun& run = runs[i];
-      registry.mark_running(run.id);
-      pid_t pid = process::spawn(train_command(sweep, run, binary, threads_per_job), run.dir / run::kTrainLog);
-      running[pid] = static_cast<int>(i);
-      state[i] = 1;
-      say("[" + std::to_string(finished + running.size()) + "/" + std::to_string(to_run) + "] start " +
-          run.spec->name + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
-          " -> " + run.dir.string());
+// Runs the runs that are not done as `replay train` processes, at most
+// `jobs` at a time, each one after the run whose prefix it branches from.
+class Execution {
+ public:
+  Execution(const SweepSpec& sweep, const SweepOptions& options, analysis::Registry& registry,
+            std::vector<PlannedRun>& runs, SweepSummary& summary)
+      : sweep_(sweep), options_(options), registry_(registry), runs_(runs), summary_(summary),
+        state_(runs.size(), waiting) {
+    jobs_ = std::max(1, options.jobs);
+    const int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+    threads_per_job_ = std::max(1, cores / jobs_);
+    binary_ = options.replay_binary.empty() ? process::self_executable() : options.replay_binary;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].done) state_[i] = finished;
+      else ++to_run_;
     }
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) throw Error("lost track of the training processes");
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const size_t i = static_cast<size_t>(it->second);
-    running.erase(it);
-    state[i] = 2;
-    ++finished;
-    PlannedRun& run = runs[i];
+  }
+
+  void run() {
+    start_ = std::chrono::steady_clock::now();
+    while (finished_ < to_run_) {
+      for (size_t i = 0; i < runs_.size() && static_cast<int>(running_.size()) < jobs_; ++i)
+        if (ready(i)) start(i);
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, 0);
+      if (pid < 0) throw Error("lost track of the training processes");
+      auto it = running_.find(pid);
+      if (it == running_.end()) continue;
+      const size_t i = it->second;
+      running_.erase(it);
+      finish(i, status);
+    }
+  }
+
+ private:
+  enum State { waiting, started, finished };
+
+  bool ready(size_t i) const {
+    return state_[i] == waiting && (runs_[i].parent < 0 || state_[static_cast<size_t>(runs_[i].parent)] == finished);
+  }
+
+  void say(const std::string& text) const {
+    if (options_.console) std::fprintf(options_.console, "%s\n", text.c_str());
+  }
+
+  void start(size_t i) {
+    PlannedRun& run = runs_[i];
+    registry_.mark_running(run.id);
+    const pid_t pid = process::spawn(train_command(sweep_, run, binary_, threads_per_job_), run.dir / run::kTrainLog);
+    running_[pid] = i;
+    state_[i] = started;
+    say("[" + std::to_string(finished_ + running_.size()) + "/" + std::to_string(to_run_) + "] start " +
+        run.spec->name + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
+        " -> " + run.dir.string());
+  }
+
+  void finish(size_t i, int status) {
+    state_[i] = finished;
+    ++finished_;
+    PlannedRun& run = runs_[i];
     const stdfs::path metrics_file = run.dir / run::kMetricsFile;
-    if (stdfs::exists(metrics_file)) registry.import_metrics(run.id, analysis::read_metrics(metrics_file));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      // The trainer leaves kBranchFile only when it really started from a
-      // shared state; otherwise it trained from scratch (same numbers, no saving).
-      if (run.branch_at > 0 && branched_at(run.dir) == run.branch_at) {
-        registry.record_branch(run.id, runs[static_cast<size_t>(run.parent)].id, run.branch_at);
-      } else if (run.branch_at > 0) {
-        say("note: " + run.spec->name + " found no shared prefix and trained from scratch");
-      }
-      auto metrics = analysis::read_metrics(metrics_file);
-      registry.mark_done(run.id, metrics.median_tokens_per_s());
-      ++summary.done;
+    std::optional<analysis::RunMetrics> metrics;
+    if (stdfs::exists(metrics_file)) {
+      metrics = analysis::read_metrics(metrics_file);
+      registry_.import_metrics(run.id, *metrics);
+    }
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (ok) {
+      record_success(run, metrics ? metrics->median_tokens_per_s() : std::nullopt);
     } else {
-      std::string why = failure_reason(run.dir / run::kTrainLog, status);
-      registry.mark_failed(run.id, why);
-      ++summary.failed;
+      const std::string why = failure_reason(run.dir / run::kTrainLog, status);
+      registry_.mark_failed(run.id, why);
+      ++summary_.failed;
       say("failed: " + run.spec->name + ": " + why);
     }
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-    double eta = elapsed / static_cast<double>(finished) * static_cast<double>(to_run - finished);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double eta = elapsed / static_cast<double>(finished_) * static_cast<double>(to_run_ - finished_);
     char line[256];
-    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished, to_run,
-                  state[i] == 2 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "FAILED",
-                  run.spec->name.c_str(), elapsed, eta);
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished_, to_run_,
+                  ok ? "done" : "FAILED", run.spec->name.c_str(), elapsed, eta);
     say(line);
   }
+
+  // The trainer leaves kBranchFile only when it really started from a shared
+  // state, which may be a later one than the planned branch (a phase another
+  // run published); the registry records the planned parent only for the
+  // planned branch.
+  void record_success(const PlannedRun& run, std::optional<double> tokens_per_s) {
+    const int64_t started_at = branched_at(run.dir);
+    if (run.branch_at > 0 && started_at == run.branch_at) {
+      registry_.record_branch(run.id, runs_[static_cast<size_t>(run.parent)].id, run.branch_at);
+    } else if (started_at > 0) {
+      say("note: " + run.spec->name + " started from a shared state after step " + std::to_string(started_at));
+    } else if (run.branch_at > 0) {
+      say("note: " + run.spec->name + " found no shared prefix and trained from scratch");
+    }
+    registry_.mark_done(run.id, tokens_per_s);
+    ++summary_.done;
+  }
+
+  const SweepSpec& sweep_;
+  const SweepOptions& options_;
+  analysis::Registry& registry_;
+  std::vector<PlannedRun>& runs_;
+  SweepSummary& summary_;
+  std::vector<State> state_;
+  std::map<pid_t, size_t> running_;
+  size_t finished_ = 0, to_run_ = 0;
+  int jobs_ = 1, threads_per_job_ = 1;
+  stdfs::path binary_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
+  analysis::Registry registry(options.registry);
+  std::vector<PlannedRun> runs = resolve_runs(sweep, options, registry);
+  if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);
+  SweepSummary summary = summarize(runs);
+  if (options.console) {
+    std::fprintf(options.console,
+                 "sweep %s: %d runs, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
+                 "recomputed)\n",
+                 sweep.name.c_str(), summary.runs, summary.skipped, summary.branched,
+                 static_cast<long long>(summary.steps_shared), static_cast<long long>(summary.steps_total));
+  }
+  Execution(sweep, options, registry, runs, summary).run();
   return summary;
 }
 

@@ -2,7 +2,7 @@
 // recorded in the SQLite registry. Finished runs are skipped, interrupted
 // ones resume from their checkpoints, failures are recorded and do not stop
 // the others, and runs whose first steps are identical branch from one
-// published checkpoint instead of recomputing them (train/prefix.h).
+// published checkpoint instead of recomputing them (run/state_key.h).
 #pragma once
 #include <cstdint>
 #include <cstdio>

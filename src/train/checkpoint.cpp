@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include "run/layout.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -200,7 +202,7 @@ stdfs::path resolve_init_checkpoint(const stdfs::path& path) {
     if (!problem.empty()) throw Error("init_from " + path.string() + ": corrupt checkpoint: " + problem);
     return path;
   }
-  for (const stdfs::path& root : {path / "checkpoints", path}) {
+  for (const stdfs::path& root : {path / run::kCheckpointsDir, path}) {
     for (const auto& dir : list_checkpoints(root)) {
       if (verify_checkpoint(dir).empty()) return dir;
     }

@@ -2,7 +2,7 @@
 // each step, read the step's global batch, accumulate gradients over
 // microbatches, clip, set the LR from the phase's schedule, step AdamW;
 // evaluate every source's validation set separately; log metrics; write
-// checkpoints; resume exactly; reuse shared phases.
+// checkpoints; resume exactly; start from shared states.
 //
 // When it evaluates, checkpoints and publishes states is run/cadence.h; the
 // files it writes into the run directory (settings.out) are run/layout.h:

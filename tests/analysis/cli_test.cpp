@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "fake_sweep.h"
+#include "temp_dir.h"
 
 namespace stdfs = std::filesystem;
 
@@ -154,7 +155,8 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
 // One sweep name, two domains: every command names the target, and a fit or
 // report through both is refused until --target picks one.
 TEST(Cli, TwoTargetsInOneRegistry) {
-  auto root = fake::temp_dir("cli_targets");
+  TempDir root_dir("cli_targets");
+  const stdfs::path root = root_dir.path;
   fake::build_sweep(root, fake::target_of("math", root));
   fake::build_sweep(root, fake::target_of("code", root), [](double l) { return l + 0.5 + 0.1 * std::sin(7 * l); });
   std::string db = " --db " + (root / "registry.sqlite").string();
@@ -187,5 +189,4 @@ TEST(Cli, TwoTargetsInOneRegistry) {
   EXPECT_NE(r.out.find(" code "), std::string::npos) << r.out;
   r = replay_cmd("runs" + db);
   EXPECT_NE(r.out.find("38 runs:"), std::string::npos) << r.out;
-  stdfs::remove_all(root);
 }

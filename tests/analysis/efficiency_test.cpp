@@ -6,6 +6,7 @@
 #include "analysis/report.h"
 #include "error_of.h"
 #include "fake_sweep.h"
+#include "temp_dir.h"
 
 using namespace replay::analysis;
 namespace stdfs = std::filesystem;
@@ -54,8 +55,8 @@ void expect_identical(const Numbers& a, const Numbers& b) {
 // The paper sweep run twice, for math and for code, into one registry under
 // one sweep name (`--set data.sources.target.store=...`).
 TEST(Efficiency, RunsOfTwoTargetsAreNeverFittedTogether) {
-  auto both = fake::temp_dir("eff_both"), alone = fake::temp_dir("eff_alone"),
-       code_alone = fake::temp_dir("eff_code");
+  TempDir both_dir("eff_both"), alone_dir("eff_alone"), code_dir("eff_code");
+  const stdfs::path both = both_dir.path, alone = alone_dir.path, code_alone = code_dir.path;
   TargetIdentity math = fake::target_of("math", both), code = fake::target_of("code", both);
   fake::build_sweep(both, math);
   fake::build_sweep(both, code, code_loss);
@@ -95,11 +96,11 @@ TEST(Efficiency, RunsOfTwoTargetsAreNeverFittedTogether) {
   EXPECT_EQ(data.target_split, "finemath");
   EXPECT_EQ(data.runs.size(), 19u);  // code's runs only, the failed and queued ones included
   for (const auto& r : data.runs) EXPECT_EQ(r.target.domain, "code") << r.name;
-  for (const auto& dir : {both, alone, code_alone}) stdfs::remove_all(dir);
 }
 
 TEST(Efficiency, ReportsNameTheirTargetAndRefuseToMixTargets) {
-  auto root = fake::temp_dir("eff_report");
+  TempDir root_dir("eff_report");
+  const stdfs::path root = root_dir.path;
   fake::build_sweep(root, fake::target_of("math", root));
   fake::build_sweep(root, fake::target_of("code", root), code_loss);
   Registry reg(root / "registry.sqlite", false);
@@ -117,11 +118,11 @@ TEST(Efficiency, ReportsNameTheirTargetAndRefuseToMixTargets) {
   EXPECT_NE(md.find("Target: math (" + (root / "stores" / "math").string()), std::string::npos);
   EXPECT_NE(md.find("Final target loss"), std::string::npos);
   EXPECT_NE(md.find("| 1.490x |"), std::string::npos);
-  stdfs::remove_all(root);
 }
 
 TEST(Efficiency, TargetsThatShareADomainNameAreTwoTargets) {
-  auto root = fake::temp_dir("eff_same_domain");
+  TempDir root_dir("eff_same_domain");
+  const stdfs::path root = root_dir.path;
   TargetIdentity a = fake::target_of("math", root), b = a;
   b.store = (root / "stores" / "math-v2").string();
   b.manifest_hash = "abc";
@@ -137,13 +138,13 @@ TEST(Efficiency, TargetsThatShareADomainNameAreTwoTargets) {
   SweepData data = collect_sweep(reg, {"", "", b.store, ""});
   EXPECT_EQ(data.target.manifest_hash, "abc");
   EXPECT_EQ(data.reference.size(), 5u);
-  stdfs::remove_all(root);
 }
 
 // The demo's layout: reference, mid-training and fine-tuning runs in one
 // sweep, the full schedules in another, both on one target.
 TEST(Efficiency, BaselinesAndReferenceRunsComeFromOtherSweepsOnTheSameTarget) {
-  auto root = fake::temp_dir("eff_cross");
+  TempDir root_dir("eff_cross");
+  const stdfs::path root = root_dir.path;
   TargetIdentity math = fake::target_of("math", root), code = fake::target_of("code", root);
   {
     Registry reg(root / "registry.sqlite");
@@ -197,13 +198,13 @@ TEST(Efficiency, BaselinesAndReferenceRunsComeFromOtherSweepsOnTheSameTarget) {
   // --reference-sweep restricts the reference runs, and says when it has none on the target.
   std::string e = error_of([&] { collect_sweep(reg, {"full-math", "demo-code", "", ""}); });
   EXPECT_NE(e.find("reference sweep 'demo-code' has no runs on target math"), std::string::npos) << e;
-  stdfs::remove_all(root);
 }
 
 // Registries from before identities: a "target" tag cannot tell two domains
 // apart, so nothing is taken from outside the selected sweep.
 TEST(Efficiency, TagOnlyTargetsStayWithinTheSelectedSweep) {
-  auto root = fake::temp_dir("eff_tags");
+  TempDir root_dir("eff_tags");
+  const stdfs::path root = root_dir.path;
   fake::build_sweep(root, {}, {}, "demo-math");
   fake::build_sweep(root, {}, code_loss, "demo-code");
   Registry reg(root / "registry.sqlite", false);
@@ -218,5 +219,4 @@ TEST(Efficiency, TagOnlyTargetsStayWithinTheSelectedSweep) {
   // The old meaning of --target: the split to read, for runs without identity.
   SweepData generic = collect_sweep(reg, {"demo-math", "", "c4", ""});
   EXPECT_EQ(generic.target_split, "c4");
-  stdfs::remove_all(root);
 }

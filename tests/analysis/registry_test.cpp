@@ -237,7 +237,8 @@ PRAGMA user_version=1;
 }  // namespace
 
 TEST(Registry, VersionOneFilesAreReadAsTheyAreAndMigratedByWriters) {
-  auto dir = fresh_dir("v1");
+  TempDir tmp("v1");
+  const stdfs::path dir = tmp.path;
   auto path = dir / "r.sqlite";
   write_v1_registry(path);
   {
@@ -265,11 +266,11 @@ TEST(Registry, VersionOneFilesAreReadAsTheyAreAndMigratedByWriters) {
   writer.add_run({"config old", "old1", "s", "ref-x1", {{"family", "reference"}}, "", math});
   EXPECT_EQ(writer.get_run("old1").target.store, "/data/stores/math");
   EXPECT_EQ(Registry(path, false).schema_version(), kRegistrySchemaVersion);
-  stdfs::remove_all(dir);
 }
 
 TEST(Registry, RecordsEachRunsTargetIdentity) {
-  auto dir = fresh_dir("target");
+  TempDir tmp("target");
+  const stdfs::path dir = tmp.path;
   Registry reg(dir / "r.sqlite");
   TargetIdentity math{"target", "math", (dir / "stores" / "math").string(), "0123456789abcdef0123456789abcdef"};
   std::string id = reg.add_run({"cfg math", "", "s", "a", {{"target", "target"}}, "", math});
@@ -303,5 +304,4 @@ TEST(Registry, RecordsEachRunsTargetIdentity) {
   EXPECT_NE(copy.key(), math.key());
   EXPECT_TRUE(TargetIdentity{}.empty());
   EXPECT_EQ(TargetIdentity{}.key(), "");
-  stdfs::remove_all(dir);
 }

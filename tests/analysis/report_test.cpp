@@ -4,6 +4,7 @@
 
 #include "analysis/report.h"
 #include "fake_sweep.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 using namespace replay::analysis;
@@ -116,7 +117,8 @@ TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
 // The fresh-machine reference points: the report says why there is no
 // multiplier, and shows none.
 TEST(Report, RisingReferencePointsGiveNoMultiplierAnywhere) {
-  auto root = fake::temp_dir("report_rising");
+  TempDir root_dir("report_rising");
+  const stdfs::path root = root_dir.path;
   {
     Registry reg(root / "registry.sqlite");
     const char* xs[] = {"0.001953125", "0.00390625", "0.0078125", "0.015625"};
@@ -146,5 +148,4 @@ TEST(Report, RisingReferencePointsGiveNoMultiplierAnywhere) {
     EXPECT_EQ(md.find("1.18"), std::string::npos) << md;
     EXPECT_FALSE(stdfs::exists(res.dir / "figures" / "reference_fit.png"));
   }
-  stdfs::remove_all(root);
 }

@@ -5,8 +5,9 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 #include <string>
+
+#include "temp_dir.h"
 
 namespace {
 
@@ -79,10 +80,10 @@ TEST(PlanCli, SetOverridesGoThroughTheOneLoader) {
 }
 
 TEST(PlanCli, SyntaxErrorsNameFileLineAndColumn) {
-  const std::string file = ::testing::TempDir() + "replay-plan-syntax-" + std::to_string(::getpid()) + ".toml";
+  TempDir dir("plan-syntax");
+  const std::string file = (dir.path / "bad.toml").string();
   std::ofstream(file) << "[train]\nsteps = = 3\n";
   const Result r = run("plan " + file);
-  std::remove(file.c_str());
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find(file + ":2:"), std::string::npos) << r.out;
 }

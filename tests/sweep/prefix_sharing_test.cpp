@@ -16,6 +16,7 @@
 #include "run/layout.h"
 #include "train/tiny_run.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 namespace {
 
@@ -93,6 +94,13 @@ TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {
   auto root = record("shared", "mid-rho=0");
   EXPECT_EQ(branched.branched_from, root.id);
   EXPECT_EQ(branched.branch_step, 12);
+  // The registry knows which data the runs were measured on.
+  for (const auto& r : {branched, root}) {
+    EXPECT_EQ(r.target.source, "math");
+    EXPECT_EQ(r.target.domain, "math");
+    EXPECT_EQ(r.target.store, stdfs::absolute(tmp_.path / "math").lexically_normal().string());
+    EXPECT_EQ(r.target.manifest_hash, hash::xxh128_hex(fs::read_file(tmp_.path / "math" / "manifest.json")));
+  }
   EXPECT_TRUE(stdfs::exists(stdfs::path(branched.run_dir) / run::kBranchFile));
   EXPECT_NE(fs::read_file(stdfs::path(branched.run_dir) / run::kTrainLog).find("starting from the shared state after step 12"),
             std::string::npos);
