@@ -54,10 +54,9 @@ void print_usage(const std::vector<SourceUsage>& usage, const char* indent) {
   }
 }
 
-void run(const PlanOptions& opt) {
-  const replay::run::RunDescription run = replay::run::load_run_toml(opt.config, opt.overrides);
-  const auto overrides = parse_sizes(opt.store_sizes);
-  auto sizes = [&](const SourceConfig& s) -> int64_t {
+// Store sizes: given on the command line, else read from each store.
+StoreSizeFn store_sizes(const PlanOptions& opt) {
+  return [overrides = parse_sizes(opt.store_sizes)](const SourceConfig& s) -> int64_t {
     if (auto it = overrides.find(s.name); it != overrides.end()) return it->second;
     replay::store::OpenOptions o;
     o.verify_checksums = false;  // sizes only; training verifies
@@ -68,11 +67,12 @@ void run(const PlanOptions& opt) {
                           "); pass --store-size " + s.name + "=N to plan without it");
     }
   };
-  const RunPlan plan = plan_run(run.schedule, opt.config, sizes);
+}
+
+void print_header(const std::string& file, const RunPlan& plan) {
   const Mixture& mix = *plan.mixture;
   const MixtureSpec& ms = mix.spec();
-
-  std::printf("plan %s: protocol %s, seed %llu\n", opt.config.c_str(), to_string(plan.protocol),
+  std::printf("plan %s: protocol %s, seed %llu\n", file.c_str(), to_string(plan.protocol),
               static_cast<unsigned long long>(ms.seed));
   std::printf("  %lld steps x %lld sequences = %lld sequences; block %lld, apportion %s\n",
               static_cast<long long>(ms.num_steps), static_cast<long long>(ms.batch_size),
@@ -84,15 +84,19 @@ void run(const PlanOptions& opt) {
                 static_cast<long long>(s.size), static_cast<long long>(mix.pool_size(static_cast<int32_t>(i))),
                 s.shuffle ? "shuffled" : "store order", to_string(s.repeat));
   }
-  if (plan.paper) {
-    const PaperSchedule& p = *plan.paper;
-    std::printf("  paper: f %.10g, e %g, gamma %.6g, rho %.6g, alpha %.6g, delta %.6g\n", p.f, p.e, p.gamma, p.rho,
-                p.alpha, p.delta);
-    std::printf("         w1 %.5f, w2 %.5f, stage 2 = steps %lld-%lld (%lld steps), pool %lld, ideal target %lld\n",
-                p.w1, p.w2, static_cast<long long>(p.boundary_step), static_cast<long long>(ms.num_steps),
-                static_cast<long long>(p.stage2_steps), static_cast<long long>(p.pool),
-                static_cast<long long>(p.target_sequences));
-  }
+  if (!plan.paper) return;
+  const PaperSchedule& p = *plan.paper;
+  std::printf("  paper: f %.10g, e %g, gamma %.6g, rho %.6g, alpha %.6g, delta %.6g\n", p.f, p.e, p.gamma, p.rho,
+              p.alpha, p.delta);
+  std::printf("         w1 %.5f, w2 %.5f, stage 2 = steps %lld-%lld (%lld steps), pool %lld, ideal target %lld\n",
+              p.w1, p.w2, static_cast<long long>(p.boundary_step), static_cast<long long>(ms.num_steps),
+              static_cast<long long>(p.stage2_steps), static_cast<long long>(p.pool),
+              static_cast<long long>(p.target_sequences));
+}
+
+void print_stages_and_phases(const RunPlan& plan) {
+  const Mixture& mix = *plan.mixture;
+  const MixtureSpec& ms = mix.spec();
   std::printf("stages:\n");
   for (size_t s = 0; s < ms.stages.size(); ++s) {
     const int64_t end = s + 1 < ms.stages.size() ? ms.stages[s + 1].start_step : ms.num_steps;
@@ -118,6 +122,13 @@ void run(const PlanOptions& opt) {
     std::printf("whole run:\n");
     print_usage(measure_usage(mix, 0, ms.num_steps), "    ");
   }
+}
+
+void run(const PlanOptions& opt) {
+  const replay::run::RunDescription run = replay::run::load_run_toml(opt.config, opt.overrides);
+  const RunPlan plan = plan_run(run.schedule, opt.config, store_sizes(opt));
+  print_header(opt.config, plan);
+  print_stages_and_phases(plan);
   for (const std::string& w : run.warnings) std::printf("warning: %s\n", w.c_str());
   for (const std::string& w : plan.warnings) std::printf("warning: %s\n", w.c_str());
 }

@@ -23,8 +23,7 @@ struct TrainArgs {
 void run(const TrainArgs& args) {
   replay::run::RunConfig config = replay::run::load_run_config(args.config, args.overrides);
   if (args.print_config) {
-    nlohmann::json j = {{"content_hash", config.content_hash}, {"config", config.resolved}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", config.config_file().dump(2).c_str());
     return;
   }
   replay::train::TrainOptions options;

@@ -22,6 +22,7 @@ inline constexpr const char* kConfigFile = "config.json";
 inline constexpr const char* kMetricsFile = "metrics.jsonl";
 inline constexpr const char* kSummaryFile = "summary.json";
 inline constexpr const char* kBranchFile = "branched.json";
+inline constexpr const char* kBranchKey = "branch_at";  // its one field: the step
 inline constexpr const char* kTrainLog = "train.log";
 inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kSharedDirName = "_shared";

@@ -282,6 +282,10 @@ nlohmann::json RunConfig::numerics() const {
   return {{"compute_dtype", settings.compute_dtype}, {"device_type", d.substr(0, d.find(':'))}};
 }
 
+nlohmann::json RunConfig::config_file() const {
+  return {{"content_hash", content_hash}, {"config", resolved}, {"source", file}};
+}
+
 const SourceStore* RunConfig::target() const {
   if (plan.target < 0) return nullptr;
   return &sources.at(static_cast<size_t>(plan.target));

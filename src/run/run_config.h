@@ -87,6 +87,8 @@ struct RunConfig {
   // compute dtype and the device type ("cpu" or "cuda"). Runs and shared
   // states are only reused between equal numerics.
   nlohmann::json numerics() const;
+  // What config.json holds: {"content_hash", "config": resolved, "source": file}.
+  nlohmann::json config_file() const;
   // The plan's target source (paper protocols), or null.
   const SourceStore* target() const;
 };

@@ -126,7 +126,7 @@ int64_t branched_at(const stdfs::path& run_dir) {
   const stdfs::path marker = run_dir / run::kBranchFile;
   if (!stdfs::exists(marker)) return 0;
   try {
-    return nlohmann::json::parse(fs::read_file(marker)).at("branch_at").get<int64_t>();
+    return nlohmann::json::parse(fs::read_file(marker)).at(run::kBranchKey).get<int64_t>();
   } catch (const std::exception&) {
     return 0;  // unreadable marker: record no branch (the numbers are the same either way)
   }

@@ -152,7 +152,7 @@ bool Trainer::start_from_shared_state() {
   for (int64_t step : candidates) {
     if (step <= 0 || step >= s_.train.steps || !start_from_shared(run::state_key(cfg_, step))) continue;
     result_.branched_at = start_step_;
-    fs::write_file_atomic(out_ / run::kBranchFile, nlohmann::json({{"branch_at", start_step_}}).dump() + "\n");
+    fs::write_file_atomic(out_ / run::kBranchFile, nlohmann::json({{run::kBranchKey, start_step_}}).dump() + "\n");
     say("starting from the shared state after step " + std::to_string(start_step_) + " (" +
         cfg_.plan.phases[cfg_.plan.phase_of_step(start_step_ - 1)].name + ")");
     return true;
@@ -303,9 +303,7 @@ TrainResult Trainer::run() {
   optimizer_ = make_optimizer(model_, s_.optim);
   restore();
 
-  nlohmann::json config_file = {{"content_hash", cfg_.content_hash}, {"config", cfg_.resolved},
-                                {"source", cfg_.file}};
-  fs::write_file_atomic(out_ / run::kConfigFile, config_file.dump(2) + "\n");
+  fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");
   metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
 
   const int64_t total = s_.train.steps;

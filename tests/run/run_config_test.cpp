@@ -6,7 +6,7 @@
 #include "run/cadence.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
-#include "train/tiny_run.h"
+#include "tiny_run.h"
 #include "util/error.h"
 
 namespace replay::run {

@@ -14,7 +14,7 @@
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "run/layout.h"
-#include "train/tiny_run.h"
+#include "tiny_run.h"
 #include "util/fs.h"
 #include "util/hash.h"
 

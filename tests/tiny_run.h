@@ -1,4 +1,4 @@
-// Test fixtures for the trainer: tiny token stores built with the store
+// Test fixtures for the run, train and sweep tests: tiny token stores built with the store
 // library's own builder (a byte-level stand-in tokenizer, vocabulary 256),
 // run configs for the tiny model, and a metrics.jsonl reader.
 #pragma once
