@@ -406,6 +406,15 @@ std::string multiplier_line(const Multiplier& m) {
   return line;
 }
 
+std::vector<std::string> multiplier_lines(const CurveFit* fit, const std::vector<Multiplier>& comparisons,
+                                          const std::string& why_missing) {
+  if (!fit) return {"no multiplier can be computed: " + why_missing};
+  if (!fit->usable_for_multipliers) return {"no multiplier can be computed: " + fit->unusable_reason};
+  std::vector<std::string> lines;
+  for (const auto& m : comparisons) lines.push_back(multiplier_line(m));
+  return lines;
+}
+
 std::string format_significant(double value, int digits) {
   if (!std::isfinite(value)) return std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf");
   if (value == 0) return "0";

@@ -157,6 +157,11 @@ Multiplier multiplier(const CurveFit& fit, const std::string& p_name, double p_l
 //     "; EXTRAPOLATED: ..." when flagged
 std::string multiplier_value_text(const Multiplier& m);
 std::string multiplier_line(const Multiplier& m);
+// The lines of a set of comparisons: one "no multiplier can be computed: WHY"
+// line when the fit is unusable (or absent: why_missing), else one
+// multiplier_line per comparison.
+std::vector<std::string> multiplier_lines(const CurveFit* fit, const std::vector<Multiplier>& comparisons,
+                                          const std::string& why_missing = "no reference fit");
 
 // Formats a number to `digits` significant digits ("1.490", "6.368").
 std::string format_significant(double value, int digits);

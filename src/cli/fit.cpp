@@ -56,8 +56,6 @@ std::pair<std::string, std::string> split_pair(const std::string& arg, const std
   return {arg.substr(0, colon), arg.substr(colon + 1)};
 }
 
-void print_multiplier(const Multiplier& m) { std::printf("  %s\n", multiplier_line(m).c_str()); }
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
@@ -124,11 +122,7 @@ void print_multipliers(const Options& o, const CurveFit& fit, const std::vector<
       out.push_back(multiplier(fit, schedules[i].name, schedules[i].loss, schedules[0].name,
                                schedules[0].loss));
   std::printf("\nmultipliers (P over Q = x(L_P) / x(L_Q))\n");
-  if (!fit.usable_for_multipliers) {
-    std::printf("  no multiplier can be computed: %s\n", fit.unusable_reason.c_str());
-    return;
-  }
-  for (const auto& m : out) print_multiplier(m);
+  for (const auto& line : multiplier_lines(&fit, out)) std::printf("  %s\n", line.c_str());
 }
 
 void run(const Options& o) {

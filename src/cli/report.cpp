@@ -58,10 +58,9 @@ void run(const Options& o) {
   std::printf("report for sweep %s, target %s: %s (%zu figures)\n", sweep.c_str(), target.c_str(),
               res.markdown.c_str(), res.figures.size());
   std::printf("  html: %s\n", res.html.c_str());
-  if (res.fit && !res.fit->usable_for_multipliers)
-    std::printf("  no multiplier can be computed: %s\n", res.fit->unusable_reason.c_str());
-  else
-    for (const auto& m : res.multipliers) std::printf("  %s\n", multiplier_line(m).c_str());
+  if (res.fit || !res.multipliers.empty())
+    for (const auto& line : multiplier_lines(res.fit ? &*res.fit : nullptr, res.multipliers))
+      std::printf("  %s\n", line.c_str());
 }
 
 void setup(CLI::App& app) {

@@ -121,11 +121,9 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       if (result.fit)
         std::fprintf(stderr, "demo: reference fit L(x) = %.4g / x^%.4g + %.4g%s\n", result.fit->A, result.fit->B,
                      result.fit->C, result.fit->degenerate ? " (degenerate: effectively log-linear)" : "");
-      if (result.fit && !result.fit->usable_for_multipliers)
-        std::fprintf(stderr, "demo: no multiplier can be computed: %s\n", result.fit->unusable_reason.c_str());
-      else
-        for (const auto& m : result.multipliers)
-          std::fprintf(stderr, "demo: %s\n", analysis::multiplier_line(m).c_str());
+      for (const auto& line : analysis::multiplier_lines(result.fit ? &*result.fit : nullptr, result.multipliers,
+                                                         "fewer than 3 reference points"))
+        std::fprintf(stderr, "demo: %s\n", line.c_str());
       reports.push_back(result.dir);
     }
   }
