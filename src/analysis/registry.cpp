@@ -263,11 +263,29 @@ bool TargetIdentity::matches(const std::string& selector) const {
   return normal(selector) == normal(store);
 }
 
-Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
-  if (!create && !std::filesystem::exists(db))
+namespace {
+
+// A reader opens only an existing, non-empty file: SQLite would otherwise
+// treat a 0-byte file as a fresh database, and a listing command must not
+// turn a truncated registry into an empty one.
+void require_registry_file(const std::filesystem::path& db) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec))
     throw Error("no run registry at " + db.string() + " (run a sweep first, or pass --db)");
+  if (!std::filesystem::is_regular_file(db, ec))
+    throw Error("run registry " + db.string() + " is not a regular file");
+  if (std::filesystem::file_size(db, ec) == 0 && !ec)
+    throw Error("run registry " + db.string() +
+                " is empty (0 bytes), not a run registry: restore it from a backup or rerun its sweeps");
+}
+
+}  // namespace
+
+Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
+  if (!create) require_registry_file(db);
   if (create && db.has_parent_path()) std::filesystem::create_directories(db.parent_path());
-  int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  // A reader opens read-only, so no code path of a listing command can write.
+  int flags = (create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(db.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -277,9 +295,12 @@ Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
   try {
     // A writer holds the lock for milliseconds; 30 s covers a loaded machine.
     sqlite3_busy_timeout(db_, 30000);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=FULL");
+    if (create) {  // settings stored in the file: only a writer sets them
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=FULL");
+    }
     exec("PRAGMA foreign_keys=ON");
+    check_integrity();
     version_ = schema_version();
     if (version_ > kRegistrySchemaVersion)
       throw Error(where() + " has schema version " + std::to_string(version_) +
@@ -295,6 +316,27 @@ Registry::Registry(const std::filesystem::path& db, bool create) : path_(db) {
     db_ = nullptr;
     throw;
   }
+}
+
+// A corrupt page otherwise reads as missing rows: runs silently lose their
+// losses. SQLite reports corruption either as quick_check rows or as an
+// error while stepping it; both become one message naming the file.
+void Registry::check_integrity() const {
+  std::string complaint;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, "PRAGMA quick_check", -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    auto* text = sqlite3_column_text(stmt, 0);
+    std::string first = text ? reinterpret_cast<const char*>(text) : "";
+    if (first != "ok") complaint = first;
+  } else {
+    complaint = sqlite3_errmsg(db_);
+  }
+  sqlite3_finalize(stmt);
+  if (!complaint.empty())
+    throw Error(where() + " is corrupt (SQLite quick_check: " + complaint +
+                "): restore it from a backup, or rebuild it by rerunning its sweeps");
 }
 
 void Registry::migrate() {

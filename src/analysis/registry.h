@@ -137,9 +137,17 @@ struct RunFilter {
 class Registry {
  public:
   // create = true: creates the file if needed and migrates an older schema.
-  // create = false: the file must exist and is never written by opening it
-  // (readers such as `replay runs`); a version-1 file opened this way reads
-  // fine, but add_run on it fails naming the file.
+  // create = false: the file must exist and is opened read-only (SQLite
+  // SQLITE_OPEN_READONLY), never created, initialized or migrated (readers
+  // such as `replay runs`); a missing, 0-byte or non-SQLite file is refused
+  // naming it. A version-1 file opened this way reads fine, but add_run on it
+  // fails naming the file.
+  // Every open runs PRAGMA quick_check and refuses a corrupt file, naming it
+  // and SQLite's first complaint: a damaged page would otherwise read as
+  // missing rows (runs without losses). quick_check reads every page, so it
+  // costs about 5-8 ms per MB of registry: measured (SQLite 3.40, warm
+  // cache, two busy cores) 45-75 ms for 3,000 runs with 20 evals each
+  // (11 MB) and 0.4-0.6 s for 5,000 runs with 120 evals each (78 MB).
   explicit Registry(const std::filesystem::path& db, bool create = true);
   ~Registry();
   Registry(const Registry&) = delete;
@@ -176,6 +184,7 @@ class Registry {
  private:
   void exec(const char* sql) const;
   void migrate();  // to kRegistrySchemaVersion, in one write transaction
+  void check_integrity() const;  // PRAGMA quick_check; throws naming the file
   std::string run_columns() const;  // the SELECT list for read_run_columns
   void set_status(const std::string& id, RunStatus status, const char* extra_sql,
                   const std::string* text, std::optional<double> number);

@@ -42,6 +42,20 @@ void PairTable::insert(TokenId a, TokenId b, Merge m) {
   }
 }
 
+void check_token_ids(const std::string& file, const std::vector<TokenIdEntry>& entries) {
+  const TokenIdEntry* largest = nullptr;
+  for (const TokenIdEntry& e : entries) {
+    if (e.id >= kMaxTokenId)
+      throw Error(file + ": token '" + e.token + "' has id " + std::to_string(e.id) +
+                  ", above the largest supported id " + std::to_string(kMaxTokenId - 1));
+    if (!largest || e.id > largest->id) largest = &e;
+  }
+  if (largest && largest->id >= entries.size() + kTokenIdSlack)
+    throw Error(file + ": token '" + largest->token + "' has id " + std::to_string(largest->id) +
+                " but the file has only " + std::to_string(entries.size()) +
+                " tokens (ids must be dense: at most " + std::to_string(kTokenIdSlack) + " unused ids)");
+}
+
 void Model::add_token(TokenId id, std::string bytes) {
   if (id == ~TokenId{0}) throw Error(source + ": token id out of range");
   if (id >= token_bytes.size()) {

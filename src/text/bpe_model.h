@@ -72,6 +72,17 @@ struct StringHash {
   size_t operator()(std::string_view s) const;
 };
 
+// A token id indexes Model's arrays, so a file's ids are checked before any
+// is added: an id of 4e9 would end in std::bad_alloc, one of 3e8 in 13 GB.
+struct TokenIdEntry {
+  std::string token;  // as written in the file, for the error message
+  uint64_t id;        // as written, before narrowing to TokenId
+};
+// Throws replay::Error naming `file`, the token and its id unless every id is
+// below kMaxTokenId and the ids are dense: the largest id is below the
+// number of entries + kTokenIdSlack (ids may skip a few, never millions).
+void check_token_ids(const std::string& file, const std::vector<TokenIdEntry>& entries);
+
 struct Model {
   std::string source;  // file it came from, for messages
   std::string pattern;
@@ -89,7 +100,8 @@ struct Model {
   std::string fingerprint;
   uint64_t uid = 0;  // distinguishes models in per-thread caches
 
-  // Registers token `id` with `bytes`; throws on a duplicate id.
+  // Registers token `id` with `bytes`; throws on a duplicate id. The arrays
+  // grow to id + 1: loaders call check_token_ids first.
   void add_token(TokenId id, std::string bytes);
   void add_special(TokenId id, std::string content);
   // Adds a merge a+b; the result must be a token. Returns false if not.

@@ -80,6 +80,18 @@ std::string to_bytes(const HfReader& r, const std::string& key, const std::strin
   return *bytes;
 }
 
+// Every id of the file (vocabulary and added tokens), checked before the
+// model allocates by id. Entries with malformed ids are refused later, by key.
+void check_hf_ids(const std::string& file, const json& root, const json& vocab) {
+  std::vector<detail::TokenIdEntry> entries;
+  for (const auto& [token, value] : vocab.items())
+    if (value.is_number_unsigned()) entries.push_back({token, value.get<uint64_t>()});
+  if (root.contains("added_tokens") && root["added_tokens"].is_array())
+    for (const json& t : root["added_tokens"])
+      entries.push_back({t["content"].get<std::string>(), t["id"].get<uint64_t>()});
+  detail::check_token_ids(file, entries);
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load_hf(const stdfs::path& path) {
@@ -124,6 +136,7 @@ Tokenizer Tokenizer::load_hf(const stdfs::path& path) {
   }
   const json& vocab = r.require(model_json, "model", "vocab");
   if (!vocab.is_object() || vocab.empty()) r.fail("model.vocab", "expected a non-empty object");
+  check_hf_ids(path.string(), root, vocab);
   for (const auto& [token, value] : vocab.items()) {
     if (!value.is_number_unsigned()) r.fail("model.vocab", "id of '" + token + "' is not an integer");
     auto id = value.get<TokenId>();

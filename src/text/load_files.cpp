@@ -33,13 +33,18 @@ std::shared_ptr<const detail::Model> finish(detail::Model&& model) {
 
 }  // namespace
 
-Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_view encoding) {
-  EncodingSpec spec = encoding_spec(encoding);
+namespace {
+
+struct RankLine {
+  std::string bytes;
+  uint64_t rank;
+};
+
+// The lines of a rank file, parsed but not yet added: their ranks (= ids)
+// are checked first. `ids` gets each line's base64 text and rank.
+std::vector<RankLine> parse_rank_file(const stdfs::path& rank_file, std::vector<detail::TokenIdEntry>& ids) {
   std::string text = read_nonempty(rank_file);
-  detail::Model model;
-  model.source = rank_file.string();
-  model.pattern = spec.pattern;
-  model.whole_piece_lookup = true;  // tiktoken emits a piece that is a token directly
+  std::vector<RankLine> lines;
   for_each_line(text, [&](size_t line_no, std::string_view line) {
     if (line.empty()) return;
     size_t space = line.find(' ');
@@ -56,12 +61,25 @@ Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_vie
       if (c < '0' || c > '9') throw bad("invalid rank '" + std::string(rank_text) + "'");
       rank = rank * 10 + static_cast<uint64_t>(c - '0');
     }
-    try {
-      model.add_token(static_cast<TokenId>(rank), std::move(*bytes));
-    } catch (const Error& e) {
-      throw bad(e.what());
-    }
+    ids.push_back({std::string(line.substr(0, space)), rank});
+    lines.push_back({std::move(*bytes), rank});
   });
+  return lines;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load_tiktoken(const stdfs::path& rank_file, std::string_view encoding) {
+  EncodingSpec spec = encoding_spec(encoding);
+  std::vector<detail::TokenIdEntry> ids;
+  std::vector<RankLine> lines = parse_rank_file(rank_file, ids);
+  // The specials' ids are this build's constants, not the file's: unchecked.
+  detail::check_token_ids(rank_file.string(), ids);
+  detail::Model model;
+  model.source = rank_file.string();
+  model.pattern = spec.pattern;
+  model.whole_piece_lookup = true;  // tiktoken emits a piece that is a token directly
+  for (RankLine& line : lines) model.add_token(static_cast<TokenId>(line.rank), std::move(line.bytes));
   for (auto& [content, id] : spec.special_tokens) model.add_special(id, content);
   model.derive_merges_from_ranks();
   return Tokenizer(finish(std::move(model)));
@@ -78,13 +96,18 @@ Tokenizer Tokenizer::load_gpt2(const stdfs::path& encoder_json, const stdfs::pat
   }
   if (!enc.is_object() || enc.empty())
     throw Error(encoder_json.string() + ": expected a JSON object mapping tokens to ids");
+  std::vector<detail::TokenIdEntry> ids;
+  for (const auto& [token, value] : enc.items()) {
+    if (!value.is_number_unsigned())
+      throw Error(encoder_json.string() + ": id of token '" + token + "' is not a non-negative integer");
+    ids.push_back({token, value.get<uint64_t>()});
+  }
+  detail::check_token_ids(encoder_json.string(), ids);
   detail::Model model;
   model.source = encoder_json.string();
   model.pattern = std::string(kGpt2Pattern);
   std::optional<TokenId> eot;
   for (const auto& [token, value] : enc.items()) {
-    if (!value.is_number_unsigned())
-      throw Error(encoder_json.string() + ": id of token '" + token + "' is not a non-negative integer");
     auto id = value.get<TokenId>();
     if (token == "<|endoftext|>") {
       eot = id;

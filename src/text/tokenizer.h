@@ -22,6 +22,15 @@ namespace replay::text {
 
 using TokenId = uint32_t;
 
+// Bounds on the token ids of a loaded file (vocabulary, added and special
+// tokens), checked before anything is allocated: every id is below
+// kMaxTokenId (2^24 = 16,777,216, far above any real vocabulary: Llama 3 has
+// 128,256 ids, o200k 200,019), and the largest id is below the number of
+// tokens + kTokenIdSlack (o200k's specials skip 18 ids). A file breaking
+// either is refused with a replay::Error naming it, the token and the id.
+inline constexpr uint64_t kMaxTokenId = uint64_t{1} << 24;
+inline constexpr uint64_t kTokenIdSlack = 1024;
+
 namespace detail {
 struct Model;
 }

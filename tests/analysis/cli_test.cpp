@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "corrupt_registry.h"
 #include "fake_sweep.h"
 #include "temp_dir.h"
 
@@ -154,6 +155,38 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
 
 // One sweep name, two domains: every command names the target, and a fit or
 // report through both is refused until --target picks one.
+// A corrupt registry used to list its runs without their losses, exit 0.
+TEST(Cli, RunsAndReportRefuseACorruptRegistry) {
+  TempDir tmp("cli-corrupt");
+  auto db = tmp.path / "registry.sqlite";
+  fake::write_registry_with_runs(db, 600);
+  ASSERT_EQ(replay_cmd("runs --db " + db.string()).code, 0);
+  fake::corrupt_middle_pages(db);
+  const std::string out = " --out " + (tmp.path / "report").string();
+  for (const std::string& cmd : {"runs --db " + db.string(), "report big --db " + db.string() + out}) {
+    Result r = replay_cmd(cmd);
+    EXPECT_NE(r.code, 0) << cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find("run registry " + db.string() + " is corrupt"), std::string::npos) << r.out;
+  }
+}
+
+// `replay runs` used to re-initialize a 0-byte registry and create a missing one.
+TEST(Cli, RunsNeverCreatesOrWritesARegistry) {
+  TempDir tmp("cli-readonly");
+  auto empty = tmp.path / "registry.sqlite";
+  replay::fs::write_file_atomic(empty, "");
+  Result r = replay_cmd("runs --db " + empty.string());
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(empty.string() + " is empty (0 bytes)"), std::string::npos) << r.out;
+  EXPECT_EQ(stdfs::file_size(empty), 0u);
+
+  auto missing = tmp.path / "none.sqlite";
+  r = replay_cmd("runs --db " + missing.string());
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("no run registry at " + missing.string()), std::string::npos) << r.out;
+  EXPECT_FALSE(stdfs::exists(missing));
+}
+
 TEST(Cli, TwoTargetsInOneRegistry) {
   TempDir root_dir("cli_targets");
   const stdfs::path root = root_dir.path;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "corrupt_registry.h"
 #include "error_of.h"
 #include "temp_dir.h"
 #include <sqlite3.h>
@@ -106,6 +107,49 @@ TEST(Registry, ImportsAMetricsFile) {
   EXPECT_EQ(reg.eval_history(id, "t").size(), 2u);
   EXPECT_DOUBLE_EQ(reg.final_metrics(id).at("t").loss, 2.25);
   EXPECT_EQ(reg.get_run(id).tokens, 20);
+}
+
+// Flipped bytes in a table page used to read as runs without losses.
+TEST(Registry, ACorruptFileIsRefusedNamingIt) {
+  TempDir tmp("corrupt");
+  auto db = tmp.path / "r.sqlite";
+  fake::write_registry_with_runs(db, 600);
+  EXPECT_EQ(Registry(db, false).list_runs().size(), 600u);  // intact: opens
+  fake::corrupt_middle_pages(db);
+  for (bool create : {false, true}) {
+    std::string e = error_of([&] { Registry r(db, create); });
+    EXPECT_NE(e.find(db.string()), std::string::npos) << e;
+    EXPECT_NE(e.find("corrupt (SQLite quick_check: "), std::string::npos) << e;
+    EXPECT_NE(e.find("restore it from a backup"), std::string::npos) << e;
+  }
+}
+
+// A listing command opens read-only: it never initializes a 0-byte file,
+// nor creates a missing one, nor writes a file that is not a registry.
+TEST(Registry, AReaderNeverCreatesOrWritesTheFile) {
+  TempDir tmp("readonly");
+  auto empty = tmp.path / "empty.sqlite";
+  replay::fs::write_file_atomic(empty, "");
+  std::string e = error_of([&] { Registry r(empty, /*create=*/false); });
+  EXPECT_NE(e.find(empty.string() + " is empty (0 bytes)"), std::string::npos) << e;
+  EXPECT_EQ(stdfs::file_size(empty), 0u);
+
+  auto text = tmp.path / "notes.sqlite";
+  replay::fs::write_file_atomic(text, std::string(8192, 'x'));
+  e = error_of([&] { Registry r(text, /*create=*/false); });
+  EXPECT_NE(e.find(text.string()), std::string::npos) << e;
+  EXPECT_EQ(replay::fs::read_file(text), std::string(8192, 'x'));
+
+  // An old-schema file stays as it is: a reader neither migrates it nor
+  // sets its journal mode (the header's bytes 18-19 say WAL = 2 / legacy = 1).
+  auto old = tmp.path / "old.sqlite";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE unrelated(x); PRAGMA user_version=1", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  std::string before = replay::fs::read_file(old);
+  EXPECT_EQ(Registry(old, false).schema_version(), 1);
+  EXPECT_EQ(replay::fs::read_file(old), before);
 }
 
 TEST(Registry, ClearErrorsNamingTheFile) {

@@ -129,3 +129,50 @@ TEST(HfJson, MalformedFilesNameTheFileAndKey) {
   j["model"]["vocab"].erase("a");
   expect(write("nobyte.json", j.dump()), {"nobyte.json", "byte 0x61"});
 }
+
+// Ids index the model's arrays: an id of 4e9 used to end in "internal error:
+// std::bad_alloc", one of 3e8 in 13 GB and 40 s for a 32 KB file.
+TEST(HfJson, OutOfBoundsOrSparseIdsAreRefusedBeforeAllocating) {
+  TempDir dir("hf_ids");
+  auto expect = [&](const json& j, const std::string& name, std::initializer_list<std::string> needles) {
+    fs::write_file_atomic(dir.path / name, j.dump());
+    std::string msg = load_error(dir.path / name);
+    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
+  };
+  json j = tiny_tokenizer(false);
+  j["model"]["vocab"]["zz"] = 4000000000u;
+  expect(j, "huge.json", {"huge.json", "token 'zz' has id 4000000000", "largest supported id 16777215"});
+  j = tiny_tokenizer(false);
+  j["model"]["vocab"]["zz"] = 300000000u;
+  expect(j, "large.json", {"large.json", "token 'zz' has id 300000000"});
+  j = tiny_tokenizer(false);
+  j["model"]["vocab"]["zz"] = 5000000u;  // below the bound, but 5 million unused ids
+  expect(j, "sparse.json", {"sparse.json", "token 'zz' has id 5000000 but the file has only 263 tokens"});
+  j = tiny_tokenizer(false);
+  j["added_tokens"][0]["id"] = uint64_t{1} << 40;  // not narrowed to 32 bits before the check
+  expect(j, "added.json", {"added.json", "token '<|endoftext|>' has id 1099511627776"});
+
+  // A few unused ids are fine (o200k's specials skip 18).
+  j = tiny_tokenizer(false);
+  j["added_tokens"][0]["id"] = 1200;
+  fs::write_file_atomic(dir.path / "gap.json", j.dump());
+  EXPECT_EQ(Tokenizer::load(dir.path / "gap.json").special_tokens().at(0).id, 1200u);
+}
+
+TEST(HfJson, Gpt2AndRankFilesCheckTheirIdsToo) {
+  TempDir dir("gpt2_ids");
+  json enc = json::object();
+  for (int b = 0; b < 256; ++b) enc[bytes_to_byte_level(std::string(1, static_cast<char>(b)))] = b;
+  enc["hello"] = 4000000000u;
+  fs::write_file_atomic(dir.path / "encoder.json", enc.dump());
+  fs::write_file_atomic(dir.path / "vocab.bpe", "#version: 0.2\nh e\n");
+  std::string msg = load_error(dir.path / "encoder.json");
+  EXPECT_NE(msg.find("encoder.json: token 'hello' has id 4000000000"), std::string::npos) << msg;
+
+  fs::write_file_atomic(dir.path / "r50k_base.tiktoken", "IQ== 0\nIg== 999999999\n");
+  msg = load_error(dir.path / "r50k_base.tiktoken");
+  EXPECT_NE(msg.find("r50k_base.tiktoken: token 'Ig==' has id 999999999"), std::string::npos) << msg;
+  fs::write_file_atomic(dir.path / "r50k_base.tiktoken", "IQ== 0\nIg== 9000000\n");
+  msg = load_error(dir.path / "r50k_base.tiktoken");
+  EXPECT_NE(msg.find("token 'Ig==' has id 9000000 but the file has only 2 tokens"), std::string::npos) << msg;
+}
