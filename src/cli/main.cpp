@@ -1,6 +1,8 @@
 // Entry point of the `replay` binary: collects the self-registered
-// subcommands, parses, and turns replay::Error into a message and exit 1.
+// subcommands, parses, and turns replay::Error into a message and exit 1
+// (replay::Interrupted: exit 128 + signal).
 #include <malloc.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +11,7 @@
 
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/interrupted.h"
 
 namespace replay::cli {
 
@@ -36,6 +39,10 @@ int main(int argc, char** argv) {
   // costs page faults that measured ~2x of eager step time on this machine.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // A write past the file-size limit (ulimit -f) would otherwise kill the
+  // process with SIGXFSZ, silently and mid-checkpoint; ignored, the write
+  // fails with EFBIG and the writer reports "File too large" naming the file.
+  ::signal(SIGXFSZ, SIG_IGN);
 
   CLI::App app{"replay: train language models through data schedules (pre-training, "
                "mid-training, fine-tuning with replay)"};
@@ -46,6 +53,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const replay::Interrupted& e) {
+    std::fprintf(stderr, "replay: %s\n", e.what());
+    return 128 + e.signal;
   } catch (const replay::Error& e) {
     std::fprintf(stderr, "replay: error: %s\n", e.what());
     return 1;

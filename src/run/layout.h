@@ -7,6 +7,8 @@
 //     summary.json            written when the run completes
 //     branched.json           {"branch_at": step}: the run started from a shared state
 //     train.log               console output when a sweep ran it
+//     .lock                   held (flock) by the trainer working in the folder;
+//                             holds its PID (util/file_lock.h)
 //     checkpoints/step-NNNNNNNNN/   (train/checkpoint.h)
 //   <runs>/_shared/<key>/     a reusable training state (run/state_key.h)
 //     checkpoint/             a regular checkpoint
@@ -24,6 +26,7 @@ inline constexpr const char* kSummaryFile = "summary.json";
 inline constexpr const char* kBranchFile = "branched.json";
 inline constexpr const char* kBranchKey = "branch_at";  // its one field: the step
 inline constexpr const char* kTrainLog = "train.log";
+inline constexpr const char* kLockFile = ".lock";
 inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kSharedDirName = "_shared";
 inline constexpr const char* kSharedCheckpoint = "checkpoint";

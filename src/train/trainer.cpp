@@ -18,7 +18,9 @@
 #include "train/train_state.h"
 #include "train/train_step.h"
 #include "util/error.h"
+#include "util/file_lock.h"
 #include "util/fs.h"
+#include "util/interrupted.h"
 
 namespace replay::train {
 
@@ -79,6 +81,8 @@ class Trainer {
   void run_eval(int64_t steps_done);
   void after_step(int64_t done);  // evaluate, checkpoint, publish: as the cadence says
   void save(int64_t steps_done, size_t phase);
+  void lock_run_folder();
+  [[noreturn]] void interrupt(int64_t done, int signal);
   [[noreturn]] void stop(int64_t step, const std::string& what, double value);
 
   const RunConfig& cfg_;
@@ -87,6 +91,8 @@ class Trainer {
   run::Cadence cadence_;
   std::filesystem::path out_, ckpt_root_;
   ConsoleProgress progress_;
+  // Declared before every file the trainer writes, so released after them.
+  std::optional<fs::FileLock> lock_;
 
   torch::Device device_{torch::kCPU};
   std::unique_ptr<DataFeed> feed_;
@@ -101,6 +107,7 @@ class Trainer {
   int64_t sequences_ = 0;
   double last_lr_ = 0;
   std::string last_checkpoint_;
+  int64_t last_checkpoint_step_ = -1;
   TrainResult result_;
 };
 
@@ -273,6 +280,29 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
   st.metrics_bytes = metrics_->sync();
   st.config_hash = cfg_.content_hash;
   last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_.get(), st, s_.checkpoint.keep);
+  last_checkpoint_step_ = steps_done;
+}
+
+// Before anything is written: two trainers in one folder would interleave
+// metrics lines and race on checkpoints.
+void Trainer::lock_run_folder() {
+  std::filesystem::create_directories(out_);
+  fs::FileLock lock(out_ / run::kLockFile);
+  if (!lock.held()) {
+    const std::string pid = lock.holder_pid() > 0 ? "pid " + std::to_string(lock.holder_pid()) : "pid unknown";
+    throw Error(out_.string() + " is in use by replay train (" + pid + "); wait for it or use another out");
+  }
+  lock_.emplace(std::move(lock));
+}
+
+// The stop a user or a scheduler asked for: the state of the completed step
+// is saved so that rerunning the command resumes exactly there.
+[[noreturn]] void Trainer::interrupt(int64_t done, int signal) {
+  if (last_checkpoint_step_ != done) save(done, cfg_.plan.phase_of_step(done - 1));
+  progress_.finish();
+  throw Interrupted("stopped by signal " + std::to_string(signal) + " at step " + std::to_string(done) +
+                        "; checkpoint " + last_checkpoint_ + "; rerun the same command to resume",
+                    signal);
 }
 
 TrainResult Trainer::run() {
@@ -280,7 +310,7 @@ TrainResult Trainer::run() {
   const int threads = model::configure_threads(static_cast<int>(s_.threads));
   // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
-  std::filesystem::create_directories(out_);
+  lock_run_folder();
 
   feed_ = std::make_unique<DataFeed>(cfg_);
   if (s_.eval.sequences > 0) {
@@ -320,6 +350,9 @@ TrainResult Trainer::run() {
     run_step(step);
     after_step(step + 1);
     result_.steps_run += 1;
+    if (step + 1 < total && opts_.stop_signal) {
+      if (const int sig = opts_.stop_signal->load()) interrupt(step + 1, sig);
+    }
   }
   progress_.finish();
   result_.steps = total;

@@ -14,10 +14,13 @@
 //   checkpoints/     step-NNNNNNNNN/ (checkpoint.h), the newest checkpoint.keep
 //   summary.json     written when the run completes
 //   branched.json    {"branch_at": step} when it started from a shared state
+//   .lock            held for the whole run (util/file_lock.h): a second
+//                    trainer on the same folder is refused before it writes
 // "step" counts completed optimizer steps (1 = after the first update);
 // "tokens" counts training tokens so far (sequences x seq_len).
 #pragma once
 #include <cstdint>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -41,6 +44,11 @@ struct TrainOptions {
   // from the published state after `branch_at` steps when another run left it.
   std::set<int64_t> publish_prefix_at;
   int64_t branch_at = 0;
+  // Set (to a signal number) by a signal handler to ask for a stop: after
+  // the step in progress and the cadence's work for it, the trainer writes a
+  // checkpoint of that step (unless the cadence just did) and throws
+  // replay::Interrupted. Not checked after the last step: that run is done.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 struct TrainResult {
@@ -54,8 +62,9 @@ struct TrainResult {
 
 // Runs (or finishes) the run. Throws replay::Error on bad input, on a
 // non-finite loss or gradient (nothing is saved for that step: the last good
-// checkpoint stays as it was), or when the run directory holds checkpoints of
-// another config.
+// checkpoint stays as it was), when the run directory holds checkpoints of
+// another config, or when another process holds the run directory's lock
+// (nothing is written then). Throws replay::Interrupted on a stop_signal.
 TrainResult train(const run::RunConfig& config, const TrainOptions& options = {});
 
 }  // namespace replay::train

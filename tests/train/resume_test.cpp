@@ -12,48 +12,17 @@
 #include <thread>
 
 #include "tiny_run.h"
+#include "train_process.h"
 
 namespace replay::train {
 namespace {
 
 namespace stdfs = std::filesystem;
 
-// Starts `replay train config [args]` with stdout/stderr to `log`.
-pid_t spawn_train(const stdfs::path& config, const std::vector<std::string>& extra, const stdfs::path& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    ::dup2(::fileno(stderr), STDOUT_FILENO);
-    std::vector<std::string> args = {REPLAY_BINARY, "train", config.string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(REPLAY_BINARY, argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-size_t count_step_lines(const stdfs::path& metrics) {
-  std::ifstream in(metrics);
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) n += line.find("\"kind\":\"step\"") != std::string::npos;
-  return n;
-}
-
-std::string read_log(const stdfs::path& log) {
-  std::ifstream in(log);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::count_step_lines;
+using testing::read_log;
+using testing::spawn_train;
+using testing::wait_exit;
 
 class ResumeTest : public ::testing::Test {
  protected:

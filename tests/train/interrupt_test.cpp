@@ -1,0 +1,167 @@
+// Reliability of the real `replay train` process (REPLAY_BINARY) against what
+// happens around it: a second trainer on the same run folder (refused by the
+// run lock), SIGTERM (a checkpoint, a message, exit 143, an exact resume) and
+// a file-size limit hit while writing a checkpoint (an error, not SIGXFSZ).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "tiny_run.h"
+#include "train/checkpoint.h"
+#include "train_process.h"
+
+namespace replay::train {
+namespace {
+
+namespace stdfs = std::filesystem;
+using testing::count_step_lines;
+using testing::read_log;
+using testing::spawn_train;
+using testing::wait_exit;
+
+class RunGuardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first";
+    testing::make_store(tmp_.path / "generic", "generic", 160);
+    testing::make_store(tmp_.path / "math", "math");
+  }
+
+  // The config of run folder `name`: `steps` steps of the tiny model,
+  // checkpoints every 3 steps.
+  stdfs::path write_config(const std::string& name, int steps) {
+    stdfs::path file = tmp_.path / (name + ".toml");
+    testing::write_text(
+        file, "seed = 11\nout = \"" + (tmp_.path / name).string() + "\"\nthreads = 1\nshared = \"" +
+                  (tmp_.path / ("shared-" + name)).string() + "\"\n" +
+                  "[model]\npreset = \"tiny\"\n"
+                  "[data.sources.generic]\nstore = \"" + (tmp_.path / "generic").string() + "\"\n" +
+                  "[data.sources.math]\nstore = \"" + (tmp_.path / "math").string() + "\"\n" +
+                  "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+                  "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
+                  "[train]\nsteps = " + std::to_string(steps) + "\nbatch_size = 8\nmicrobatch = 4\n" +
+                  "[eval]\nevery = 5\nsequences = 8\n[checkpoint]\nevery = 3\nkeep = 2\n");
+    return file;
+  }
+
+  stdfs::path metrics_of(const std::string& name) { return tmp_.path / name / "metrics.jsonl"; }
+  stdfs::path log_of(const std::string& name) { return tmp_.path / (name + ".log"); }
+
+  // Runs `name` to completion, uninterrupted.
+  void run_reference(const std::string& name, int steps) {
+    ASSERT_EQ(wait_exit(spawn_train(write_config(name, steps), {}, log_of(name))), 0) << read_log(log_of(name));
+  }
+
+  // Waits until `pid` (training `name`) has logged at least `lines` steps.
+  void wait_for_steps(pid_t pid, const std::string& name, size_t lines) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (count_step_lines(metrics_of(name)) < lines) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "finished too early: " << read_log(log_of(name));
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  }
+
+  // Every line of `name`'s metrics parses, and its losses equal `ref`'s bit for bit.
+  void expect_same_losses(const std::string& ref, const std::string& name, int steps) {
+    auto a = testing::read_metrics(metrics_of(ref));
+    auto b = testing::read_metrics(metrics_of(name));  // throws on a line that is not JSON
+    ASSERT_EQ(a.steps.size(), static_cast<size_t>(steps));
+    ASSERT_EQ(b.steps.size(), static_cast<size_t>(steps));
+    for (size_t i = 0; i < a.steps.size(); ++i) {
+      EXPECT_EQ(b.steps[i].step, a.steps[i].step);
+      EXPECT_EQ(b.steps[i].loss, a.steps[i].loss) << "step " << i + 1;
+    }
+    ASSERT_EQ(a.evals.size(), b.evals.size());
+    for (size_t i = 0; i < a.evals.size(); ++i) EXPECT_EQ(a.evals[i]["val"], b.evals[i]["val"]);
+  }
+
+  TempDir tmp_{"guard"};
+};
+
+TEST_F(RunGuardTest, SecondTrainerOnSameFolderIsRefusedAndFirstCompletesUndisturbed) {
+  const int steps = 40;
+  run_reference("reference", steps);
+  const auto config = write_config("shared-out", steps);
+  pid_t first = spawn_train(config, {}, log_of("shared-out"));
+  wait_for_steps(first, "shared-out", 1);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const int second = wait_exit(spawn_train(config, {}, log_of("second")));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log = read_log(log_of("second"));
+  EXPECT_EQ(second, 1) << log;
+  EXPECT_LT(seconds, 30) << "refused only after " << seconds << " s";
+  EXPECT_NE(log.find((tmp_.path / "shared-out").string() + " is in use by replay train (pid " +
+                     std::to_string(first) + ")"),
+            std::string::npos)
+      << log;
+  int status = 0;
+  EXPECT_EQ(::waitpid(first, &status, WNOHANG), 0) << "the first trainer ended before the second was refused";
+
+  ASSERT_EQ(wait_exit(first), 0) << read_log(log_of("shared-out"));
+  expect_same_losses("reference", "shared-out", steps);
+}
+
+TEST_F(RunGuardTest, SigtermCheckpointsTheLastStepAndResumesBitExact) {
+  const int steps = 32;
+  run_reference("reference", steps);
+  const auto config = write_config("victim", steps);
+  pid_t pid = spawn_train(config, {}, log_of("victim"));
+  wait_for_steps(pid, "victim", 4);  // step 4: after a cadence checkpoint (3), not at one
+  ::kill(pid, SIGTERM);
+  ASSERT_EQ(wait_exit(pid), 128 + SIGTERM) << read_log(log_of("victim"));
+
+  const std::string log = read_log(log_of("victim"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("stopped by signal 15 at step (\\d+); checkpoint (\\S+); "
+                                                   "rerun the same command to resume")))
+      << log;
+  const int64_t stopped_at = std::stoll(m[1]);
+  ASSERT_LT(stopped_at, steps) << "stopped too late to test anything";
+  EXPECT_EQ(count_step_lines(metrics_of("victim")), static_cast<size_t>(stopped_at));
+  const stdfs::path ckpt = tmp_.path / "victim" / "checkpoints" / checkpoint_dir_name(stopped_at);
+  EXPECT_EQ(m[2].str(), ckpt.string());
+  EXPECT_EQ(read_checkpoint_info(ckpt).state.step, stopped_at);
+
+  ASSERT_EQ(wait_exit(spawn_train(config, {}, log_of("victim"))), 0) << read_log(log_of("victim"));
+  EXPECT_NE(read_log(log_of("victim")).find("resuming from " + ckpt.string()), std::string::npos)
+      << read_log(log_of("victim"));
+  expect_same_losses("reference", "victim", steps);
+}
+
+TEST_F(RunGuardTest, FileSizeLimitDuringCheckpointIsAnErrorAndKeepsThePreviousCheckpoint) {
+  const int steps = 32;
+  const auto config = write_config("limited", steps);
+  pid_t pid = spawn_train(config, {}, log_of("limited"));
+  wait_for_steps(pid, "limited", 4);  // a checkpoint (step 3) exists
+  ::kill(pid, SIGKILL);
+  ASSERT_EQ(wait_exit(pid), -SIGKILL);
+  const stdfs::path root = tmp_.path / "limited" / "checkpoints";
+  auto before = latest_good_checkpoint(root, [](const std::string& m) { ADD_FAILURE() << m; });
+  ASSERT_TRUE(before.has_value());
+  ASSERT_LT(before->state.step, steps) << "killed too late to test anything";
+
+  // 64 KiB: above config.json and metrics.jsonl, below the tiny model's weights.
+  ASSERT_GT(stdfs::file_size(before->dir / kWeightsFile), 64u * 1024);
+  const int rc = wait_exit(spawn_train(config, {}, log_of("limited-run"), 64));
+  const std::string log = read_log(log_of("limited-run"));
+  EXPECT_EQ(rc, 1) << "not a normal error exit (" << -SIGXFSZ << " = killed by SIGXFSZ): " << log;
+  EXPECT_NE(log.find("resuming from " + before->dir.string()), std::string::npos) << log;
+  EXPECT_TRUE(std::regex_search(log, std::regex("replay: error: .*" + root.string() + "/\\S+: File too large")))
+      << log;
+
+  auto after = latest_good_checkpoint(root, [](const std::string& m) { ADD_FAILURE() << m; });
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->dir, before->dir);
+  EXPECT_EQ(after->state.step, before->state.step);
+}
+
+}  // namespace
+}  // namespace replay::train
