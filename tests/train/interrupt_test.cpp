@@ -35,18 +35,11 @@ class RunGuardTest : public ::testing::Test {
   // The config of run folder `name`: `steps` steps of the tiny model,
   // checkpoints every 3 steps.
   stdfs::path write_config(const std::string& name, int steps) {
-    stdfs::path file = tmp_.path / (name + ".toml");
-    testing::write_text(
-        file, "seed = 11\nout = \"" + (tmp_.path / name).string() + "\"\nthreads = 1\nshared = \"" +
-                  (tmp_.path / ("shared-" + name)).string() + "\"\n" +
-                  "[model]\npreset = \"tiny\"\n"
-                  "[data.sources.generic]\nstore = \"" + (tmp_.path / "generic").string() + "\"\n" +
-                  "[data.sources.math]\nstore = \"" + (tmp_.path / "math").string() + "\"\n" +
-                  "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
-                  "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
-                  "[train]\nsteps = " + std::to_string(steps) + "\nbatch_size = 8\nmicrobatch = 4\n" +
-                  "[eval]\nevery = 5\nsequences = 8\n[checkpoint]\nevery = 3\nkeep = 2\n");
-    return file;
+    return testing::write_tiny_config(tmp_.path, name,
+                                      "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\n"
+                                      "generic = \"generic\"\nf = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\n"
+                                      "block_size = 8\n",
+                                      steps);
   }
 
   stdfs::path metrics_of(const std::string& name) { return tmp_.path / name / "metrics.jsonl"; }
@@ -86,7 +79,9 @@ class RunGuardTest : public ::testing::Test {
 };
 
 TEST_F(RunGuardTest, SecondTrainerOnSameFolderIsRefusedAndFirstCompletesUndisturbed) {
-  const int steps = 40;
+  // Long enough that the first trainer is still running when the second one,
+  // which pays libtorch's start-up, is refused (40 steps were not, on a quiet machine).
+  const int steps = 400;
   run_reference("reference", steps);
   const auto config = write_config("shared-out", steps);
   pid_t first = spawn_train(config, {}, log_of("shared-out"));

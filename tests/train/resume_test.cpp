@@ -34,16 +34,7 @@ class ResumeTest : public ::testing::Test {
 
   // Writes the config for run directory `out`.
   stdfs::path write_config(const std::string& name, const std::string& schedule, int steps) {
-    stdfs::path file = tmp_.path / (name + ".toml");
-    testing::write_text(
-        file, "seed = 11\nout = \"" + (tmp_.path / name).string() + "\"\nthreads = 1\nshared = \"" +
-                  (tmp_.path / ("shared-" + name)).string() + "\"\n" +
-                  "[model]\npreset = \"tiny\"\n"
-                  "[data.sources.generic]\nstore = \"" + (tmp_.path / "generic").string() + "\"\n" +
-                  "[data.sources.math]\nstore = \"" + (tmp_.path / "math").string() + "\"\n" + schedule +
-                  "[train]\nsteps = " + std::to_string(steps) + "\nbatch_size = 8\nmicrobatch = 4\n" +
-                  "[eval]\nevery = 5\nsequences = 8\n[checkpoint]\nevery = 3\nkeep = 2\n");
-    return file;
+    return testing::write_tiny_config(tmp_.path, name, schedule, steps);
   }
 
   // Runs `reference` uninterrupted and `victim` killed at a random step in

@@ -16,6 +16,23 @@
 
 namespace replay::train::testing {
 
+// The run config the binary-driving tests use: the tiny model on stores
+// `dir`/generic and `dir`/math (tiny_run.h make_store), run folder `dir`/`name`,
+// `steps` steps of 8 sequences, evaluation every 5 steps, checkpoints every 3
+// (keeping 2), and the given [schedule] table.
+inline std::filesystem::path write_tiny_config(const std::filesystem::path& dir, const std::string& name,
+                                               const std::string& schedule, int steps) {
+  const std::filesystem::path file = dir / (name + ".toml");
+  std::ofstream(file) << "seed = 11\nout = \"" + (dir / name).string() + "\"\nthreads = 1\nshared = \"" +
+                             (dir / ("shared-" + name)).string() + "\"\n" +
+                             "[model]\npreset = \"tiny\"\n"
+                             "[data.sources.generic]\nstore = \"" + (dir / "generic").string() + "\"\n" +
+                             "[data.sources.math]\nstore = \"" + (dir / "math").string() + "\"\n" + schedule +
+                             "[train]\nsteps = " + std::to_string(steps) + "\nbatch_size = 8\nmicrobatch = 4\n" +
+                             "[eval]\nevery = 5\nsequences = 8\n[checkpoint]\nevery = 3\nkeep = 2\n";
+  return file;
+}
+
 // Starts `replay train config [extra]` with stdout and stderr appended to
 // `log`. With `file_blocks`, under `ulimit -f file_blocks` (1024-byte blocks),
 // set by bash, which then execs the binary.
