@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <set>
 
 #include "util/error.h"
 
@@ -270,6 +271,12 @@ CurveFit fit_curve(const std::vector<CurvePoint>& points, const FitOptions& opti
   if (m < n)
     throw Error("curve fit (" + std::string(curve_form_name(options.form)) + ") needs at least " +
                 std::to_string(n) + " reference points, got " + std::to_string(m));
+  std::set<double> xs;
+  for (const auto& pt : points) xs.insert(pt.x);
+  if (static_cast<int>(xs.size()) < n)
+    throw Error("curve fit (" + std::string(curve_form_name(options.form)) + ") needs at least " +
+                std::to_string(n) + " distinct pool sizes, got " + std::to_string(xs.size()) + " among " +
+                std::to_string(m) + " points: the curve is not determined");
   for (const auto& pt : points) {
     if (!(pt.x > 0) || !std::isfinite(pt.x))
       throw Error("curve fit: pool size x must be positive and finite, got " + std::to_string(pt.x));

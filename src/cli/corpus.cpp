@@ -12,6 +12,7 @@
 #include "corpus/fetch.h"
 #include "corpus/recipe.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -50,6 +51,8 @@ void run_build(const BuildArgs& args) {
   }
   if (chosen.empty())
     for (const auto& d : recipe.domains) chosen.push_back(&d);
+  fs::check_output_path(args.out, fs::OutputKind::directory, "--out");
+  fs::check_output_path(args.cache, fs::OutputKind::directory, "--cache");
   BuildOptions options;
   options.cache_dir = args.cache;
   options.out_dir = args.out;
@@ -71,6 +74,7 @@ void run_import(const ImportArgs& args) {
   for (char c : args.domain)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
       throw Error("domain name \"" + args.domain + "\" may use letters, digits, '_' and '-' only");
+  fs::check_output_path(args.out, fs::OutputKind::directory, "--out");
   std::vector<stdfs::path> inputs(args.inputs.begin(), args.inputs.end());
   DomainSummary s = import_documents(args.domain, inputs, args.field, args.min_chars, args.out);
   std::printf("%s", format_summary(s).c_str());

@@ -12,6 +12,7 @@
 #include "store/token_store.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -58,6 +59,8 @@ void run_build(const BuildArgs& args) {
   if (!args.all && (args.domain.empty() || args.out.empty()))
     throw Error("--domain and --out are required when building from INPUT files");
   if (args.shard_mb <= 0) throw Error("--shard-mb must be positive");
+  if (args.all) fs::check_output_path(args.stores, fs::OutputKind::directory, "--stores");
+  else fs::check_output_path(args.out, fs::OutputKind::directory, "--out");
   std::vector<std::pair<std::string, stdfs::path>> jobs;  // (domain, corpus)
   if (args.all) jobs = find_domain_corpora(args.corpora);
   text::Tokenizer tokenizer = text::Tokenizer::load(args.tokenizer);

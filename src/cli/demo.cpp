@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "sweep/demo.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -25,7 +26,11 @@ void setup(CLI::App& app) {
   cmd->add_option("--data", options->data, "Data folder (corpora, tokenizer, stores)")->capture_default_str();
   cmd->add_option("--runs", options->runs, "Runs folder (run directories, registry, reports)")
       ->capture_default_str();
-  cmd->callback([options] { replay::sweep::run_demo(*options); });
+  cmd->callback([options] {
+    replay::fs::check_output_path(options->data, replay::fs::OutputKind::directory, "--data");
+    replay::fs::check_output_path(options->runs, replay::fs::OutputKind::directory, "--runs");
+    replay::sweep::run_demo(*options);
+  });
 }
 
 }  // namespace

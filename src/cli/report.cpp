@@ -12,6 +12,7 @@
 #include "analysis/report.h"
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -47,6 +48,7 @@ void run(const Options& o) {
     if (out.empty()) out = stdfs::path(o.what) / "report";
   }
   if (out.empty()) out = stdfs::path("reports") / sweep;
+  replay::fs::check_output_path(out, replay::fs::OutputKind::directory, "--out");
   Registry reg(db, /*create=*/false);
   ReportOptions ro;
   ro.collect = {sweep, o.reference_sweep, o.target, o.generic, o.all_sweeps};

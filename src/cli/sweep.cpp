@@ -8,6 +8,7 @@
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -31,6 +32,8 @@ void run(SweepArgs& args) {
     }
     return;
   }
+  replay::fs::check_output_path(args.registry, replay::fs::OutputKind::file, "--registry");
+  replay::fs::check_output_path(args.runs_dir, replay::fs::OutputKind::directory, "--runs-dir");
   args.options.registry = args.registry;
   args.options.runs_dir = args.runs_dir;
   args.options.share_prefixes = !args.no_share;

@@ -74,6 +74,7 @@ void setup_train(CLI::App* parent) {
       ->capture_default_str();
   cmd->callback([opt] {
     if (opt->sample_mb <= 0) throw Error("--sample-mb must be positive");
+    fs::check_output_path(opt->out, fs::OutputKind::file, "--out");
     auto start = std::chrono::steady_clock::now();
     corpus::BalancedSample sample(opt->inputs, opt->field, static_cast<uint64_t>(opt->sample_mb * 1e6));
     opt->train.verbose = true;
@@ -83,6 +84,14 @@ void setup_train(CLI::App* parent) {
     std::printf("trained on %.1f MB in %.1f s: vocabulary %zu, %zu merges -> %s (fingerprint %s)\n",
                 sample.taken() / 1e6, secs, tok.vocab_size(), tok.merge_count(), opt->out.c_str(),
                 tok.fingerprint().c_str());
+    if (tok.vocab_size() < opt->train.vocab_size) {
+      std::fprintf(stderr,
+                   "warning: the vocabulary has %zu tokens, not the %zu asked: no pair of the %.1f MB sample "
+                   "occurs --min-frequency (%llu) times more; give more text (--sample-mb, more inputs) or "
+                   "lower --min-frequency\n",
+                   tok.vocab_size(), opt->train.vocab_size, sample.taken() / 1e6,
+                   static_cast<unsigned long long>(opt->train.min_frequency));
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <map>
@@ -189,7 +190,10 @@ void ModelConfig::validate(const std::string& where) const {
                 std::to_string(head_dim));
   if (!(rope_theta > 1.0)) throw Error(where + ": rope_theta must be > 1");
   if (!(norm_eps > 0.0)) throw Error(where + ": norm_eps must be positive");
-  if (!(init_std >= 0.0)) throw Error(where + ": init_std must be >= 0");
+  // Above 1 every activation saturates and the model cannot learn (Llama
+  // models use 0.02); such a run would "train" to exit 0 on a dead model.
+  if (!(init_std >= 0.0 && init_std <= 1.0))
+    throw Error(where + ": init_std must be in [0, 1] (Llama models use 0.02), got " + std::to_string(init_std));
   if (rope_scaling) {
     const RopeScaling& s = *rope_scaling;
     if (!(s.factor >= 1.0)) throw Error(where + ": rope_scaling.factor must be >= 1");
@@ -340,6 +344,11 @@ double train_flops_per_token(const ModelConfig& c, int64_t seq_len) {
   return 6.0 * static_cast<double>(p.non_embedding_with_head) +
          12.0 * static_cast<double>(c.n_layers * c.n_heads * c.head_dim) *
              static_cast<double>(seq_len);
+}
+
+int64_t loss_chunk_rows(int64_t vocab, int64_t rows, bool on_gpu) {
+  const int64_t budget = on_gpu ? (int64_t{1} << 28) : (int64_t{1} << 22);  // fp32 logits
+  return std::clamp<int64_t>(budget / std::max<int64_t>(vocab, 1), 512, std::max<int64_t>(rows, 1));
 }
 
 nlohmann::json to_json(const ModelConfig& c) {

@@ -86,4 +86,11 @@ ParamCounts count_params(const ModelConfig& config);
 // discount, as in the PaLM/Chinchilla accounting).
 double train_flops_per_token(const ModelConfig& config, int64_t seq_len);
 
+// Rows of the [rows, vocab] logits the fused LM-head loss (ops.h,
+// linear_cross_entropy) computes at a time, out of `rows` tokens: about
+// 16 MB of fp32 logits on a CPU (near the caches), 1 GiB on a GPU (few,
+// large kernels), never fewer than 512 rows (each chunk adds into the whole
+// [vocab, dim] weight gradient, which few-row chunks turn memory-bound).
+int64_t loss_chunk_rows(int64_t vocab, int64_t rows, bool on_gpu);
+
 }  // namespace replay::model

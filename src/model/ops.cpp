@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/config.h"
+
 namespace replay::model::ops {
 
 namespace {
@@ -93,13 +95,7 @@ struct LinearCrossEntropyFn : torch::autograd::Function<LinearCrossEntropyFn> {
     const Tensor valid_all = targets.ge(0);
     const int64_t count = valid_all.sum().item<int64_t>();
     const double inv = count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
-    // CPU: ~16 MB of fp32 logits per chunk, big enough for efficient
-    // matmuls, small enough to stay near the caches. GPU: ~1 GiB, so the
-    // matmuls are large and kernel launches few.
-    const int64_t budget = hidden.is_cuda() ? (int64_t{1} << 28) : (int64_t{1} << 22);
-    // At least 512 rows: every chunk adds into the whole [V, D] weight
-    // gradient, so few-row chunks turn that GEMM memory-bound at large V.
-    const int64_t chunk = std::clamp<int64_t>(budget / vocab, 512, std::max<int64_t>(n, 1));
+    const int64_t chunk = loss_chunk_rows(vocab, n, hidden.is_cuda());
     const Tensor w = weight.to(cdt);
     Tensor grad_hidden, grad_weight;
     if (need_grad) {

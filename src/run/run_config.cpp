@@ -126,15 +126,18 @@ std::vector<SourceStore> plan_sources(const RunConfig& rc, const Facts& facts) {
   return out;
 }
 
+// The estimate is of host memory on a CPU run; a GPU run keeps its state
+// and activations in device memory, which this gate does not model.
 void check_memory(const RunConfig& rc) {
-  const uint64_t need = estimate_training_bytes(rc.model, rc.settings.microbatch(), rc.seq_len);
+  if (rc.settings.device != "cpu") return;
+  const uint64_t need = estimate_training_memory(rc.model, rc.settings.microbatch(), rc.seq_len).total();
   const uint64_t have = physical_memory_bytes();
-  if (have > 0 && need > have / 10 * 9) {
+  if (have > 0 && static_cast<double>(need) > kMemoryGateShare * static_cast<double>(have)) {
     throw Error(rc.file + ": this run needs about " + std::to_string(need >> 20) + " MiB (model " +
                 std::to_string(model::count_params(rc.model).total) + " parameters, train.microbatch " +
                 std::to_string(rc.settings.microbatch()) + " x " + std::to_string(rc.seq_len) +
-                " tokens) but the machine has " + std::to_string(have >> 20) +
-                " MiB: lower train.microbatch or pick a smaller [model]");
+                " tokens), more than " + std::to_string(static_cast<int>(kMemoryGateShare * 100)) + "% of the machine's " +
+                std::to_string(have >> 20) + " MiB: lower train.microbatch or pick a smaller [model]");
   }
 }
 
@@ -233,20 +236,26 @@ uint64_t physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
-uint64_t estimate_training_bytes(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len) {
+MemoryEstimate estimate_training_memory(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len) {
   const auto params = static_cast<double>(model::count_params(m).total);
-  const double state = 16.0 * params;  // weights, grads, exp_avg, exp_avg_sq (fp32)
   const double tokens = static_cast<double>(microbatch) * static_cast<double>(seq_len);
+  const double vocab = static_cast<double>(m.vocab_size), dim = static_cast<double>(m.dim);
   const double qkv = static_cast<double>((m.n_heads + 2 * m.n_kv_heads) * m.head_dim);
   // Floats kept per token per layer: norms and residuals (~8 D), q/k/v before
   // and after rotary, MLP gate/up/activation/product (4 F), attention
   // probabilities (heads x T on the explicit path).
-  const double per_token_layer = 8.0 * static_cast<double>(m.dim) + 2.0 * qkv +
-                                 4.0 * static_cast<double>(m.ffn_dim) +
+  const double per_token_layer = 8.0 * dim + 2.0 * qkv + 4.0 * static_cast<double>(m.ffn_dim) +
                                  static_cast<double>(m.n_heads * seq_len);
-  const double activations = 4.0 * tokens * static_cast<double>(m.n_layers) * per_token_layer +
-                             4.0 * tokens * 4.0 * static_cast<double>(m.dim);
-  return static_cast<uint64_t>(state + activations);
+  const double activation_floats =
+      tokens * static_cast<double>(m.n_layers) * per_token_layer + tokens * 4.0 * dim;
+  const auto rows = static_cast<double>(model::loss_chunk_rows(m.vocab_size, microbatch * seq_len, false));
+  MemoryEstimate e;
+  e.runtime = uint64_t{280} << 20;
+  e.state = static_cast<uint64_t>(20.0 * params);
+  e.vocab_tensors = static_cast<uint64_t>(8.0 * 4.0 * vocab * dim);
+  e.activations = static_cast<uint64_t>(1.12 * 4.0 * activation_floats);
+  e.loss = static_cast<uint64_t>(2.5 * 4.0 * rows * vocab);
+  return e;
 }
 
 RunConfig resolve_run(const RunDescription& d) {

@@ -99,10 +99,29 @@ RunConfig resolve_run(const RunDescription& description);
 RunConfig load_run_config(const std::filesystem::path& file,
                           const std::vector<std::string>& overrides = {});
 
-// Rough peak memory of training: fp32 weights, gradients and two AdamW
-// moments, plus the activations autograd keeps for one microbatch. Meant to
-// reject configs that clearly cannot fit, not to predict RSS exactly.
-uint64_t estimate_training_bytes(const model::ModelConfig& model, int64_t microbatch, int64_t seq_len);
+// Peak resident memory of `replay train` on a CPU (fp32), by term. The
+// coefficients are calibrated against measured peaks (bench/train/memory.sh:
+// ten shapes from 1M to 162M parameters, vocabularies 1k to 128k, estimate /
+// measured peak RSS between 1.01 and 1.16 on 2026-11-30), so the estimate
+// is an upper bound with a small margin, not a guess.
+struct MemoryEstimate {
+  uint64_t runtime = 0;      // the process before training: libtorch, maps, the data feed (280 MiB)
+  uint64_t state = 0;        // 20 bytes/parameter: weights, gradients, two AdamW moments, and the
+                             // optimizer's and checkpoint writer's per-tensor temporaries
+  uint64_t vocab_tensors = 0;  // 8 x the [vocab, dim] fp32 tensor: the dense embedding gradient,
+                               // the LM-head gradient buffer and the temporaries of the largest tensors
+  uint64_t activations = 0;  // 1.12 x the floats autograd keeps for one microbatch
+  uint64_t loss = 0;         // 2.5 x one chunk of [rows, vocab] logits (model::loss_chunk_rows)
+  uint64_t total() const { return runtime + state + vocab_tensors + activations + loss; }
+};
+MemoryEstimate estimate_training_memory(const model::ModelConfig& model, int64_t microbatch, int64_t seq_len);
+
+// The memory gate (resolve_run's check_memory): a run is admitted when its
+// estimate is at most this share of physical memory. The other 15% is the
+// stated margin for the kernel, the page cache of the stores and other
+// processes; with the calibrated estimate above, nothing admitted is meant
+// to meet the OOM killer on a machine otherwise idle.
+inline constexpr double kMemoryGateShare = 0.85;
 uint64_t physical_memory_bytes();
 
 }  // namespace replay::run

@@ -30,6 +30,10 @@ void parse_train(TomlReader r, TrainSettings& t) {
   if (!steps) r.fail("steps", "missing (number of optimizer steps, e.g. steps = 512)");
   t.steps = *steps;
   require(t.steps > 0, r, "steps", "must be > 0, got " + std::to_string(t.steps));
+  // A guard against typos (1e12 for 1e5): no language model trains that
+  // many optimizer steps, and the warmup alone would outlast the machine.
+  require(t.steps <= kMaxSteps, r, "steps",
+          std::to_string(t.steps) + " is more than " + std::to_string(kMaxSteps) + " optimizer steps");
   t.batch_size = r.get_int("batch_size", t.batch_size);
   require(t.batch_size > 0, r, "batch_size", "must be > 0, got " + std::to_string(t.batch_size));
   t.microbatch = r.get_int("microbatch", t.microbatch);

@@ -14,6 +14,9 @@
 
 namespace replay::run {
 
+// train.steps above this is refused as a typo (settings.cpp).
+inline constexpr int64_t kMaxSteps = 1'000'000'000;
+
 struct TrainSettings {
   int64_t steps = 0;        // optimizer steps of the whole run (required)
   int64_t batch_size = 32;  // sequences per optimizer step

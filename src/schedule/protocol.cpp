@@ -136,6 +136,10 @@ void plan_paper_two_stage(const ProtocolSpec& spec, std::vector<SourceSpec> sour
     knobs.alpha = 0.0;  // all target exposure in "stage 1": one uniform stage
   }
   const PaperSchedule p = derive_paper_schedule(knobs, spec.steps, spec.batch_size, "[schedule]");
+  if (spec.knobs.rho && *spec.knobs.rho > 0 && p.delta <= 0)
+    plan.warnings.push_back("[schedule]: rho = " + num(*spec.knobs.rho) +
+                            " has no effect: alpha = 0 puts no target data in stage 2, so there is no stage 2 "
+                            "to replay in (the run is one uniform stage)");
   set_target_pool(sources, target, p.pool);
   if (p.alpha > 0) check_stage2_length(p.stage2_steps, spec, "stage 2");
 

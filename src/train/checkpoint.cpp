@@ -42,7 +42,8 @@ nlohmann::json to_json(const CheckpointState& s) {
           {"tokens", s.tokens},
           {"metrics_bytes", s.metrics_bytes},
           {"config_hash", s.config_hash},
-          {"has_optimizer", s.has_optimizer}};
+          {"has_optimizer", s.has_optimizer},
+          {"cpu_threads", s.cpu_threads}};
 }
 
 CheckpointState state_from_json(const nlohmann::json& j, const std::string& what) {
@@ -58,6 +59,7 @@ CheckpointState state_from_json(const nlohmann::json& j, const std::string& what
     s.metrics_bytes = j.at("metrics_bytes").get<uint64_t>();
     s.config_hash = j.at("config_hash").get<std::string>();
     s.has_optimizer = j.at("has_optimizer").get<bool>();
+    s.cpu_threads = j.value("cpu_threads", int64_t{0});  // absent in older checkpoints
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(what + ": bad checkpoint state: " + e.what());

@@ -47,6 +47,11 @@ struct CheckpointState {
   uint64_t metrics_bytes = 0;      // metrics.jsonl length covering exactly these steps
   std::string config_hash;         // content hash of the resolved run config
   bool has_optimizer = true;       // false: weights-only (e.g. no step taken yet)
+  // CPU threads of the maths that computed this state; 0 when it was not
+  // computed on a CPU or predates the field. Part of the run's numerics: the
+  // thread count changes how libtorch splits floating-point sums, so a run
+  // continued from this state keeps this count (trainer.cpp).
+  int64_t cpu_threads = 0;
 };
 nlohmann::json to_json(const CheckpointState& state);
 CheckpointState state_from_json(const nlohmann::json& j, const std::string& what);

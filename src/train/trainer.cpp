@@ -82,6 +82,7 @@ class Trainer {
   void after_step(int64_t done);  // evaluate, checkpoint, publish: as the cadence says
   void save(int64_t steps_done, size_t phase);
   void lock_run_folder();
+  void keep_thread_count(const CheckpointState& state, const std::string& source);
   [[noreturn]] void interrupt(int64_t done, int signal);
   [[noreturn]] void stop(int64_t step, const std::string& what, double value);
 
@@ -95,6 +96,7 @@ class Trainer {
   std::optional<fs::FileLock> lock_;
 
   torch::Device device_{torch::kCPU};
+  int threads_ = 1;  // CPU threads of the maths
   std::unique_ptr<DataFeed> feed_;
   std::map<std::string, torch::Tensor> val_sets_;
   model::Llama model_{nullptr};
@@ -139,6 +141,7 @@ bool Trainer::resume_own_checkpoint() {
                 "): use another `out`, or --resume never to start this run over");
   }
   load_training_checkpoint(info->dir, model_, optimizer_.get());
+  keep_thread_count(info->state, "this run's checkpoint");
   start_step_ = info->state.step;
   tokens_ = info->state.tokens;
   sequences_ = info->state.sequences_consumed;
@@ -176,6 +179,7 @@ bool Trainer::start_from_shared(const std::string& key) {
   if (!shared) return false;
   load_training_checkpoint(shared->checkpoint, model_, optimizer_.get());
   CheckpointState st = read_checkpoint_info(shared->checkpoint).state;
+  keep_thread_count(st, "the shared state");
   std::string text = fs::read_file(shared->metrics);
   fs::write_file_atomic(out_ / run::kMetricsFile, text);
   start_step_ = st.step;
@@ -279,6 +283,7 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
   st.tokens = tokens_;
   st.metrics_bytes = metrics_->sync();
   st.config_hash = cfg_.content_hash;
+  st.cpu_threads = device_.is_cpu() ? threads_ : 0;
   last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_.get(), st, s_.checkpoint.keep);
   last_checkpoint_step_ = steps_done;
 }
@@ -286,6 +291,7 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
 // Before anything is written: two trainers in one folder would interleave
 // metrics lines and race on checkpoints.
 void Trainer::lock_run_folder() {
+  fs::check_output_path(out_, fs::OutputKind::directory, cfg_.file + ": out");
   std::filesystem::create_directories(out_);
   fs::FileLock lock(out_ / run::kLockFile);
   if (!lock.held()) {
@@ -293,6 +299,19 @@ void Trainer::lock_run_folder() {
     throw Error(out_.string() + " is in use by replay train (" + pid + "); wait for it or use another out");
   }
   lock_.emplace(std::move(lock));
+}
+
+// A run is computed with one thread count from start to end: continuing a
+// state with another count would mix two numerics under one run id (a resume
+// with another `threads`, a sweep rerun with another -j). So the count that
+// computed the state wins over the one asked for, and the user is told.
+void Trainer::keep_thread_count(const CheckpointState& state, const std::string& source) {
+  if (!device_.is_cpu() || state.cpu_threads <= 0 || state.cpu_threads == threads_) return;
+  const int asked = threads_;
+  threads_ = model::configure_threads(static_cast<int>(state.cpu_threads));
+  say("note: continuing with " + std::to_string(threads_) + " threads, as " + source + " was computed (" +
+      std::to_string(asked) + " asked): the thread count changes the order of floating-point sums, so a run "
+      "keeps one count");
 }
 
 // The stop a user or a scheduler asked for: the state of the completed step
@@ -307,7 +326,11 @@ void Trainer::lock_run_folder() {
 
 TrainResult Trainer::run() {
   device_ = training_device(s_);
-  const int threads = model::configure_threads(static_cast<int>(s_.threads));
+  threads_ = model::configure_threads(static_cast<int>(s_.threads));
+  if (device_.is_cpu() && threads_ > model::available_cores()) {
+    say("warning: threads = " + std::to_string(threads_) + " is more than the " +
+        std::to_string(model::available_cores()) + " cores this process may use: the extra threads only contend");
+  }
   // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   lock_run_folder();
@@ -343,8 +366,13 @@ TrainResult Trainer::run() {
     say("training " + std::to_string(model::count_params(cfg_.model).total) + " parameters, " +
         std::to_string(total) + " steps x " + std::to_string(cfg_.tokens_per_step()) + " tokens, " +
         std::to_string(cfg_.plan.phases.size()) + " phase(s), " +
-        (device_.is_cpu() ? std::to_string(threads) + " threads" : device_.str()) + ", " +
-        s_.compute_dtype + " compute -> " + out_.string());
+        (device_.is_cpu() ? std::to_string(threads_) + " threads" : device_.str()) + ", " +
+        s_.compute_dtype + " compute" +
+        (device_.is_cpu() ? ", peak memory about " +
+                                std::to_string(run::estimate_training_memory(cfg_.model, s_.microbatch(), cfg_.seq_len)
+                                                   .total() >> 20) + " MiB"
+                          : "") +
+        " -> " + out_.string());
   }
   for (int64_t step = start_step_; step < total; ++step) {
     run_step(step);

@@ -54,6 +54,51 @@ void AtomicFile::commit() {
   fsync_dir(path_.has_parent_path() ? path_.parent_path() : stdfs::path("."));
 }
 
+namespace {
+
+// The folder that will hold `path`'s new entries: the nearest existing
+// ancestor, which must be a folder.
+stdfs::path existing_parent(const stdfs::path& path, const std::string& key) {
+  stdfs::path p = stdfs::absolute(path).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  std::error_code ec;
+  for (stdfs::path up = p.parent_path();; up = up.parent_path()) {
+    const auto st = stdfs::status(up, ec);
+    if (stdfs::exists(st)) {
+      if (!stdfs::is_directory(st))
+        throw Error(key + ": cannot write " + path.string() + ": " + up.string() + " is a file, not a folder");
+      return up;
+    }
+    if (up == up.root_path()) return up;
+  }
+}
+
+void probe_writable(const stdfs::path& dir, const stdfs::path& path, const std::string& key) {
+  const stdfs::path probe = dir / (".replay-probe-" + std::to_string(::getpid()));
+  if (::mkdir(probe.c_str(), 0700) != 0) {
+    throw Error(key + ": cannot write " + path.string() + ": cannot create entries in " + dir.string() + " (" +
+                errno_text() + ")");
+  }
+  ::rmdir(probe.c_str());
+}
+
+}  // namespace
+
+void check_output_path(const stdfs::path& path, OutputKind kind, const std::string& key) {
+  if (path.empty()) throw Error(key + ": the output path is empty");
+  std::error_code ec;
+  const auto st = stdfs::status(path, ec);
+  if (stdfs::exists(st)) {
+    const bool is_dir = stdfs::is_directory(st);
+    if (kind == OutputKind::directory && !is_dir)
+      throw Error(key + ": " + path.string() + " exists and is not a folder");
+    if (kind == OutputKind::file && is_dir) throw Error(key + ": " + path.string() + " is a folder, not a file");
+    probe_writable(is_dir ? path : existing_parent(path, key), path, key);
+    return;
+  }
+  probe_writable(existing_parent(path, key), path, key);
+}
+
 void write_file_atomic(const stdfs::path& path, std::string_view content) {
   AtomicFile file(path);
   file.write(content);

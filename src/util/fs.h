@@ -37,6 +37,17 @@ class AtomicFile {
 
 void write_file_atomic(const stdfs::path& path, std::string_view content);
 
+// Checks, before any work, that a command can write its output at `path`;
+// throws replay::Error naming `key` (the config key or option that chose the
+// path), the path and the reason: a parent that is a regular file, an
+// existing entry of the wrong kind, a folder that refuses new entries
+// (permissions, a read-only or pseudo file system such as /proc). Nothing is
+// left behind: the test creates and removes one probe folder in the nearest
+// existing folder, which is the only reliable test (root passes access(2)
+// even where mkdir(2) fails).
+enum class OutputKind { directory, file };
+void check_output_path(const stdfs::path& path, OutputKind kind, const std::string& key);
+
 // Reads a whole file; throws replay::Error naming the path on failure.
 std::string read_file(const stdfs::path& path);
 

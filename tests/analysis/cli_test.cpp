@@ -6,35 +6,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "replay_cli.h"
 #include "corrupt_registry.h"
 #include "fake_sweep.h"
 #include "temp_dir.h"
 
 namespace stdfs = std::filesystem;
 
-namespace {
-
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result replay_cmd(const std::string& args) {
-  EXPECT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first: " << REPLAY_BINARY;
-  std::string cmd = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-}  // namespace
-
 TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
-  Result r = replay_cmd(
+  CliResult r = run_replay(
       "fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 --ref 2/1024:3.49087 "
       "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
       "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
@@ -42,7 +22,7 @@ TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
   EXPECT_EQ(r.code, 1) << r.out;  // "magic" is not a schedule
   EXPECT_NE(r.out.find("no schedule named 'magic'"), std::string::npos) << r.out;
 
-  r = replay_cmd(
+  r = run_replay(
       "fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 --ref 2/1024:3.49087 "
       "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
       "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
@@ -60,7 +40,7 @@ TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
       "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
       "--compare mt+replay/mt --compare best/mt --compare mt/ft";
   for (const char* method : {"reference", "multistart"}) {
-    Result r = replay_cmd(vector + " --fit-method " + method);
+    CliResult r = run_replay(vector + " --fit-method " + method);
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find(std::string("method ") + method), std::string::npos) << r.out;
     for (const char* m : {"ft+replay over ft: 1.490x", "mt+replay over mt: 1.855x", "best over mt: 2.494x",
@@ -69,7 +49,7 @@ TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
     // ft's implied pool lies 4.45x below the smallest reference pool.
     EXPECT_NE(r.out.find("EXTRAPOLATED: ft: implied pool"), std::string::npos) << r.out;
   }
-  Result r = replay_cmd(vector + " --fit-method newton");
+  CliResult r = run_replay(vector + " --fit-method newton");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("unknown fit method 'newton'"), std::string::npos) << r.out;
 }
@@ -79,7 +59,7 @@ TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
 // fine-tuning + replay had the higher loss.
 TEST(Cli, FitGivesNoMultiplierFromRisingReferencePoints) {
   for (const char* method : {"reference", "multistart"}) {
-    Result r = replay_cmd(
+    CliResult r = run_replay(
         std::string("fit --ref 1/512:5.278 --ref 1/256:5.140 --ref 1/128:5.141 --ref 1/64:4.928 ") +
         "--schedule ft:5.1263 --schedule ft+replay:5.1558 --compare ft+replay/ft --fit-method " + method);
     ASSERT_EQ(r.code, 0) << r.out;
@@ -100,7 +80,7 @@ TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
     std::snprintf(buf, sizeof buf, " --ref %g:%.12f", x, 0.05 / std::pow(x, 0.35) + 2.4);
     args += buf;
   }
-  Result r = replay_cmd(args + " --schedule base:2.43 --schedule magic:2.39 --compare magic/base");
+  CliResult r = run_replay(args + " --schedule base:2.43 --schedule magic:2.39 --compare magic/base");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("degenerate"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("C = 2.4"), std::string::npos) << r.out;
@@ -108,10 +88,10 @@ TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
 }
 
 TEST(Cli, FitRejectsMalformedPoints) {
-  Result r = replay_cmd("fit --ref 1:3.5 --ref 2:abc --ref 4:3.2");
+  CliResult r = run_replay("fit --ref 1:3.5 --ref 2:abc --ref 4:3.2");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("abc"), std::string::npos) << r.out;
-  r = replay_cmd("fit --ref 1:3.5");
+  r = run_replay("fit --ref 1:3.5");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("at least 3"), std::string::npos) << r.out;
 }
@@ -122,32 +102,32 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
   fake::build_sweep(root);
   std::string db = (root / "registry.sqlite").string();
 
-  Result r = replay_cmd("runs --db " + db + " --status failed");
+  CliResult r = run_replay("runs --db " + db + " --status failed");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("broken"), std::string::npos);
   EXPECT_NE(r.out.find("loss is NaN"), std::string::npos);
   EXPECT_EQ(r.out.find("ft-rho0"), std::string::npos);
-  r = replay_cmd("runs --db " + db + " --sweep finemath-micro");
+  r = run_replay("runs --db " + db + " --sweep finemath-micro");
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("finemath=3.9942"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("19 runs: 17 done, 0 running, 1 queued, 1 failed"), std::string::npos) << r.out;
-  r = replay_cmd("runs --db " + (root / "missing.sqlite").string());
+  r = run_replay("runs --db " + (root / "missing.sqlite").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("missing.sqlite"), std::string::npos);
 
-  r = replay_cmd("fit --db " + db + " --sweep finemath-micro");
+  r = run_replay("fit --db " + db + " --sweep finemath-micro");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
   for (const char* m : {"1.490x", "1.855x", "2.494x", "6.368x"})
     EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
 
-  r = replay_cmd("report " + root.string());  // a directory with registry.sqlite
+  r = run_replay("report " + root.string());  // a directory with registry.sqlite
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("report for sweep finemath-micro, target finemath"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("mid-training (mt-rho0) over fine-tuning (ft-rho0): 6.368x"), std::string::npos) << r.out;
   EXPECT_TRUE(stdfs::exists(root / "report" / "report.md"));
   EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.png"));
-  r = replay_cmd("report nothing-here --db " + db + " --out " + (root / "r2").string());
+  r = run_replay("report nothing-here --db " + db + " --out " + (root / "r2").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("nothing-here"), std::string::npos);
   EXPECT_FALSE(stdfs::exists(root / "r2"));
@@ -160,11 +140,11 @@ TEST(Cli, RunsAndReportRefuseACorruptRegistry) {
   TempDir tmp("cli-corrupt");
   auto db = tmp.path / "registry.sqlite";
   fake::write_registry_with_runs(db, 600);
-  ASSERT_EQ(replay_cmd("runs --db " + db.string()).code, 0);
+  ASSERT_EQ(run_replay("runs --db " + db.string()).code, 0);
   fake::corrupt_middle_pages(db);
   const std::string out = " --out " + (tmp.path / "report").string();
   for (const std::string& cmd : {"runs --db " + db.string(), "report big --db " + db.string() + out}) {
-    Result r = replay_cmd(cmd);
+    CliResult r = run_replay(cmd);
     EXPECT_NE(r.code, 0) << cmd << "\n" << r.out;
     EXPECT_NE(r.out.find("run registry " + db.string() + " is corrupt"), std::string::npos) << r.out;
   }
@@ -175,13 +155,13 @@ TEST(Cli, RunsNeverCreatesOrWritesARegistry) {
   TempDir tmp("cli-readonly");
   auto empty = tmp.path / "registry.sqlite";
   replay::fs::write_file_atomic(empty, "");
-  Result r = replay_cmd("runs --db " + empty.string());
+  CliResult r = run_replay("runs --db " + empty.string());
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(empty.string() + " is empty (0 bytes)"), std::string::npos) << r.out;
   EXPECT_EQ(stdfs::file_size(empty), 0u);
 
   auto missing = tmp.path / "none.sqlite";
-  r = replay_cmd("runs --db " + missing.string());
+  r = run_replay("runs --db " + missing.string());
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("no run registry at " + missing.string()), std::string::npos) << r.out;
   EXPECT_FALSE(stdfs::exists(missing));
@@ -194,32 +174,32 @@ TEST(Cli, TwoTargetsInOneRegistry) {
   fake::build_sweep(root, fake::target_of("code", root), [](double l) { return l + 0.5 + 0.1 * std::sin(7 * l); });
   std::string db = " --db " + (root / "registry.sqlite").string();
 
-  Result r = replay_cmd("fit --sweep finemath-micro" + db);
+  CliResult r = run_replay("fit --sweep finemath-micro" + db);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("spans 2 targets: math ("), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Pass --target DOMAIN"), std::string::npos) << r.out;
-  r = replay_cmd("fit --sweep finemath-micro --target math" + db);
+  r = run_replay("fit --sweep finemath-micro --target math" + db);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("target math (" + (root / "stores" / "math").string()), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1.490x"), std::string::npos) << r.out;
-  r = replay_cmd("fit --target code" + db);  // no sweep: every sweep on the target
+  r = run_replay("fit --target code" + db);  // no sweep: every sweep on the target
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("target code ("), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("1.490x"), std::string::npos) << r.out;
 
-  r = replay_cmd("report finemath-micro --out " + (root / "rep").string() + db);
+  r = run_replay("report finemath-micro --out " + (root / "rep").string() + db);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--target"), std::string::npos) << r.out;
-  r = replay_cmd("report finemath-micro --target code --out " + (root / "rep").string() + db);
+  r = run_replay("report finemath-micro --target code --out " + (root / "rep").string() + db);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("target code"), std::string::npos) << r.out;
 
-  r = replay_cmd("runs --target code" + db);
+  r = run_replay("runs --target code" + db);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("19 runs:"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(" math "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" code "), std::string::npos) << r.out;
-  r = replay_cmd("runs" + db);
+  r = run_replay("runs" + db);
   EXPECT_NE(r.out.find("38 runs:"), std::string::npos) << r.out;
 }

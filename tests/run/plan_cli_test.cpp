@@ -7,34 +7,17 @@
 #include <fstream>
 #include <string>
 
+#include "replay_cli.h"
 #include "temp_dir.h"
 
 namespace {
-
-struct Result {
-  int status = -1;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 const std::string kExamples = std::string(REPLAY_SOURCE_DIR) + "/configs/examples/";
 
 }  // namespace
 
 TEST(PlanCli, MidTrainingExample) {
-  const Result r = run("plan " + kExamples + "mid_training_micro.toml --store-size generic=200000 --store-size math=4000");
+  const CliResult r = run_replay("plan " + kExamples + "mid_training_micro.toml --store-size generic=200000 --store-size math=4000");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("protocol mid-training"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wsd peak"), std::string::npos) << r.out;
@@ -44,7 +27,7 @@ TEST(PlanCli, MidTrainingExample) {
 }
 
 TEST(PlanCli, FineTuningExample) {
-  const Result r = run("plan " + kExamples + "fine_tuning_micro.toml --store-size generic=200000 --store-size math=4000");
+  const CliResult r = run_replay("plan " + kExamples + "fine_tuning_micro.toml --store-size generic=200000 --store-size math=4000");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("pre-training: steps 0-"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("optimizer reset (weights only)"), std::string::npos) << r.out;
@@ -52,29 +35,29 @@ TEST(PlanCli, FineTuningExample) {
 }
 
 TEST(PlanCli, PaperScaleWithoutStores) {
-  const Result r = run("plan " + kExamples + "mid_training_paper.toml --store-size generic=1048576 --store-size math=4096");
+  const CliResult r = run_replay("plan " + kExamples + "mid_training_paper.toml --store-size generic=1048576 --store-size math=4096");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("32768"), std::string::npos) << r.out;
 }
 
 TEST(PlanCli, ErrorsAreClear) {
-  const Result missing = run("plan " + kExamples + "mid_training_micro.toml");
+  const CliResult missing = run_replay("plan " + kExamples + "mid_training_micro.toml");
   EXPECT_EQ(missing.status, 1) << missing.out;
   EXPECT_NE(missing.out.find("--store-size"), std::string::npos) << missing.out;
-  const Result bad = run("plan " + kExamples + "mid_training_micro.toml --store-size math=lots");
+  const CliResult bad = run_replay("plan " + kExamples + "mid_training_micro.toml --store-size math=lots");
   EXPECT_EQ(bad.status, 1) << bad.out;
   EXPECT_NE(bad.out.find("not a sequence count"), std::string::npos) << bad.out;
 }
 
 TEST(PlanCli, SetOverridesGoThroughTheOneLoader) {
   const std::string sizes = " --store-size generic=200000 --store-size math=4000";
-  const Result base = run("plan " + kExamples + "mid_training_micro.toml" + sizes);
-  const Result rho = run("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rho=0.75");
+  const CliResult base = run_replay("plan " + kExamples + "mid_training_micro.toml" + sizes);
+  const CliResult rho = run_replay("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rho=0.75");
   ASSERT_EQ(base.status, 0) << base.out;
   ASSERT_EQ(rho.status, 0) << rho.out;
   EXPECT_NE(rho.out.find("rho 0.75"), std::string::npos) << rho.out;
   EXPECT_EQ(base.out.find("rho 0.75"), std::string::npos) << base.out;
-  const Result typo = run("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rhoo=0.75");
+  const CliResult typo = run_replay("plan " + kExamples + "mid_training_micro.toml" + sizes + " --set schedule.rhoo=0.75");
   EXPECT_EQ(typo.status, 1) << typo.out;
   EXPECT_NE(typo.out.find("unknown key 'schedule.rhoo'"), std::string::npos) << typo.out;
 }
@@ -83,7 +66,7 @@ TEST(PlanCli, SyntaxErrorsNameFileLineAndColumn) {
   TempDir dir("plan-syntax");
   const std::string file = (dir.path / "bad.toml").string();
   std::ofstream(file) << "[train]\nsteps = = 3\n";
-  const Result r = run("plan " + file);
+  const CliResult r = run_replay("plan " + file);
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find(file + ":2:"), std::string::npos) << r.out;
 }

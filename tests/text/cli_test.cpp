@@ -6,34 +6,13 @@
 
 #include <cstdio>
 
+#include "replay_cli.h"
 #include "text/tokenizer.h"
 #include "text_test_support.h"
 
 using namespace replay;
 using namespace replay::text;
 using namespace replay::text::testing;
-
-namespace {
-
-struct Result {
-  int status;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  std::string command = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  Result r{-1, {}};
-  if (!pipe) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-}  // namespace
 
 TEST(TokenizerCli, TrainInfoEncodeDecode) {
   ASSERT_TRUE(std::filesystem::exists(REPLAY_BINARY)) << "build the replay binary first";
@@ -46,40 +25,40 @@ TEST(TokenizerCli, TrainInfoEncodeDecode) {
   fs::write_file_atomic(dir.path / "more.jsonl", jsonl);
 
   std::string tok = (dir.path / "tok.json").string();
-  Result train = run("tokenizer train " + (dir.path / "docs").string() + " " + (dir.path / "more.jsonl").string() +
+  CliResult train = run_replay("tokenizer train " + (dir.path / "docs").string() + " " + (dir.path / "more.jsonl").string() +
                      " --vocab-size 400 --sample-mb 1 --threads 2 --out " + tok);
   ASSERT_EQ(train.status, 0) << train.out;
   Tokenizer loaded = Tokenizer::load(tok);
   EXPECT_EQ(loaded.vocab_size(), 400u);
 
-  Result info = run("tokenizer info -t " + tok);
+  CliResult info = run_replay("tokenizer info -t " + tok);
   ASSERT_EQ(info.status, 0) << info.out;
   EXPECT_NE(info.out.find("vocab size:   400"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find(loaded.fingerprint()), std::string::npos) << info.out;
 
   std::string r50k = rank_file("r50k_base").string();
-  Result enc = run("tokenizer encode -t " + r50k + " --text 'hello world'");
+  CliResult enc = run_replay("tokenizer encode -t " + r50k + " --text 'hello world'");
   EXPECT_EQ(enc.status, 0);
   EXPECT_EQ(enc.out, "31373 995\n");
-  Result dec = run("tokenizer decode -t " + r50k + " 31373 995");
+  CliResult dec = run_replay("tokenizer decode -t " + r50k + " 31373 995");
   EXPECT_EQ(dec.status, 0);
   EXPECT_EQ(dec.out, "hello world");
 }
 
 TEST(TokenizerCli, ErrorsNameTheFile) {
   TempDir dir("cli_errors");
-  Result missing = run("tokenizer info -t " + (dir.path / "nope.json").string());
+  CliResult missing = run_replay("tokenizer info -t " + (dir.path / "nope.json").string());
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.out.find("nope.json"), std::string::npos) << missing.out;
 
   fs::write_file_atomic(dir.path / "bad.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no text field\"}\n");
-  Result bad = run("tokenizer train " + (dir.path / "bad.jsonl").string() + " --vocab-size 300 --out " +
+  CliResult bad = run_replay("tokenizer train " + (dir.path / "bad.jsonl").string() + " --vocab-size 300 --out " +
                    (dir.path / "t.json").string());
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("bad.jsonl:2"), std::string::npos) << bad.out;
   EXPECT_FALSE(std::filesystem::exists(dir.path / "t.json"));
 
-  Result bad_id = run("tokenizer decode -t " + rank_file("r50k_base").string() + " 12 x3");
+  CliResult bad_id = run_replay("tokenizer decode -t " + rank_file("r50k_base").string() + " 12 x3");
   EXPECT_EQ(bad_id.status, 1);
   EXPECT_NE(bad_id.out.find("x3"), std::string::npos) << bad_id.out;
 }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "error_of.h"
 #include "temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -44,4 +45,35 @@ TEST(Hash, StreamingEqualsOneShot) {
   EXPECT_EQ(h.digest(), hash::xxh3_64(s));
   EXPECT_NE(hash::xxh128_hex("a"), hash::xxh128_hex("b"));
   EXPECT_EQ(hash::xxh128_hex("a").size(), 32u);
+}
+
+TEST(CheckOutputPath, NamesTheKeyAndTheReasonAndCreatesNothing) {
+  TempDir tmp("outpath");
+  const stdfs::path file = tmp.path / "plain.txt";
+  fs::write_file_atomic(file, "x");
+  const std::string under_file = error_of([&] {
+    fs::check_output_path(file / "run", fs::OutputKind::directory, "cfg.toml: out");
+  });
+  EXPECT_NE(under_file.find("cfg.toml: out"), std::string::npos) << under_file;
+  EXPECT_NE(under_file.find("is a file"), std::string::npos) << under_file;
+
+  const std::string wrong_kind =
+      error_of([&] { fs::check_output_path(file, fs::OutputKind::directory, "--runs-dir"); });
+  EXPECT_NE(wrong_kind.find("--runs-dir"), std::string::npos) << wrong_kind;
+  EXPECT_NE(wrong_kind.find("not a folder"), std::string::npos) << wrong_kind;
+  const std::string folder_as_file =
+      error_of([&] { fs::check_output_path(tmp.path, fs::OutputKind::file, "--registry"); });
+  EXPECT_NE(folder_as_file.find("--registry"), std::string::npos) << folder_as_file;
+
+  // /proc refuses new entries even to root, whom access(2) would let through.
+  const std::string proc = error_of([] {
+    fs::check_output_path("/proc/replay-output/run", fs::OutputKind::directory, "--out");
+  });
+  EXPECT_NE(proc.find("--out"), std::string::npos) << proc;
+  EXPECT_NE(proc.find("/proc"), std::string::npos) << proc;
+
+  // A good path passes and is not created (nor is anything else).
+  EXPECT_EQ(error_of([&] { fs::check_output_path(tmp.path / "a" / "b", fs::OutputKind::directory, "out"); }), "(no error)");
+  EXPECT_EQ(error_of([&] { fs::check_output_path(file, fs::OutputKind::file, "out"); }), "(no error)");
+  EXPECT_EQ(std::distance(stdfs::directory_iterator(tmp.path), stdfs::directory_iterator()), 1);
 }
