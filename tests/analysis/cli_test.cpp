@@ -19,7 +19,7 @@ TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
       "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
       "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
       "--compare mt+replay/mt --compare best/mt --compare mt/ft --compare magic/ft");
-  EXPECT_EQ(r.code, 1) << r.out;  // "magic" is not a schedule
+  EXPECT_EQ(r.status, 1) << r.out;  // "magic" is not a schedule
   EXPECT_NE(r.out.find("no schedule named 'magic'"), std::string::npos) << r.out;
 
   r = run_replay(
@@ -27,7 +27,7 @@ TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
       "--ref 1/1024:3.62532 --schedule ft:3.99417 --schedule ft+replay:3.90261 --schedule mt:3.56935 "
       "--schedule mt+replay:3.42762 --schedule best:3.35965 --compare ft+replay/ft "
       "--compare mt+replay/mt --compare best/mt --compare mt/ft");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   for (const char* m : {"1.490x", "1.855x", "2.494x", "6.368x"})
     EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
   EXPECT_NE(r.out.find("WARNING: degenerate fit"), std::string::npos) << r.out;
@@ -41,7 +41,7 @@ TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
       "--compare mt+replay/mt --compare best/mt --compare mt/ft";
   for (const char* method : {"reference", "multistart"}) {
     CliResult r = run_replay(vector + " --fit-method " + method);
-    ASSERT_EQ(r.code, 0) << r.out;
+    ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find(std::string("method ") + method), std::string::npos) << r.out;
     for (const char* m : {"ft+replay over ft: 1.490x", "mt+replay over mt: 1.855x", "best over mt: 2.494x",
                           "mt over ft: 6.368x"})
@@ -50,7 +50,7 @@ TEST(Cli, BothFitMethodsGiveTheSpecMultipliers) {
     EXPECT_NE(r.out.find("EXTRAPOLATED: ft: implied pool"), std::string::npos) << r.out;
   }
   CliResult r = run_replay(vector + " --fit-method newton");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("unknown fit method 'newton'"), std::string::npos) << r.out;
 }
 
@@ -62,7 +62,7 @@ TEST(Cli, FitGivesNoMultiplierFromRisingReferencePoints) {
     CliResult r = run_replay(
         std::string("fit --ref 1/512:5.278 --ref 1/256:5.140 --ref 1/128:5.141 --ref 1/64:4.928 ") +
         "--schedule ft:5.1263 --schedule ft+replay:5.1558 --compare ft+replay/ft --fit-method " + method);
-    ASSERT_EQ(r.code, 0) << r.out;
+    ASSERT_EQ(r.status, 0) << r.out;
     size_t none = r.out.find("\n  no multiplier can be computed: ");
     ASSERT_NE(none, std::string::npos) << r.out;
     EXPECT_NE(r.out.find("loss rises from 5.140 at x=1/256 to 5.141 at x=1/128", none), std::string::npos) << r.out;
@@ -81,7 +81,7 @@ TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
     args += buf;
   }
   CliResult r = run_replay(args + " --schedule base:2.43 --schedule magic:2.39 --compare magic/base");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out.find("degenerate"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("C = 2.4"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("magic: loss 2.39 is at or below the fitted asymptote"), std::string::npos) << r.out;
@@ -89,10 +89,10 @@ TEST(Cli, FitSaysWhenALossIsBelowTheAsymptote) {
 
 TEST(Cli, FitRejectsMalformedPoints) {
   CliResult r = run_replay("fit --ref 1:3.5 --ref 2:abc --ref 4:3.2");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("abc"), std::string::npos) << r.out;
   r = run_replay("fit --ref 1:3.5");
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("at least 3"), std::string::npos) << r.out;
 }
 
@@ -103,32 +103,32 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
   std::string db = (root / "registry.sqlite").string();
 
   CliResult r = run_replay("runs --db " + db + " --status failed");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("broken"), std::string::npos);
   EXPECT_NE(r.out.find("loss is NaN"), std::string::npos);
   EXPECT_EQ(r.out.find("ft-rho0"), std::string::npos);
   r = run_replay("runs --db " + db + " --sweep finemath-micro");
-  ASSERT_EQ(r.code, 0);
+  ASSERT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("finemath=3.9942"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("19 runs: 17 done, 0 running, 1 queued, 1 failed"), std::string::npos) << r.out;
   r = run_replay("runs --db " + (root / "missing.sqlite").string());
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("missing.sqlite"), std::string::npos);
 
   r = run_replay("fit --db " + db + " --sweep finemath-micro");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
   for (const char* m : {"1.490x", "1.855x", "2.494x", "6.368x"})
     EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
 
   r = run_replay("report " + root.string());  // a directory with registry.sqlite
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("report for sweep finemath-micro, target finemath"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("mid-training (mt-rho0) over fine-tuning (ft-rho0): 6.368x"), std::string::npos) << r.out;
   EXPECT_TRUE(stdfs::exists(root / "report" / "report.md"));
   EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.png"));
   r = run_replay("report nothing-here --db " + db + " --out " + (root / "r2").string());
-  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("nothing-here"), std::string::npos);
   EXPECT_FALSE(stdfs::exists(root / "r2"));
 }
@@ -140,12 +140,12 @@ TEST(Cli, RunsAndReportRefuseACorruptRegistry) {
   TempDir tmp("cli-corrupt");
   auto db = tmp.path / "registry.sqlite";
   fake::write_registry_with_runs(db, 600);
-  ASSERT_EQ(run_replay("runs --db " + db.string()).code, 0);
+  ASSERT_EQ(run_replay("runs --db " + db.string()).status, 0);
   fake::corrupt_middle_pages(db);
   const std::string out = " --out " + (tmp.path / "report").string();
   for (const std::string& cmd : {"runs --db " + db.string(), "report big --db " + db.string() + out}) {
     CliResult r = run_replay(cmd);
-    EXPECT_NE(r.code, 0) << cmd << "\n" << r.out;
+    EXPECT_NE(r.status, 0) << cmd << "\n" << r.out;
     EXPECT_NE(r.out.find("run registry " + db.string() + " is corrupt"), std::string::npos) << r.out;
   }
 }
@@ -156,13 +156,13 @@ TEST(Cli, RunsNeverCreatesOrWritesARegistry) {
   auto empty = tmp.path / "registry.sqlite";
   replay::fs::write_file_atomic(empty, "");
   CliResult r = run_replay("runs --db " + empty.string());
-  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find(empty.string() + " is empty (0 bytes)"), std::string::npos) << r.out;
   EXPECT_EQ(stdfs::file_size(empty), 0u);
 
   auto missing = tmp.path / "none.sqlite";
   r = run_replay("runs --db " + missing.string());
-  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("no run registry at " + missing.string()), std::string::npos) << r.out;
   EXPECT_FALSE(stdfs::exists(missing));
 }
@@ -175,28 +175,28 @@ TEST(Cli, TwoTargetsInOneRegistry) {
   std::string db = " --db " + (root / "registry.sqlite").string();
 
   CliResult r = run_replay("fit --sweep finemath-micro" + db);
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("spans 2 targets: math ("), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Pass --target DOMAIN"), std::string::npos) << r.out;
   r = run_replay("fit --sweep finemath-micro --target math" + db);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("target math (" + (root / "stores" / "math").string()), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("5 reference runs, 12 schedules"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1.490x"), std::string::npos) << r.out;
   r = run_replay("fit --target code" + db);  // no sweep: every sweep on the target
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("target code ("), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("1.490x"), std::string::npos) << r.out;
 
   r = run_replay("report finemath-micro --out " + (root / "rep").string() + db);
-  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("--target"), std::string::npos) << r.out;
   r = run_replay("report finemath-micro --target code --out " + (root / "rep").string() + db);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("target code"), std::string::npos) << r.out;
 
   r = run_replay("runs --target code" + db);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("19 runs:"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(" math "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" code "), std::string::npos) << r.out;

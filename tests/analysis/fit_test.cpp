@@ -39,6 +39,19 @@ TEST(Fit, RecoversKnownPowerLaw) {
   EXPECT_FALSE(fit.degenerate) << fit.degenerate_reason;
 }
 
+TEST(Fit, RepeatedPointsAreRefusedNotReportedAsConverged) {
+  // Five copies of two points: a 3-parameter curve is not determined by them.
+  std::vector<CurvePoint> pts;
+  for (int i = 0; i < 5; ++i) pts.push_back({i % 2 ? 1 / 64.0 : 1 / 128.0, i % 2 ? 3.1 : 3.3});
+  std::string why;
+  try {
+    fit_curve(pts);
+  } catch (const replay::Error& e) {
+    why = e.what();
+  }
+  EXPECT_NE(why.find("needs at least 3 distinct pool sizes, got 2 among 5 points"), std::string::npos) << why;
+}
+
 TEST(Fit, RecoversKnownPowerLawWithNoise) {
   auto pts = synthetic(0.2, 0.5, 3.0, 0, {1, 2, 4, 8, 16, 32, 64, 128}, 1e-4);
   CurveFit fit = fit_curve(pts);

@@ -51,6 +51,9 @@ TEST(ModelConfig, ValidationNamesTheKey) {
   c = preset("tiny");
   c.dim = 0;
   EXPECT_NE(error_of([&] { c.validate(); }).find("dim"), std::string::npos);
+  c = preset("tiny");
+  c.init_std = 1e30;  // every activation saturates: a dead model that would still "train"
+  EXPECT_NE(error_of([&] { c.validate(); }).find("init_std must be in [0, 1]"), std::string::npos);
 }
 
 TEST(ModelConfig, TomlPresetAndOverrides) {

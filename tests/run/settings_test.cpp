@@ -78,6 +78,7 @@ TEST(Settings, BadInputsNameKeyAndFile) {
   expect_error("out = \"x\"\nsed = 1\n[train]\nsteps = 10\n", {"run.toml", "'sed'"});
   expect_error("out = \"x\"\n[train]\nsteps = \"ten\"\n", {"train.steps", "integer", "string"});
   expect_error("out = \"x\"\n[train]\nsteps = 0\n", {"train.steps", "> 0"});
+  expect_error("out = \"x\"\n[train]\nsteps = 1000000000000\n", {"train.steps", "more than 1000000000"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\nbatch_size = 32\nmicrobatch = 5\n",
                {"train.microbatch", "does not divide"});
   expect_error("out = \"x\"\n[train]\nsteps = 5\n[optim]\nlr = \"big\"\n", {"optim.lr", "number"});

@@ -132,6 +132,18 @@ TEST(Protocol, MidTrainingIsOnePhaseWithTwoStages) {
   EXPECT_EQ(usage[plan.target].realized, 32 * 32);
 }
 
+TEST(Protocol, RhoWithoutStageTwoIsWarnedAsHavingNoEffect) {
+  ProtocolSpec spec = micro(Protocol::mid_training);
+  spec.knobs.e = 32;
+  spec.knobs.rho = 0.5;
+  spec.knobs.alpha = 0;  // no target data in stage 2: delta = 0, nothing to replay in
+  const RunPlan plan = build_run_plan(spec, micro_data(), sizes);
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("rho = 0.5 has no effect"), std::string::npos) << plan.warnings[0];
+  spec.knobs.alpha = 1;
+  EXPECT_TRUE(build_run_plan(spec, micro_data(), sizes).warnings.empty());
+}
+
 TEST(Protocol, ReferenceIsOneUniformStage) {
   ProtocolSpec spec = micro(Protocol::reference);
   spec.knobs.e = 32;

@@ -45,6 +45,19 @@ TEST(TokenizerCli, TrainInfoEncodeDecode) {
   EXPECT_EQ(dec.out, "hello world");
 }
 
+TEST(TokenizerCli, ShortVocabularyIsWarned) {
+  TempDir dir("cli_short");
+  fs::write_file_atomic(dir.path / "small.txt", "the cat sat on the mat. the cat sat on the mat again.\n");
+  const std::string tok = (dir.path / "tok.json").string();
+  CliResult r = run_replay("tokenizer train " + (dir.path / "small.txt").string() + " --vocab-size 5000 --out " + tok);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const size_t got = Tokenizer::load(tok).vocab_size();
+  ASSERT_LT(got, 5000u);
+  EXPECT_NE(r.out.find("warning: the vocabulary has " + std::to_string(got) + " tokens, not the 5000 asked"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST(TokenizerCli, ErrorsNameTheFile) {
   TempDir dir("cli_errors");
   CliResult missing = run_replay("tokenizer info -t " + (dir.path / "nope.json").string());
