@@ -42,8 +42,14 @@ std::string build_args(const stdfs::path& input, const stdfs::path& out) {
          input.string() + " --out " + out.string();
 }
 
+// REPLAY_BINARY in the environment overrides the built one (debugging).
+std::string binary() {
+  const char* env = std::getenv("REPLAY_BINARY");
+  return env ? env : REPLAY_BINARY;
+}
+
 std::pair<int, std::string> run(const std::string& args) {
-  std::FILE* p = ::popen((std::string(REPLAY_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  std::FILE* p = ::popen((binary() + " " + args + " 2>&1").c_str(), "r");
   std::string out;
   char buf[4096];
   size_t n;
@@ -56,7 +62,7 @@ std::pair<int, std::string> run(const std::string& args) {
 pid_t spawn(const std::string& args, const stdfs::path& log) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const std::string cmd = "exec " + std::string(REPLAY_BINARY) + " " + args + " >" + log.string() + " 2>&1";
+    const std::string cmd = "exec " + binary() + " " + args + " >" + log.string() + " 2>&1";
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
     std::_Exit(127);
   }
@@ -70,6 +76,15 @@ std::string jsonl(const std::vector<std::string>& docs) {
 }
 
 bool exited(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == pid; }
+
+// Ends a background build however the test ends, so that a failed assertion
+// never leaves one blocked on its pipe.
+struct KillOnExit {
+  pid_t pid;  // -1 once the test has reaped it itself
+  ~KillOnExit() {
+    if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+  }
+};
 
 // Writes `text` into the named pipe once `pid` opens it for reading.
 void feed_pipe(const stdfs::path& fifo, const std::string& text, pid_t pid) {
@@ -108,7 +123,7 @@ std::vector<std::string> leftovers(const stdfs::path& parent) {
 class DataCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first";
+    ASSERT_TRUE(stdfs::exists(binary())) << "build the replay binary first";
     ASSERT_TRUE(stdfs::exists(kR50k)) << kR50k << " is missing: run scripts/setup.sh";
     fs::write_file_atomic(corpus_, jsonl(numbered_documents(300)));
     stdfs::create_directories(stores_);
@@ -125,6 +140,7 @@ TEST_F(DataCli, ConcurrentBuildIsRefusedAndAKilledBuildsStagingIsRemovedByTheNex
   const stdfs::path fifo = tmp_.path / "pipe.jsonl";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const pid_t first = spawn(build_args(fifo, stores_ / "code"), tmp_.path / "first.log");
+  KillOnExit guard{first};
   feed_pipe(fifo, jsonl(numbered_documents(300)), first);  // pass 1; pass 2 will wait on the pipe
   const auto staging = wait_for_staging(stores_, first);
   ASSERT_TRUE(staging) << fs::read_file(tmp_.path / "first.log");
@@ -139,6 +155,7 @@ TEST_F(DataCli, ConcurrentBuildIsRefusedAndAKilledBuildsStagingIsRemovedByTheNex
 
   ::kill(first, SIGKILL);
   ::waitpid(first, nullptr, 0);
+  guard.pid = -1;
   ASSERT_EQ(leftovers(stores_), std::vector<std::string>{staging->filename().string()});
 
   std::tie(rc, out) = run(build_args(corpus_, stores_ / "code"));
