@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -110,7 +109,7 @@ std::vector<std::string> StagedDir::recover_leftovers(const stdfs::path& final_p
   // staging one may be half written), so that is the one restored.
   if (!found.aside.empty() && !stdfs::exists(final, ec) && rename_no_replace(found.aside.front(), final)) {
     done.push_back("restored " + final.string() + " from " + found.aside.front().filename().string() +
-                   " (a build was killed while replacing it)");
+                   " (its writer was killed while replacing it)");
     found.aside.erase(found.aside.begin());
   }
   for (const auto* list : {&found.staging, &found.aside})
