@@ -1,5 +1,6 @@
 // `replay data build` (corpus -> token store) and `replay data info` (what a
 // store holds, checksums verified). The format and rules live in src/store/.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -80,7 +81,28 @@ std::string mb(uint64_t bytes) {
   return buf;
 }
 
-void print_info(const TokenStore& s) {
+// Every token of every split read once: an id the manifest does not own up
+// to (beyond its recorded maximum, or beyond the vocabulary) would crash
+// training at the embedding lookup, checksums or not. Returns the largest id.
+uint32_t check_token_ids(const TokenStore& s) {
+  const Manifest& m = s.manifest();
+  uint32_t max = 0;
+  for (Split split : {Split::train, Split::val}) {
+    const uint32_t found = s.scan_max_token_id(split);
+    const auto& recorded = m.split(split).max_token_id;
+    const uint64_t bound = recorded ? uint64_t{*recorded} + 1 : m.vocab_size;
+    if (found >= bound)
+      throw Error("token store " + s.dir().string() + ": the " + split_name(split) + " split holds token id " +
+                  std::to_string(found) + ", beyond " +
+                  (recorded ? "splits." + std::string(split_name(split)) + ".max_token_id = " + std::to_string(*recorded)
+                            : "the vocabulary (tokenizer.vocab_size = " + std::to_string(m.vocab_size) + ")") +
+                  " in its manifest; rebuild the store");
+    max = std::max(max, found);
+  }
+  return max;
+}
+
+void print_info(const TokenStore& s, uint32_t max_id) {
   const Manifest& m = s.manifest();
   std::printf("store %s\n", s.dir().string().c_str());
   std::printf("  domain          %s\n", m.domain.c_str());
@@ -106,6 +128,9 @@ void print_info(const TokenStore& s) {
                 (unsigned long long)m.split_rule.val_dropped_duplicates);
   std::printf("  checksums       OK (%zu shards verified)\n",
               m.train.shards.size() + m.val.shards.size());
+  std::printf("  token ids       OK (largest %u, %s; vocabulary %llu)\n", max_id,
+              m.max_token_id_recorded() ? "as recorded" : "not recorded: store predates the key",
+              (unsigned long long)m.vocab_size);
 }
 
 void run_info(const std::vector<std::string>& stores, const std::string& tokenizer_path) {
@@ -114,7 +139,8 @@ void run_info(const std::vector<std::string>& stores, const std::string& tokeniz
   int failed = 0;
   for (const auto& dir : stores) {
     try {
-      print_info(TokenStore::open(dir, fingerprint));
+      const TokenStore store = TokenStore::open(dir, fingerprint);
+      print_info(store, check_token_ids(store));
     } catch (const Error& e) {
       std::fflush(stdout);
       std::fprintf(stderr, "replay: error: %s\n", e.what());
@@ -152,7 +178,7 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   build->add_option("--val-fraction", args->options.val_max_fraction,
                     "Largest share of a domain's tokens that validation may take (0 = none)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()->check(CLI::Range(0.0, kMaxValFraction));
   build->add_option("--seed", args->options.seed, "Seed of the validation rule")
       ->capture_default_str();
   build->add_option("--threads", args->options.threads, "Tokenization threads (0 = all cores)")
@@ -170,7 +196,7 @@ void setup(CLI::App& app) {
   auto tokenizer = std::make_shared<std::string>();
   auto* info = data->add_subcommand(
       "info", "Print what token stores hold (tokens, sequences, train/val split, tokenizer) "
-              "after verifying every shard's checksum");
+              "after verifying every shard's checksum and that no token id exceeds the manifest's");
   info->add_option("stores", *stores, "Store directories")->required();
   info->add_option("--tokenizer", *tokenizer,
                    "Also check that the stores were built with this tokenizer");

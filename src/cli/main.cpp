@@ -1,6 +1,8 @@
 // Entry point of the `replay` binary: collects the self-registered
-// subcommands, parses, and turns replay::Error into a message and exit 1
-// (replay::Interrupted: exit 128 + signal).
+// subcommands, parses, and turns replay::Error (and libtorch's c10::Error,
+// without its backtrace) into a message and exit 1 (replay::Interrupted:
+// exit 128 + signal).
+#include <c10/util/Exception.h>
 #include <malloc.h>
 #include <signal.h>
 
@@ -58,6 +60,11 @@ int main(int argc, char** argv) {
     return 128 + e.signal;
   } catch (const replay::Error& e) {
     std::fprintf(stderr, "replay: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    // what() carries a C++ stack trace meant for libtorch's developers; the
+    // message alone says what failed (our own checks should come first).
+    std::fprintf(stderr, "replay: error: libtorch: %s\n", e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "replay: internal error: %s\n", e.what());

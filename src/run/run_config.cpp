@@ -113,6 +113,21 @@ model::ModelConfig complete_model(const RunDescription& d, const store::Manifest
   return m;
 }
 
+// Every id a store holds must index the model's embedding: the manifest's
+// recorded maximum (vocab_size - 1 for stores that predate it) against
+// [model] vocab_size, per store, since sources need not share a manifest.
+void check_token_ids_fit(const RunDescription& d, const Facts& facts, const model::ModelConfig& m) {
+  for (const auto& [name, f] : facts) {
+    const uint32_t max = f.manifest.max_token_id();
+    if (max < m.vocab_size) continue;
+    const auto& src = *std::find_if(d.schedule.data.sources.begin(), d.schedule.data.sources.end(),
+                                    [&](const auto& s) { return s.name == name; });
+    throw Error(d.file + ": data.sources." + name + ".store: token store '" + src.store + "' holds token id " +
+                std::to_string(max) + ", but model.vocab_size is " + std::to_string(m.vocab_size) +
+                " (ids must be below it)");
+  }
+}
+
 std::vector<SourceStore> plan_sources(const RunConfig& rc, const Facts& facts) {
   std::vector<SourceStore> out;
   for (const auto& name : rc.plan.mixture->source_names()) {
@@ -272,6 +287,7 @@ RunConfig resolve_run(const RunDescription& d) {
   rc.seq_len = stores.seq_len;
   check_tokenizer(d, stores);
   rc.model = complete_model(d, stores);
+  check_token_ids_fit(d, facts, rc.model);
   rc.plan = schedule::plan_run(rc.schedule, d.file, [&](const schedule::SourceConfig& s) {
     return static_cast<int64_t>(facts.at(s.name).manifest.train.sequences);
   });

@@ -12,6 +12,7 @@
 //   check_stores_agree   one sequence length and one tokenizer across sources
 //   check_tokenizer      data.tokenizer, when given, is the stores' tokenizer
 //   complete_model       vocabulary and max_seq_len default to the data's
+//   check_token_ids_fit  every store's largest token id is below model.vocab_size
 //   build_plan           the schedule engine's RunPlan
 //   check_memory         refuse what cannot fit this machine
 //   describe             the canonical JSON (config.json) and its content hash

@@ -16,6 +16,7 @@
 #include "store/split_writer.h"
 #include "store/token_store.h"
 #include "util/error.h"
+#include "util/file_lock.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/staged_dir.h"
@@ -149,8 +150,11 @@ class Spill {
 void check_options(const BuildOptions& o, const TokenizerHandle& tok) {
   if (o.domain.empty()) throw Error("a store needs a domain name");
   if (o.seq_len < 2) throw Error("--seq-len must be at least 2 (got " + std::to_string(o.seq_len) + ")");
-  if (!(o.val_max_fraction >= 0 && o.val_max_fraction <= 1))
-    throw Error("validation fraction must be in [0, 1] (got " + std::to_string(o.val_max_fraction) + ")");
+  if (!(o.val_max_fraction >= 0 && o.val_max_fraction <= kMaxValFraction)) {
+    char range[96];
+    std::snprintf(range, sizeof range, "between 0 and %g (got %g)", kMaxValFraction, o.val_max_fraction);
+    throw Error(std::string("--val-fraction must be ") + range + ": training keeps the rest of a domain's tokens");
+  }
   if (o.threads < 0) throw Error("--threads must be >= 0");
   if (!tok.encode) throw Error("no tokenizer given");
   if (tok.vocab_size == 0 || tok.vocab_size > (1ull << 32))
@@ -172,7 +176,8 @@ std::string rule_description(const BuildOptions& o) {
   return "validation = documents with the smallest xxh3_64(text, seed=" + std::to_string(o.seed) +
          "), in ascending key order, until they fill min(" + std::to_string(o.val_sequences) +
          " sequences, " + fraction +
-         " of all tokens); their tail beyond that is dropped; every other document is training";
+         " of all tokens), skipping any that would leave training fewer tokens than that; their tail "
+         "beyond that is dropped; every other document is training";
 }
 
 // What pass 1 learns: the input's size and which documents are validation
@@ -274,11 +279,16 @@ uint64_t validation_target(const BuildOptions& o, uint64_t total_tokens) {
 struct ValidationPick {
   std::vector<bool> is_val;      // per candidate
   std::vector<size_t> in_order;  // the validation candidates, in key order
+  uint64_t tokens = 0;           // theirs, including the tail dropped later
 };
 
-// Smallest keys first until `target_tokens` are filled; documents sharing
-// the last key taken (identical text) go along.
-ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_t target_tokens) {
+// Smallest keys first until `target_tokens` are filled. Documents sharing a
+// key (identical text) are taken or left together. A group that would take
+// validation past `limit_tokens` is left to training: with the limit at
+// total - target, training keeps at least target >= seq_len tokens, so even
+// a corpus of one huge document trains.
+ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_t target_tokens,
+                               uint64_t limit_tokens) {
   std::vector<size_t> by_key(candidates.size());
   std::iota(by_key.begin(), by_key.end(), 0);
   std::sort(by_key.begin(), by_key.end(), [&](size_t a, size_t b) {
@@ -286,13 +296,16 @@ ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_
            std::tie(candidates[b].key, candidates[b].ordinal);
   });
   ValidationPick pick{std::vector<bool>(candidates.size(), false), {}};
-  uint64_t sum = 0;
-  for (size_t k = 0; k < by_key.size() && target_tokens > 0; ++k) {
-    const Candidate& c = candidates[by_key[k]];
-    if (sum >= target_tokens && c.key != candidates[pick.in_order.back()].key) break;
-    sum += c.tokens;
-    pick.is_val[by_key[k]] = true;
-    pick.in_order.push_back(by_key[k]);
+  for (size_t k = 0, end; k < by_key.size() && pick.tokens < target_tokens; k = end) {
+    uint64_t group = 0;
+    for (end = k; end < by_key.size() && candidates[by_key[end]].key == candidates[by_key[k]].key; ++end)
+      group += candidates[by_key[end]].tokens;
+    if (pick.tokens + group > limit_tokens) continue;
+    pick.tokens += group;
+    for (size_t j = k; j < end; ++j) {
+      pick.is_val[by_key[j]] = true;
+      pick.in_order.push_back(by_key[j]);
+    }
   }
   return pick;
 }
@@ -386,7 +399,8 @@ class StoreAssembly {
   // Writes both splits; the manifest is the caller's to write.
   Manifest finish() {
     const uint64_t val_target = validation_target(o_, total_tokens_);
-    const ValidationPick pick = pick_validation(candidates_, val_target * o_.seq_len);
+    const uint64_t target_tokens = val_target * o_.seq_len;
+    const ValidationPick pick = pick_validation(candidates_, target_tokens, total_tokens_ - target_tokens);
     const uint32_t* spilled = spill_->map();
     for (size_t k = 0; k < candidates_.size(); ++k) {  // leftovers, in corpus order
       const Candidate& c = candidates_[k];
@@ -405,6 +419,8 @@ class StoreAssembly {
     m_.train.text_bytes += text_bytes;
   }
 
+  // Validation always leaves training a sequence (pick_validation), so only
+  // a corpus shorter than one sequence ends up here.
   void finish_train() {
     finish_split(train_, m_.train);
     if (m_.train.sequences == 0)
@@ -481,14 +497,29 @@ stdfs::path normalized_store_path(const stdfs::path& out) {
   return abs.filename().empty() ? abs.parent_path() : abs;
 }
 
+// One build per store at a time: a second one is refused naming the first
+// one's PID. Held, the lock makes this process the only one that may clean
+// up what killed builds of the store left behind.
+fs::FileLock lock_store(const stdfs::path& out_abs, const BuildOptions& o) {
+  stdfs::create_directories(out_abs.parent_path());
+  fs::FileLock lock(StagedDir::lock_file(out_abs));
+  if (!lock.held())
+    throw Error("another `replay data build` (PID " + std::to_string(lock.holder_pid()) + ") is building " +
+                out_abs.string() + " (lock " + lock.path().string() + "); wait for it to finish");
+  for (const std::string& line : StagedDir::recover_leftovers(out_abs))
+    if (!o.quiet) std::fprintf(stderr, "replay: %s\n", line.c_str());
+  return lock;
+}
+
 }  // namespace
 
 Manifest build_store(const stdfs::path& out, const OpenDocuments& documents,
                      const TokenizerHandle& tok, const BuildOptions& o) {
   check_options(o, tok);
-  check_replaceable(out);  // before any work, and again when publishing
-  const InputScan scan = scan_input(documents, o);
   const stdfs::path out_abs = normalized_store_path(out);
+  const fs::FileLock lock = lock_store(out_abs, o);
+  check_replaceable(out_abs);  // before any work, and again when publishing
+  const InputScan scan = scan_input(documents, o);
   StagedDir staged(out_abs);  // removed again if anything below throws
   StoreAssembly assembly(staged.path(), tok, o, scan);
   const uint64_t seen = tokenize_in_order(

@@ -12,6 +12,12 @@
 // into place after its manifest is written (util/staged_dir.h): a failed
 // build leaves nothing, and an older store at the same path is replaced only
 // once the new one is complete.
+//
+// A build holds StagedDir::lock_file(out) (".<name>.lock" beside the store)
+// from start to end: a concurrent build of the same store is refused naming
+// the holder's PID, and the holder first clears what killed builds of that
+// store left (StagedDir::recover_leftovers: staging folders removed, an old
+// store set aside mid-replace put back).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -41,11 +47,15 @@ struct TokenizerHandle {
   std::string fingerprint;
 };
 
+// Validation never takes more than this share of a domain's tokens, so
+// training always keeps the rest (split_rule.h).
+inline constexpr double kMaxValFraction = 0.5;
+
 struct BuildOptions {
   std::string domain;
   uint32_t seq_len = 256;
   uint64_t val_sequences = 256;
-  double val_max_fraction = 0.1;  // validation never exceeds this share of tokens
+  double val_max_fraction = 0.1;  // validation never exceeds this share of tokens (<= kMaxValFraction)
   uint64_t seed = 0;
   int threads = 0;                 // 0 = all cores
   uint64_t shard_bytes = 32ull << 20;

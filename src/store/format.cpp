@@ -1,5 +1,6 @@
 #include "store/format.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -87,6 +88,18 @@ ShardHeader decode_header(const uint8_t* data, size_t size, const std::string& w
   const char* fp = reinterpret_cast<const char*>(data + kOffFingerprint);
   h.tokenizer_fingerprint.assign(fp, strnlen(fp, kFingerprintBytes));
   return h;
+}
+
+uint32_t max_token_id(const uint8_t* payload, uint64_t num_tokens, uint32_t token_bytes) {
+  uint32_t max = 0;
+  if (token_bytes == 2) {
+    const auto* t = reinterpret_cast<const uint16_t*>(payload);
+    for (uint64_t k = 0; k < num_tokens; ++k) max = std::max<uint32_t>(max, t[k]);
+  } else {
+    const auto* t = reinterpret_cast<const uint32_t*>(payload);
+    for (uint64_t k = 0; k < num_tokens; ++k) max = std::max(max, t[k]);
+  }
+  return max;
 }
 
 }  // namespace replay::store

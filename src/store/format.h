@@ -6,6 +6,9 @@
 // `num_sequences * seq_len` tokens, each `token_bytes` wide (2 when the
 // vocabulary fits in uint16, else 4). Fixed-length sequences make access to
 // sequence i O(1): shard i / per_shard, offset (i % per_shard) * seq_len.
+// Every stored id is below the tokenizer's vocab_size; the manifest records
+// the largest one per split (manifest.h, "max_token_id"), so readers can
+// check a store against a model's vocabulary without reading its tokens.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -49,5 +52,9 @@ std::string shard_file_name(Split split, uint32_t index);
 
 // Smallest width that holds every id of a vocabulary of `vocab_size` ids.
 uint32_t token_bytes_for_vocab(uint64_t vocab_size);
+
+// The largest of `num_tokens` ids stored `token_bytes` wide (0 when none):
+// what the builder records and what a verifying reader recomputes.
+uint32_t max_token_id(const uint8_t* payload, uint64_t num_tokens, uint32_t token_bytes);
 
 }  // namespace replay::store

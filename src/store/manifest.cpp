@@ -1,5 +1,7 @@
 #include "store/manifest.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -17,9 +19,11 @@ json split_to_json(const SplitInfo& s) {
     shards.push_back({{"file", sh.file},
                       {"sequences", sh.sequences},
                       {"checksum", hash::to_hex(sh.checksum)}});
-  return {{"sequences", s.sequences},         {"documents", s.documents},
-          {"text_bytes", s.text_bytes},       {"dropped_tokens", s.dropped_tokens},
-          {"sequences_per_shard", s.sequences_per_shard}, {"shards", shards}};
+  json j = {{"sequences", s.sequences},         {"documents", s.documents},
+            {"text_bytes", s.text_bytes},       {"dropped_tokens", s.dropped_tokens},
+            {"sequences_per_shard", s.sequences_per_shard}, {"shards", shards}};
+  if (s.max_token_id) j["max_token_id"] = *s.max_token_id;
+  return j;
 }
 
 // Typed lookup that names the key and file on failure.
@@ -38,6 +42,19 @@ uint64_t parse_hex(const std::string& s, const std::string& what) {
   if (s.size() != 16 || s.find_first_not_of("0123456789abcdef") != std::string::npos)
     throw Error(what + ": invalid checksum \"" + s + "\"");
   return std::stoull(s, nullptr, 16);
+}
+
+// The optional "max_token_id" of split `name`: below `vocab_size`, since a
+// larger one could only index past the end of a model's embedding.
+std::optional<uint32_t> max_token_id_from_json(const json& j, const std::string& name,
+                                               uint64_t vocab_size, const std::string& what) {
+  if (!j.contains("max_token_id")) return std::nullopt;
+  const auto max = need<uint32_t>(j, "max_token_id", what);
+  if (max >= vocab_size)
+    throw Error(what + ": key \"splits." + name + ".max_token_id\" = " + std::to_string(max) +
+                " is not below \"tokenizer.vocab_size\" = " + std::to_string(vocab_size) +
+                " (the store holds ids no model of this vocabulary can embed; rebuild it)");
+  return max;
 }
 
 SplitInfo split_from_json(const json& j, const std::string& what) {
@@ -60,6 +77,11 @@ SplitInfo split_from_json(const json& j, const std::string& what) {
 }
 
 }  // namespace
+
+uint32_t Manifest::max_token_id() const {
+  if (!max_token_id_recorded()) return static_cast<uint32_t>(vocab_size - 1);
+  return std::max(*train.max_token_id, *val.max_token_id);
+}
 
 std::string manifest_to_json(const Manifest& m) {
   json j = {
@@ -101,6 +123,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& what) {
   const json& tok = need<json>(j, "tokenizer", what);
   m.tokenizer_fingerprint = need<std::string>(tok, "fingerprint", what);
   m.vocab_size = need<uint64_t>(tok, "vocab_size", what);
+  if (m.vocab_size == 0) throw Error(what + ": key \"tokenizer.vocab_size\" is 0");
   m.eot_id = need<uint32_t>(tok, "eot_id", what);
   m.seq_len = need<uint32_t>(j, "seq_len", what);
   m.token_bytes = need<uint32_t>(j, "token_bytes", what);
@@ -113,6 +136,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& what) {
   const json& splits = need<json>(j, "splits", what);
   m.train = split_from_json(need<json>(splits, "train", what), what);
   m.val = split_from_json(need<json>(splits, "val", what), what);
+  m.train.max_token_id = max_token_id_from_json(splits.at("train"), "train", m.vocab_size, what);
+  m.val.max_token_id = max_token_id_from_json(splits.at("val"), "val", m.vocab_size, what);
   m.inputs = need<std::vector<std::string>>(j, "inputs", what);
   m.input_documents = need<uint64_t>(j, "input_documents", what);
   m.input_bytes = need<uint64_t>(j, "input_bytes", what);

@@ -1,9 +1,17 @@
 // The store's manifest.json: what the store holds and how it was made. It is
 // written last and atomically, so a directory without a manifest is never a
 // store; the reader cross-checks every shard header against it.
+//
+// "splits.<split>.max_token_id" (added after the first stores were built,
+// same format version): the largest id stored in the split, 0 when it is
+// empty. A reader refuses a manifest whose recorded maximum is not below
+// "tokenizer.vocab_size". Stores built before the key existed still load:
+// their maximum is taken to be vocab_size - 1 (unverified; `replay data info`
+// scans the tokens), which is what the builder guaranteed then too.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +33,7 @@ struct SplitInfo {
   uint64_t text_bytes = 0;      // UTF-8 bytes of those documents
   uint64_t dropped_tokens = 0;  // tail shorter than seq_len, or val overflow
   uint64_t sequences_per_shard = 0;  // every shard but the last holds exactly this many
+  std::optional<uint32_t> max_token_id;  // absent in manifests that predate the key
   std::vector<ShardInfo> shards;
 };
 
@@ -52,6 +61,11 @@ struct Manifest {
 
   const SplitInfo& split(Split s) const { return s == Split::train ? train : val; }
   SplitInfo& split(Split s) { return s == Split::train ? train : val; }
+
+  // The largest token id the store holds: recorded, or vocab_size - 1 when
+  // a split predates the key (see above).
+  uint32_t max_token_id() const;
+  bool max_token_id_recorded() const { return train.max_token_id && val.max_token_id; }
 };
 
 std::string manifest_to_json(const Manifest& manifest);

@@ -8,6 +8,15 @@
 // stream (ascending key order) and never reach training; the tail of the last
 // one beyond V sequences is dropped. All other documents are training data.
 //
+// Validation never takes everything: val_max_fraction is at most
+// kMaxValFraction (builder.h; --val-fraction is refused above it), and a
+// document (with its identical copies) that would take validation's
+// documents past total_tokens - V * seq_len tokens is skipped: it stays in
+// training, and later keys are tried. Training so keeps at least V * seq_len
+// tokens, one sequence or more whenever V > 0: a corpus of one huge document
+// trains (and gets no validation); only a corpus shorter than one sequence
+// fails, with "too little text".
+//
 // To do that in one tokenization pass with bounded memory, pass 1 only reads
 // and hashes: CandidateSketch keeps the smallest keys whose text adds up to a
 // byte budget generous enough to hold V sequences (8 bytes per token, or twice

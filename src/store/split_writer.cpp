@@ -84,6 +84,8 @@ void SplitWriter::flush_shard() {
   h.shard_index = static_cast<uint32_t>(info_.shards.size());
   h.num_sequences = seqs;
   h.payload_checksum = hash::xxh3_64(buffer_.data(), payload);
+  info_.max_token_id = std::max(info_.max_token_id.value_or(0),
+                                max_token_id(buffer_.data(), seqs * seq_len_, token_bytes_));
   h.tokenizer_fingerprint = fingerprint_;
   std::string name = shard_file_name(split_, h.shard_index);
   fs::AtomicFile file(dir_ / name);
@@ -102,6 +104,7 @@ SplitInfo SplitWriter::finish() {
   finished_ = true;
   flush_shard();
   info_.dropped_tokens += buffer_tokens_;  // the tail shorter than one sequence
+  if (!info_.max_token_id) info_.max_token_id = 0;  // an empty split: recorded all the same
   buffer_tokens_ = 0;
   std::vector<uint8_t>().swap(buffer_);
   return info_;

@@ -1,5 +1,7 @@
 #include "store/token_store.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -90,6 +92,15 @@ const uint8_t* TokenStore::raw(Split split, int64_t i) const {
   int64_t shard = i / part.per_shard;
   int64_t offset = (i - shard * part.per_shard) * seq_len() * token_bytes();
   return part.payloads[shard] + offset;
+}
+
+uint32_t TokenStore::scan_max_token_id(Split split) const {
+  const Part& part = parts_[index(split)];
+  const auto& shards = manifest_.split(split).shards;
+  uint32_t max = 0;
+  for (size_t k = 0; k < part.payloads.size(); ++k)
+    max = std::max(max, max_token_id(part.payloads[k], shards[k].sequences * manifest_.seq_len, token_bytes()));
+  return max;
 }
 
 void TokenStore::read(Split split, int64_t i, int64_t* dst) const {

@@ -45,6 +45,11 @@ class TokenStore {
   // The sequence's tokens in place: seq_len() tokens, token_bytes() wide each.
   const uint8_t* raw(Split split, int64_t i) const;
 
+  // The largest id the split really holds, read from every token (as fast
+  // as the checksums): what `replay data info` compares with the manifest's
+  // recorded maximum, which open() only checks against the vocabulary.
+  uint32_t scan_max_token_id(Split split) const;
+
  private:
   struct Part {
     std::vector<fs::MappedFile> shards;

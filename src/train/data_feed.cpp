@@ -1,10 +1,13 @@
 #include "train/data_feed.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace replay::train {
 
-DataFeed::DataFeed(const run::RunConfig& config) : seq_len_(config.seq_len) {
+DataFeed::DataFeed(const run::RunConfig& config)
+    : seq_len_(config.seq_len), vocab_size_(config.model.vocab_size) {
   for (const auto& src : config.sources) {
     names_.push_back(src.name);
     stores_.push_back(store::TokenStore::open(src.dir, src.fingerprint));
@@ -22,9 +25,20 @@ torch::Tensor DataFeed::read(std::span<const schedule::SequenceRef> refs) const 
   int64_t* dst = tokens.data_ptr<int64_t>();
   for (size_t row = 0; row < refs.size(); ++row) {
     const auto& ref = refs[row];
-    stores_.at(static_cast<size_t>(ref.source)).read(store::Split::train, ref.index, dst + row * seq_len_);
+    const auto source = static_cast<size_t>(ref.source);
+    stores_.at(source).read(store::Split::train, ref.index, dst + row * seq_len_);
+    check_token_ids(dst + row * seq_len_, source, store::Split::train, ref.index);
   }
   return tokens;
+}
+
+void DataFeed::check_token_ids(const int64_t* tokens, size_t source, store::Split split, int64_t index) const {
+  const int64_t max = *std::max_element(tokens, tokens + seq_len_);
+  if (max < vocab_size_) return;
+  throw Error("token store " + stores_.at(source).dir().string() + " (source '" + names_.at(source) + "'): " +
+              store::split_name(split) + " sequence " + std::to_string(index) + " holds token id " +
+              std::to_string(max) + ", but model.vocab_size is " + std::to_string(vocab_size_) +
+              "; the store does not match its manifest (`replay data info` checks it; rebuild it)");
 }
 
 torch::Tensor DataFeed::validation_set(size_t source, int64_t n) const {
@@ -34,6 +48,8 @@ torch::Tensor DataFeed::validation_set(size_t source, int64_t n) const {
   std::vector<int64_t> indices(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = i;
   if (count > 0) s.read_many(store::Split::val, indices, tokens.data_ptr<int64_t>());
+  for (int64_t i = 0; i < count; ++i)
+    check_token_ids(tokens.data_ptr<int64_t>() + i * seq_len_, source, store::Split::val, i);
   return tokens;
 }
 

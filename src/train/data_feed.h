@@ -29,10 +29,17 @@ class DataFeed {
   // The first min(n, available) validation sequences of source `source`.
   torch::Tensor validation_set(size_t source, int64_t n) const;
 
+  // Every sequence handed out holds ids below the model's vocab_size: the
+  // last defence against a store whose manifest understates its ids (the
+  // embedding lookup would fail inside libtorch). Throws replay::Error
+  // naming the store, split and sequence.
+  void check_token_ids(const int64_t* tokens, size_t source, store::Split split, int64_t index) const;
+
  private:
   std::vector<std::string> names_;
   std::vector<store::TokenStore> stores_;
   int64_t seq_len_ = 0;
+  int64_t vocab_size_ = 0;
 };
 
 }  // namespace replay::train

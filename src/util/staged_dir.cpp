@@ -1,8 +1,10 @@
 #include "util/staged_dir.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -49,11 +51,79 @@ bool rename_no_replace(const stdfs::path& from, const stdfs::path& to) {
   throw_errno("rename", to);
 }
 
+stdfs::path normalized(const stdfs::path& path) {
+  stdfs::path p = path.lexically_normal();
+  return p.filename().empty() ? p.parent_path() : p;  // "out/" -> "out"
+}
+
+// The PID in "<prefix><name>-<pid>-<n>", or 0 when `entry` is no such name
+// (a name may itself hold '-' and digits, so the whole rest must match).
+long leftover_pid(const std::string& entry, const std::string& prefix, const std::string& name) {
+  const std::string head = prefix + name + "-";
+  if (!entry.starts_with(head)) return 0;
+  const std::string rest = entry.substr(head.size());
+  const size_t dash = rest.find('-');
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (dash == std::string::npos || !digits(rest.substr(0, dash)) || !digits(rest.substr(dash + 1))) return 0;
+  return std::stol(rest.substr(0, dash));
+}
+
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+struct Leftovers {
+  std::vector<stdfs::path> staging, aside;  // each sorted by name
+};
+
+// The leftovers of `final_path` whose writer is gone.
+Leftovers find_dead_leftovers(const stdfs::path& final_path) {
+  Leftovers found;
+  const std::string name = final_path.filename().string();
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(parent_of(final_path), ec)) {
+    const std::string entry_name = entry.path().filename().string();
+    for (auto [prefix, list] : {std::pair{kStagingPrefix, &found.staging}, std::pair{kAsidePrefix, &found.aside}}) {
+      const long pid = leftover_pid(entry_name, prefix, name);
+      if (pid > 0 && !process_alive(pid)) list->push_back(entry.path());
+    }
+  }
+  std::sort(found.staging.begin(), found.staging.end());
+  std::sort(found.aside.begin(), found.aside.end());
+  return found;
+}
+
 }  // namespace
 
+stdfs::path StagedDir::lock_file(const stdfs::path& final_path) {
+  const stdfs::path final = normalized(final_path);
+  return parent_of(final) / ("." + final.filename().string() + ".lock");
+}
+
+std::vector<std::string> StagedDir::recover_leftovers(const stdfs::path& final_path) {
+  const stdfs::path final = normalized(final_path);
+  Leftovers found = find_dead_leftovers(final);
+  std::vector<std::string> done;
+  std::error_code ec;
+  // Only a set-aside directory is known complete without the final one (a
+  // staging one may be half written), so that is the one restored.
+  if (!found.aside.empty() && !stdfs::exists(final, ec) && rename_no_replace(found.aside.front(), final)) {
+    done.push_back("restored " + final.string() + " from " + found.aside.front().filename().string() +
+                   " (its writer was killed while replacing it)");
+    found.aside.erase(found.aside.begin());
+  }
+  for (const auto* list : {&found.staging, &found.aside})
+    for (const stdfs::path& dir : *list) {
+      stdfs::remove_all(dir, ec);
+      if (ec) throw Error("cannot remove leftover " + dir.string() + ": " + ec.message());
+      done.push_back("removed " + dir.string() + ", left by a killed process");
+    }
+  if (!done.empty()) fs::fsync_dir(parent_of(final));
+  return done;
+}
+
 StagedDir::StagedDir(const stdfs::path& final_path) {
-  final_ = final_path.lexically_normal();
-  if (final_.filename().empty()) final_ = final_.parent_path();  // "out/" -> "out"
+  final_ = normalized(final_path);
   const std::string name = final_.filename().string();
   const std::string suffix = unique_suffix();
   staging_ = parent_of(final_) / (kStagingPrefix + name + suffix);

@@ -29,9 +29,15 @@
 // nothing is left behind: a StagedDir destroyed without publish() (an
 // exception while filling it) removes its staging directory, and a failed
 // publish() puts the old directory back before throwing.
+//
+// After a crash, recover_leftovers() cleans up for one final path. It needs
+// the caller to be the only writer of that path (hold a fs::FileLock on
+// lock_file(final_path)), else it could take a live writer's staging
+// directory for a dead one's; it also skips names whose PID is alive.
 #pragma once
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace replay {
 
@@ -61,6 +67,17 @@ class StagedDir {
   // Whether a directory entry name is a staging or set-aside directory that a
   // killed process left behind.
   static bool is_leftover(const std::string& entry_name);
+
+  // ".<name>.lock" next to ".../<name>": the one lock file of whoever
+  // publishes that path and cleans up after it. Not a leftover.
+  static std::filesystem::path lock_file(const std::filesystem::path& final_path);
+
+  // Removes the staging and set-aside directories that dead processes left
+  // for `final_path`; when the final path is missing and a set-aside one
+  // exists (a kill between setting the old directory aside and renaming the
+  // new one in), that complete old directory is renamed back instead.
+  // Returns one line per directory restored or removed.
+  static std::vector<std::string> recover_leftovers(const std::filesystem::path& final_path);
 
  private:
   void sync_staged_tree() const;

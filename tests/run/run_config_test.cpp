@@ -6,6 +6,7 @@
 #include "run/cadence.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
+#include "store_surgery.h"
 #include "tiny_run.h"
 #include "util/error.h"
 
@@ -81,6 +82,32 @@ TEST_F(RunConfigTest, OutIsRequiredToResolve) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("out: missing"), std::string::npos) << e.what();
+  }
+}
+
+// Sources may come from different manifests: each store's largest token id
+// must fit the model's vocabulary, not just the first store's.
+TEST_F(RunConfigTest, StoreWithTokenIdsBeyondTheModelVocabularyIsRefused) {
+  for (const char* name : {"generic", "math"})
+    std::filesystem::copy(stores_->path / name, tmp_.path / name);
+  store_surgery::edit_manifest_json(tmp_.path / "math", [](nlohmann::json& j) {
+    j["tokenizer"]["vocab_size"] = 300;
+    j["splits"]["train"]["max_token_id"] = 280;
+  });
+  std::string text = config(kMid);
+  for (const char* name : {"generic", "math"}) {
+    const std::string from = (stores_->path / name).string(), to = (tmp_.path / name).string();
+    text.replace(text.find(from), from.size(), to);
+  }
+  try {
+    load(text);  // the model's vocabulary comes from the first source, generic: 256
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("data.sources.math.store: token store '" + (tmp_.path / "math").string() +
+                       "' holds token id 280, but model.vocab_size is 256"),
+              std::string::npos)
+        << msg;
   }
 }
 

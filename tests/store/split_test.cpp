@@ -164,3 +164,46 @@ TEST(CandidateSketch, ThresholdCoversTheByteBudgetWithTheSmallestKeys) {
   small.add(5, 10);
   EXPECT_EQ(small.threshold(1000), UINT64_MAX);  // whole corpus needed
 }
+
+TEST(SplitRule, OneHugeDocumentStillTrains) {
+  TempDir dir("huge");
+  // One document: before, validation took it whole (its tail beyond V
+  // sequences dropped) and left training nothing.
+  const std::string doc = numbered_documents(1, 5000, 1)[0];
+  BuildOptions o = options(32, 100);
+  auto m = build_store(dir.path / "s", documents_from_vector({doc}), byte_tokenizer(), o);
+  EXPECT_EQ(m.train.documents, 1u);
+  EXPECT_EQ(m.train.sequences, (doc.size() + 1) / 32);
+  EXPECT_EQ(m.val.documents, 0u);
+  EXPECT_EQ(m.val.sequences, 0u);
+}
+
+TEST(SplitRule, FractionAboveTheCapIsRefusedBeforeAnyWork) {
+  TempDir dir("cap");
+  BuildOptions o = options(32, 100000);
+  o.val_max_fraction = 1;  // before: validation took every document
+  bool read = false;
+  OpenDocuments docs = [&] {
+    read = true;
+    return documents_from_vector(numbered_documents(50))();
+  };
+  const std::string msg = error_of([&] { build_store(dir.path / "s", docs, byte_tokenizer(), o); });
+  EXPECT_NE(msg.find("--val-fraction must be between 0 and 0.5 (got 1)"), std::string::npos) << msg;
+  EXPECT_FALSE(read);
+  EXPECT_FALSE(stdfs::exists(dir.path / "s"));
+}
+
+TEST(SplitRule, ValidationLeavesATinyCorpusATrainingSequence) {
+  TempDir dir("little");
+  // Three documents of 21 bytes: 66 tokens with EOTs, V = floor(0.5 * 66 /
+  // 32) = 1 sequence. Before, the two smallest keys filled it (44 tokens)
+  // and left 22: "too little text". Now validation stops at 66 - 32 = 34
+  // tokens: one document, too short for a sequence, and training keeps 44.
+  std::vector<std::string> docs = {std::string(21, 'a'), std::string(21, 'b'), std::string(21, 'c')};
+  auto m = build_store(dir.path / "s", documents_from_vector(docs), byte_tokenizer(), options(32, 4));
+  EXPECT_EQ(m.val.documents, 1u);
+  EXPECT_EQ(m.val.sequences, 0u);
+  EXPECT_EQ(m.val.dropped_tokens, 22u);
+  EXPECT_EQ(m.train.documents, 2u);
+  EXPECT_EQ(m.train.sequences, 1u);
+}

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 
 #include "store/builder.h"
 #include "store/format.h"
 #include "store/token_store.h"
+#include "store_surgery.h"
 #include "store_test_util.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -193,8 +195,10 @@ TEST(Build, FailureLeavesNothingAndKeepsTheOldStore) {
   EXPECT_THROW(build_store(dir.path / "t", documents_from_vector(docs), tok, o), Error);
   EXPECT_FALSE(stdfs::exists(dir.path / "t"));
   EXPECT_EQ(fs::read_file(dir.path / "s" / "manifest.json"), manifest_before);
-  auto entries = std::distance(stdfs::directory_iterator(dir.path), stdfs::directory_iterator());
-  EXPECT_EQ(entries, 1);  // only the old store: no partial directory, no temporaries
+  std::set<std::string> entries;
+  for (const auto& e : stdfs::directory_iterator(dir.path)) entries.insert(e.path().filename().string());
+  // Only the old store and the builds' lock files: no partial directory, no temporaries.
+  EXPECT_EQ(entries, std::set<std::string>({"s", ".s.lock", ".t.lock"}));
   EXPECT_NO_THROW(TokenStore::open(dir.path / "s"));
 }
 
@@ -223,4 +227,51 @@ TEST(Build, BadInputIsRejected) {
   EXPECT_NE(err.find("refusing to overwrite"), std::string::npos) << err;
   EXPECT_TRUE(stdfs::exists(dir.path / "precious" / "keep.txt"));
   EXPECT_FALSE(stdfs::exists(dir.path / "s"));
+}
+
+TEST(TokenStore, ManifestRecordsTheLargestTokenIdOfEachSplit) {
+  TempDir dir("maxid");
+  BuildOptions o = options(8, 2);
+  o.val_max_fraction = 0.5;
+  // Byte ids: 'z' = 122 is the largest letter; EOT = 256 joins documents.
+  auto m = build_store(dir.path / "s", documents_from_vector(numbered_documents(40)), byte_tokenizer(), o);
+  ASSERT_TRUE(m.train.max_token_id && m.val.max_token_id);
+  EXPECT_EQ(*m.train.max_token_id, 256u);
+  TokenStore s = TokenStore::open(dir.path / "s");
+  EXPECT_TRUE(s.manifest().max_token_id_recorded());
+  EXPECT_EQ(s.manifest().max_token_id(), 256u);
+  for (Split split : {Split::train, Split::val})
+    EXPECT_EQ(*s.manifest().split(split).max_token_id, s.scan_max_token_id(split)) << split_name(split);
+  EXPECT_NE(fs::read_file(dir.path / "s/manifest.json").find("\"max_token_id\": 256"), std::string::npos);
+}
+
+TEST(TokenStore, ManifestWithoutMaxTokenIdLoadsAsTheWholeVocabulary) {
+  TempDir dir("oldmanifest");
+  build_store(dir.path / "s", documents_from_vector(numbered_documents(40)), byte_tokenizer(), options(8, 2));
+  replay::store_surgery::edit_manifest_json(dir.path / "s", [](nlohmann::json& j) {
+    j["splits"]["train"].erase("max_token_id");
+    j["splits"]["val"].erase("max_token_id");
+  });
+  TokenStore s = TokenStore::open(dir.path / "s");
+  EXPECT_FALSE(s.manifest().max_token_id_recorded());
+  EXPECT_EQ(s.manifest().max_token_id(), 256u);  // vocab_size 257 - 1, unverified
+}
+
+TEST(TokenStore, RecordedMaxTokenIdBeyondTheVocabularyIsRefused) {
+  TempDir dir("maxid-bad");
+  build_store(dir.path / "s", documents_from_vector(numbered_documents(40)), byte_tokenizer(), options(8, 2));
+  replay::store_surgery::edit_manifest_json(dir.path / "s",
+                                            [](nlohmann::json& j) { j["splits"]["val"]["max_token_id"] = 257; });
+  std::string msg = error_of([&] { TokenStore::open(dir.path / "s"); });
+  EXPECT_NE(msg.find("manifest.json: key \"splits.val.max_token_id\" = 257"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\"tokenizer.vocab_size\" = 257"), std::string::npos) << msg;
+}
+
+TEST(TokenStore, ScanFindsIdsTheManifestDoesNotOwnUpTo) {
+  TempDir dir("maxid-scan");
+  build_store(dir.path / "s", documents_from_vector(numbered_documents(40)), byte_tokenizer(), options(8, 2));
+  replay::store_surgery::reseal_with_token(dir.path / "s", Split::train, {3}, 300);
+  TokenStore s = TokenStore::open(dir.path / "s");  // checksums are valid again
+  EXPECT_EQ(*s.manifest().train.max_token_id, 256u);
+  EXPECT_EQ(s.scan_max_token_id(Split::train), 300u);
 }

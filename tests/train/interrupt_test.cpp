@@ -11,6 +11,8 @@
 #include <regex>
 #include <thread>
 
+#include "store/token_store.h"
+#include "store_surgery.h"
 #include "tiny_run.h"
 #include "train/checkpoint.h"
 #include "train_process.h"
@@ -156,6 +158,30 @@ TEST_F(RunGuardTest, FileSizeLimitDuringCheckpointIsAnErrorAndKeepsThePreviousCh
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->dir, before->dir);
   EXPECT_EQ(after->state.step, before->state.step);
+}
+
+// A store holding an id past the vocabulary, with valid checksums and a
+// manifest that does not own up to it: the batch is refused before the
+// embedding lookup, naming the store, split and sequence, and no libtorch
+// error (with its C++ stack trace) reaches the user.
+TEST_F(RunGuardTest, TokenIdBeyondTheVocabularyIsAClearErrorNotALibtorchCrash) {
+  for (const char* name : {"generic", "math"}) {  // whichever the first batch reads from
+    const stdfs::path dir = tmp_.path / name;
+    const int64_t sequences = store::TokenStore::open(dir).num_sequences(store::Split::train);
+    std::vector<uint64_t> first_tokens;  // of every training sequence
+    for (int64_t i = 0; i < sequences; ++i) first_tokens.push_back(static_cast<uint64_t>(i) * 32);
+    store_surgery::reseal_with_token(dir, store::Split::train, first_tokens, 300);
+  }
+
+  const int rc = wait_exit(spawn_train(write_config("bad-ids", 4), {}, log_of("bad-ids")));
+  const std::string log = read_log(log_of("bad-ids"));
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_TRUE(std::regex_search(log, std::regex("replay: error: token store " + tmp_.path.string() +
+                                                "/(generic|math) \\(source '(generic|math)'\\): train sequence \\d+ "
+                                                "holds token id 300, but model.vocab_size is 256")))
+      << log;
+  EXPECT_EQ(log.find("Exception raised from"), std::string::npos) << log;
+  EXPECT_EQ(log.find("internal error"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "util/staged_dir.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,6 +25,14 @@ std::set<std::string> entries(const stdfs::path& dir) {
 }
 
 void write(const stdfs::path& path, const std::string& text) { replay::fs::write_file_atomic(path, text); }
+
+// The PID of a process that has exited (and been reaped): a killed writer.
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
 
 }  // namespace
 
@@ -98,4 +107,39 @@ TEST(StagedDir, PublishingTwiceIsAnError) {
   StagedDir staged(tmp.path / "out");
   staged.publish(Mode::replace);
   EXPECT_THROW(staged.publish(Mode::replace), replay::Error);
+}
+
+TEST(StagedDir, LockFileIsAHiddenSiblingThatIsNoLeftover) {
+  EXPECT_EQ(StagedDir::lock_file("/x/stores/code/"), stdfs::path("/x/stores/.code.lock"));
+  EXPECT_FALSE(StagedDir::is_leftover(StagedDir::lock_file("/x/stores/code").filename().string()));
+}
+
+TEST(StagedDir, RecoverLeftoversRemovesOnlyDeadWritersDirectoriesOfThatName) {
+  TempDir dir("recover");
+  const std::string dead = std::to_string(dead_pid()), alive = std::to_string(::getpid());
+  write(dir.path / "code" / "a.txt", "current");
+  for (const std::string name : {".tmp-code-" + dead + "-0", ".old-code-" + dead + "-3",
+                                 ".tmp-code-" + alive + "-7",      // a live writer's: kept
+                                 ".tmp-code-v2-" + dead + "-0",    // another store's ("code-v2")
+                                 ".tmp-code-" + dead + "-0-x"})    // not a StagedDir name
+    write(dir.path / name / "f", "x");
+  const auto done = StagedDir::recover_leftovers(dir.path / "code");
+  EXPECT_EQ(done.size(), 2u);
+  EXPECT_EQ(entries(dir.path), (std::set<std::string>{"code", ".tmp-code-" + alive + "-7", ".tmp-code-v2-" + dead + "-0",
+                                                      ".tmp-code-" + dead + "-0-x"}));
+  EXPECT_EQ(replay::fs::read_file(dir.path / "code" / "a.txt"), "current");
+}
+
+// Killed between moving the old directory aside and renaming the new one in:
+// the set-aside one is the only copy known complete, so it comes back.
+TEST(StagedDir, RecoverLeftoversPutsBackTheSetAsideDirectoryWhenTheFinalOneIsMissing) {
+  TempDir dir("restore");
+  const std::string dead = std::to_string(dead_pid());
+  write(dir.path / (".old-code-" + dead + "-0") / "a.txt", "old");
+  write(dir.path / (".tmp-code-" + dead + "-0") / "a.txt", "new");
+  const auto done = StagedDir::recover_leftovers(dir.path / "code");
+  ASSERT_FALSE(done.empty());
+  EXPECT_NE(done.front().find("restored"), std::string::npos) << done.front();
+  EXPECT_EQ(entries(dir.path), std::set<std::string>{"code"});
+  EXPECT_EQ(replay::fs::read_file(dir.path / "code" / "a.txt"), "old");
 }
