@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "sweep/demo.h"
+#include "util/stop_signals.h"
 
 namespace {
 
@@ -25,7 +26,11 @@ void setup(CLI::App& app) {
   cmd->add_option("--data", options->data, "Data folder (corpora, tokenizer, stores)")->capture_default_str();
   cmd->add_option("--runs", options->runs, "Runs folder (run directories, registry, reports)")
       ->capture_default_str();
-  cmd->callback([options] { replay::sweep::run_demo(*options); });
+  cmd->callback([options] {
+    // SIGTERM, SIGINT, SIGHUP: passed on to the step or trainers at work; exit 128 + signal.
+    options->stop_signal = &replay::install_stop_handlers();
+    replay::sweep::run_demo(*options);
+  });
 }
 
 }  // namespace

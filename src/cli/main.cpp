@@ -1,6 +1,6 @@
 // Entry point of the `replay` binary: collects the self-registered
 // subcommands, parses, and turns replay::Error into a message and exit 1
-// (replay::Interrupted: exit 128 + signal).
+// (replay::Interrupted: exit 128 + signal; fs::LockHeld: fs::kLockHeldExit).
 #include <malloc.h>
 #include <signal.h>
 
@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/file_lock.h"
 #include "util/interrupted.h"
 
 namespace replay::cli {
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   } catch (const replay::Interrupted& e) {
     std::fprintf(stderr, "replay: %s\n", e.what());
     return 128 + e.signal;
+  } catch (const replay::fs::LockHeld& e) {
+    std::fprintf(stderr, "replay: error: %s\n", e.what());
+    return replay::fs::kLockHeldExit;
   } catch (const replay::Error& e) {
     std::fprintf(stderr, "replay: error: %s\n", e.what());
     return 1;
