@@ -44,6 +44,10 @@ void run(SweepArgs& args) {
                                   : std::to_string(summary.names) + " names, " + std::to_string(summary.runs) + " runs";
   std::fprintf(stderr, "sweep %s: %s, %d done now, %d skipped (already done), %d done by another process, %d failed\n",
                spec.name.c_str(), counted.c_str(), summary.done, summary.skipped, summary.reused, summary.failed);
+  // A trainer stopped by a signal sent to it alone (not to the sweep): not a
+  // failure, but the sweep is not complete either.
+  if (summary.interrupted > 0 && summary.failed == 0)
+    throw replay::Error(std::to_string(summary.interrupted) + " run(s) interrupted: rerun the sweep to resume them");
   if (summary.failed > 0) throw replay::Error(std::to_string(summary.failed) + " run(s) failed: see `replay runs --sweep " + spec.name + "`");
 }
 

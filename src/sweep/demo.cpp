@@ -117,9 +117,9 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       options.jobs = o.jobs;
       options.stop_signal = o.stop_signal;
       SweepSummary summary = run_sweep(spec, options);
-      if (summary.failed > 0)
-        throw Error(std::to_string(summary.failed) + " run(s) of sweep " + spec.name +
-                    " failed: see `replay runs --sweep " + spec.name + "`");
+      if (summary.failed + summary.interrupted > 0)
+        throw Error(std::to_string(summary.failed + summary.interrupted) + " run(s) of sweep " + spec.name +
+                    " failed or were interrupted (rerun to resume): see `replay runs --sweep " + spec.name + "`");
     }
     analysis::Registry reg(registry, false);
     for (const auto& name : sweep_names) {

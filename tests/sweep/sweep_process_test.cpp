@@ -68,6 +68,15 @@ class SweepProcess : public ::testing::Test {
     train::testing::make_store(dir() / "math", "math");
   }
 
+  // A sweep a failed assertion left running is killed (its trainers follow
+  // by their death signal) before its folder goes.
+  void TearDown() override {
+    if (sweep_pid_ > 0 && ::waitpid(sweep_pid_, nullptr, WNOHANG) == 0) {
+      ::kill(sweep_pid_, SIGKILL);
+      ::waitpid(sweep_pid_, nullptr, 0);
+    }
+  }
+
   const stdfs::path& dir() const { return tmp_.path; }
   stdfs::path registry_path() const { return dir() / "runs" / run::kRegistryFile; }
 
@@ -108,7 +117,7 @@ class SweepProcess : public ::testing::Test {
   }
 
   // `replay sweep sweep.toml` started in the background, console to sweep.log.
-  pid_t spawn_sweep(int jobs) const {
+  pid_t spawn_sweep(int jobs) {
     const std::string log = (dir() / "sweep.log").string(), registry = registry_path().string(),
                       runs_dir = (dir() / "runs").string(), j = std::to_string(jobs),
                       sweep = (dir() / "sweep.toml").string();
@@ -120,6 +129,7 @@ class SweepProcess : public ::testing::Test {
               "--registry", registry.c_str(), "--runs-dir", runs_dir.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
+    sweep_pid_ = pid;
     return pid;
   }
 
@@ -149,6 +159,7 @@ class SweepProcess : public ::testing::Test {
   }
 
   TempDir tmp_{"sweep-process"};
+  pid_t sweep_pid_ = -1;
 };
 
 // Two groups of one sweep resolving to the same config, at -j 2: one
@@ -283,7 +294,7 @@ TEST_F(SweepProcess, ARunLeftUnfinishedByAnotherProcessIsTrainedOnceFree) {
 // rerun resumes them from their checkpoints and completes them.
 TEST_F(SweepProcess, SigtermInterruptsTheTrainersAndARerunResumesThem) {
   // Different seeds: no shared prefix, so both train at once.
-  write_sweep(200, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
+  write_sweep(120, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
   const pid_t sweep_pid = spawn_sweep(2);
   const std::vector<pid_t> trainers = wait_for_training(2, sweep_pid);
   ASSERT_EQ(trainers.size(), 2u) << fs::read_file(dir() / "sweep.log");
@@ -297,7 +308,7 @@ TEST_F(SweepProcess, SigtermInterruptsTheTrainersAndARerunResumesThem) {
   for (pid_t trainer : trainers) EXPECT_FALSE(process::alive(trainer)) << "trainer " << trainer << " still runs";
   for (const auto& r : runs()) {
     EXPECT_EQ(r.status, RunStatus::interrupted) << r.name;
-    EXPECT_LT(r.step, 200) << r.name;
+    EXPECT_LT(r.step, 120) << r.name;
     EXPECT_NE(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog).find("stopped by signal 15"), std::string::npos);
   }
 
