@@ -296,6 +296,9 @@ class Execution {
       if (!probe.held()) return wait_for_holder(i, probe.holder_pid());
     }
     if (registry_.get_run(run.id).status == analysis::RunStatus::done) return reuse(i);
+    // The holder's trainer lets go of the folder when it exits, before its
+    // sweep records the run done: the folder's summary says it completed.
+    if (state_[i] == busy && stdfs::exists(run.dir / run::kSummaryFile)) return reuse(i);
     start(i);
   }
 
@@ -307,6 +310,16 @@ class Execution {
   }
 
   void reuse(size_t i) {
+    const PlannedRun& run = runs_[i];
+    if (registry_.get_run(run.id).status != analysis::RunStatus::done) {
+      std::optional<double> tokens_per_s;
+      if (stdfs::exists(run.dir / run::kMetricsFile)) {
+        const analysis::RunMetrics metrics = analysis::read_metrics(run.dir / run::kMetricsFile);
+        registry_.import_metrics(run.id, metrics);
+        tokens_per_s = metrics.median_tokens_per_s();
+      }
+      registry_.mark_done(run.id, tokens_per_s);
+    }
     state_[i] = finished;
     ++finished_;
     ++summary_.reused;
@@ -379,12 +392,14 @@ class Execution {
 
   // Another process took the folder between the probe and the trainer's own
   // lock: wait for it like for any holder, and record it as the run's trainer.
+  // Busy even when the holder is already gone: what it left (a completed
+  // run) is checked before starting again.
   void refused(size_t i) {
-    state_[i] = waiting;
     fs::FileLock probe(runs_[i].dir / run::kLockFile);
-    if (probe.held()) return;  // already gone: the next round starts the run
-    registry_.mark_running(runs_[i].id, probe.holder_pid(), host_);
-    wait_for_holder(i, probe.holder_pid());
+    const long holder = probe.held() ? 0 : probe.holder_pid();
+    if (!probe.held()) registry_.mark_running(runs_[i].id, holder, host_);
+    state_[i] = waiting;
+    wait_for_holder(i, holder);
   }
 
   // Forwards the stop to every trainer, waits for their checkpoints, then

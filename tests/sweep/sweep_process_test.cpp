@@ -116,9 +116,9 @@ class SweepProcess : public ::testing::Test {
     return analysis::Registry(registry_path(), false).list_runs({});
   }
 
-  // `replay sweep sweep.toml` started in the background, console to sweep.log.
-  pid_t spawn_sweep(int jobs) {
-    const std::string log = (dir() / "sweep.log").string(), registry = registry_path().string(),
+  // `replay sweep sweep.toml` started in the background, console to `log_name`.
+  pid_t spawn_sweep(int jobs, const std::string& log_name = "sweep.log") {
+    const std::string log = (dir() / log_name).string(), registry = registry_path().string(),
                       runs_dir = (dir() / "runs").string(), j = std::to_string(jobs),
                       sweep = (dir() / "sweep.toml").string();
     pid_t pid = ::fork();
@@ -287,6 +287,26 @@ TEST_F(SweepProcess, ARunLeftUnfinishedByAnotherProcessIsTrainedOnceFree) {
   EXPECT_EQ(summary.done, 1) << fs::read_file(console);
   EXPECT_EQ(summary.failed, 0);
   EXPECT_EQ(count(fs::read_file(run_dir / run::kTrainLog), "done: 10 steps"), 1u);
+}
+
+// Two `replay sweep` processes of the same sweep at once: each run is
+// trained by one trainer; the other sweep waits for it (or loses the race
+// for the folder, is told so by the trainer's exit code) and reuses it.
+TEST_F(SweepProcess, TwoConcurrentSweepsTrainEachRunOnce) {
+  write_sweep(60, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
+  const pid_t first = spawn_sweep(2, "first.log");
+  const pid_t second = spawn_sweep(2, "second.log");
+  int status = 0;
+  ASSERT_EQ(::waitpid(second, &status, 0), second);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << fs::read_file(dir() / "second.log");
+  ASSERT_EQ(::waitpid(first, &status, 0), first);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << fs::read_file(dir() / "first.log");
+  const std::string logs = fs::read_file(dir() / "first.log") + fs::read_file(dir() / "second.log");
+  for (const auto& r : runs()) {
+    EXPECT_EQ(r.status, RunStatus::done) << r.name;
+    EXPECT_EQ(count(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog), "done: 60 steps"), 1u)
+        << r.name << "\n" << logs;
+  }
 }
 
 // SIGTERM to `replay sweep`: forwarded to both trainers, which checkpoint;
