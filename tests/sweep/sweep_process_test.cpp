@@ -293,7 +293,7 @@ TEST_F(SweepProcess, ARunLeftUnfinishedByAnotherProcessIsTrainedOnceFree) {
 // trained by one trainer; the other sweep waits for it (or loses the race
 // for the folder, is told so by the trainer's exit code) and reuses it.
 TEST_F(SweepProcess, TwoConcurrentSweepsTrainEachRunOnce) {
-  write_sweep(60, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
+  write_sweep(30, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
   const pid_t first = spawn_sweep(2, "first.log");
   const pid_t second = spawn_sweep(2, "second.log");
   int status = 0;
@@ -304,7 +304,7 @@ TEST_F(SweepProcess, TwoConcurrentSweepsTrainEachRunOnce) {
   const std::string logs = fs::read_file(dir() / "first.log") + fs::read_file(dir() / "second.log");
   for (const auto& r : runs()) {
     EXPECT_EQ(r.status, RunStatus::done) << r.name;
-    EXPECT_EQ(count(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog), "done: 60 steps"), 1u)
+    EXPECT_EQ(count(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog), "done: 30 steps"), 1u)
         << r.name << "\n" << logs;
   }
 }
