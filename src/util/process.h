@@ -19,8 +19,10 @@ struct SpawnOptions {
 
 // Starts argv[0] with `argv`. The child gets SIGTERM when the parent dies
 // (PR_SET_PDEATHSIG), so a killed sweep leaves no orphaned trainer behind;
-// a child whose parent died before that was set ends at once. Returns the
-// pid; throws replay::Error if it cannot fork.
+// a child whose parent died before that was set ends at once. The kernel
+// sends it when the spawning thread ends, so spawn from a thread that
+// outlives the child (and waits for it). Returns the pid; throws
+// replay::Error if it cannot fork.
 pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
 
