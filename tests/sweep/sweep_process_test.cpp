@@ -117,12 +117,14 @@ class SweepProcess : public ::testing::Test {
   }
 
   // `replay sweep sweep.toml` started in the background, console to `log_name`.
-  pid_t spawn_sweep(int jobs, const std::string& log_name = "sweep.log") {
+  // With `own_group`, the sweep leads a process group, as a shell's foreground job.
+  pid_t spawn_sweep(int jobs, const std::string& log_name = "sweep.log", bool own_group = false) {
     const std::string log = (dir() / log_name).string(), registry = registry_path().string(),
                       runs_dir = (dir() / "runs").string(), j = std::to_string(jobs),
                       sweep = (dir() / "sweep.toml").string();
     pid_t pid = ::fork();
     if (pid == 0) {
+      if (own_group) ::setpgid(0, 0);
       FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;
       ::execl(REPLAY_BINARY, REPLAY_BINARY, "sweep", sweep.c_str(), "-j", j.c_str(), "--threads", j.c_str(),
@@ -340,6 +342,26 @@ TEST_F(SweepProcess, SigtermInterruptsTheTrainersAndARerunResumesThem) {
     EXPECT_NE(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog).find("resuming from"), std::string::npos)
         << r.name;
   }
+}
+
+// Ctrl-C: SIGINT to the sweep's whole process group. The trainers, in
+// groups of their own, get it once, from the sweep (a second SIGINT would end
+// them without a checkpoint): the run is `interrupted` with a checkpoint and
+// the sweep exits 130.
+TEST_F(SweepProcess, CtrlCReachesTheTrainerOnceThroughTheSweep) {
+  write_sweep(120, "[[group]]\nname = \"m\"\nset = { \"schedule.rho\" = 0.0 }\n");
+  const pid_t sweep_pid = spawn_sweep(1, "sweep.log", /*own_group=*/true);
+  ASSERT_EQ(wait_for_training(1, sweep_pid).size(), 1u) << fs::read_file(dir() / "sweep.log");
+  ASSERT_EQ(::kill(-sweep_pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(sweep_pid, &status, 0), sweep_pid);
+  const std::string log = fs::read_file(dir() / "sweep.log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << log;
+  const auto record = runs().at(0);
+  EXPECT_EQ(record.status, RunStatus::interrupted);
+  const std::string train_log = fs::read_file(stdfs::path(record.run_dir) / run::kTrainLog);
+  EXPECT_NE(train_log.find("stopped by signal 2 at step"), std::string::npos) << train_log;
 }
 
 // SIGKILL to `replay sweep`: its trainer gets its death signal and stops;
