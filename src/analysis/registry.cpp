@@ -9,6 +9,7 @@
 
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/process.h"
 
 namespace replay::analysis {
 
@@ -18,7 +19,7 @@ using json = nlohmann::json;
 
 // Migration step v -> v + 1 is kMigrations[v]; the file's PRAGMA
 // user_version says which steps have run. Version 1: runs, sweeps, evals.
-// Version 2: each run's target identity (registry.h).
+// Version 2: each run's target identity (registry.h). Version 3: below.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE runs(
@@ -59,6 +60,51 @@ ALTER TABLE runs ADD COLUMN target_source TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN target_domain TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN target_store TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN target_manifest TEXT NOT NULL DEFAULT '';
+)sql",
+    // Version 3: status 'interrupted' (a CHECK constraint, so the table is
+    // rebuilt, as SQLite's ALTER TABLE cannot change one), the trainer's pid
+    // and host (to tell a live run from one whose process is gone), and a
+    // run's further names in a sweep (run_aliases). migrate() turns foreign
+    // keys off around this step: dropping the old table must not cascade.
+    R"sql(
+CREATE TABLE runs_v3(
+  id TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  run_dir TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK(status IN ('queued', 'running', 'done', 'failed', 'interrupted')),
+  created_at REAL NOT NULL,
+  started_at REAL,
+  ended_at REAL,
+  step INTEGER NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  tokens_per_s REAL,
+  error TEXT NOT NULL DEFAULT '',
+  branched_from TEXT REFERENCES runs(id),
+  branch_step INTEGER NOT NULL DEFAULT 0,
+  target_source TEXT NOT NULL DEFAULT '',
+  target_domain TEXT NOT NULL DEFAULT '',
+  target_store TEXT NOT NULL DEFAULT '',
+  target_manifest TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0,
+  host TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO runs_v3(id, config, run_dir, status, created_at, started_at, ended_at, step, tokens,
+                    tokens_per_s, error, branched_from, branch_step, target_source, target_domain,
+                    target_store, target_manifest)
+  SELECT id, config, run_dir, status, created_at, started_at, ended_at, step, tokens, tokens_per_s,
+         error, branched_from, branch_step, target_source, target_domain, target_store, target_manifest
+  FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v3 RENAME TO runs;
+CREATE TABLE run_aliases(
+  sweep TEXT NOT NULL,
+  name TEXT NOT NULL,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  tags TEXT NOT NULL DEFAULT '{}',
+  position INTEGER NOT NULL,
+  PRIMARY KEY(sweep, name)
+);
+CREATE INDEX run_aliases_by_run ON run_aliases(sweep, run_id);
 )sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -170,7 +216,9 @@ constexpr const char* kRunColumns =
     "r.tokens, r.tokens_per_s, r.error, r.branched_from, r.branch_step, ";
 constexpr const char* kTargetColumns = "r.target_source, r.target_domain, r.target_store, r.target_manifest";
 constexpr const char* kNoTargetColumns = "'', '', '', ''";  // a version-1 file read as it is
-constexpr int kNumRunColumns = 17;
+constexpr const char* kTrainerColumns = ", r.pid, r.host";
+constexpr const char* kNoTrainerColumns = ", 0, ''";  // a version-1 or -2 file read as it is
+constexpr int kNumRunColumns = 19;
 
 RunRecord read_run_columns(const Stmt& s) {
   RunRecord r;
@@ -188,6 +236,8 @@ RunRecord read_run_columns(const Stmt& s) {
   r.branched_from = s.text(11);
   r.branch_step = s.integer(12);
   r.target = {s.text(13), s.text(14), s.text(15), s.text(16)};
+  r.pid = s.integer(17);
+  r.host = s.text(18);
   return r;
 }
 
@@ -199,6 +249,7 @@ const char* run_status_name(RunStatus status) {
     case RunStatus::running: return "running";
     case RunStatus::done: return "done";
     case RunStatus::failed: return "failed";
+    case RunStatus::interrupted: return "interrupted";
   }
   return "?";
 }
@@ -208,11 +259,17 @@ RunStatus parse_run_status(const std::string& name) {
   if (name == "running") return RunStatus::running;
   if (name == "done") return RunStatus::done;
   if (name == "failed") return RunStatus::failed;
-  throw Error("unknown run status '" + name + "' (expected queued, running, done or failed)");
+  if (name == "interrupted") return RunStatus::interrupted;
+  throw Error("unknown run status '" + name + "' (expected queued, running, done, failed or interrupted)");
 }
 
 std::string run_id_for_config(std::string_view resolved_config) {
   return hash::xxh128_hex(resolved_config);
+}
+
+bool RunRecord::trainer_gone() const {
+  if (status != RunStatus::running || pid <= 0 || host != process::host_name()) return false;
+  return !process::alive(static_cast<pid_t>(pid));
 }
 
 std::optional<double> RunRecord::tag_number(const std::string& key) const {
@@ -340,6 +397,11 @@ void Registry::check_integrity() const {
 }
 
 void Registry::migrate() {
+  // Version 3 rebuilds the runs table; with foreign keys on, dropping the old
+  // one would delete (or refuse) every row that refers to it. The pragma is
+  // a no-op inside a transaction, so it goes around it, and the rebuilt
+  // references are checked before committing.
+  exec("PRAGMA foreign_keys=OFF");
   WriteTransaction tx(db_, where());
   version_ = schema_version();  // another process may have migrated meanwhile
   if (version_ > kRegistrySchemaVersion)
@@ -347,13 +409,18 @@ void Registry::migrate() {
                 ", newer than this build of replay understands (" +
                 std::to_string(kRegistrySchemaVersion) + ")");
   for (int v = version_; v < kRegistrySchemaVersion; ++v) exec(kMigrations[v]);
+  if (Stmt(db_, where(), "PRAGMA foreign_key_check").step())
+    throw Error(where() + ": migration to schema version " + std::to_string(kRegistrySchemaVersion) +
+                " left a broken reference between runs; the file is unchanged");
   exec(("PRAGMA user_version=" + std::to_string(kRegistrySchemaVersion)).c_str());
   tx.commit();
+  exec("PRAGMA foreign_keys=ON");
   version_ = kRegistrySchemaVersion;
 }
 
 std::string Registry::run_columns() const {
-  return std::string(kRunColumns) + (version_ >= 2 ? kTargetColumns : kNoTargetColumns);
+  return std::string(kRunColumns) + (version_ >= 2 ? kTargetColumns : kNoTargetColumns) +
+         (version_ >= 3 ? kTrainerColumns : kNoTrainerColumns);
 }
 
 Registry::~Registry() { sqlite3_close(db_); }
@@ -375,17 +442,26 @@ int Registry::schema_version() const {
   return static_cast<int>(s.integer(0));
 }
 
-std::string Registry::add_run(const NewRun& run) {
-  if (run.config.empty() && run.id.empty())
-    throw Error(where() + ": a run needs a config (or an explicit id)");
+std::string Registry::add_run(const NewRun& run) { return add_runs({run}).front(); }
+
+std::vector<std::string> Registry::add_runs(const std::vector<NewRun>& runs) {
+  for (const NewRun& run : runs)
+    if (run.config.empty() && run.id.empty())
+      throw Error(where() + ": a run needs a config (or an explicit id)");
   if (version_ < kRegistrySchemaVersion)
     throw Error(where() + " has schema version " + std::to_string(version_) +
                 " and was opened for reading; open it for writing to migrate it to version " +
                 std::to_string(kRegistrySchemaVersion));
-  std::string id = run.id.empty() ? run_id_for_config(run.config) : run.id;
-  json tags = json::object();
-  for (const auto& [k, v] : run.tags) tags[k] = v;
+  std::vector<std::string> ids;
   WriteTransaction tx(db_, where());
+  for (const NewRun& run : runs) ids.push_back(insert_run(run));
+  tx.commit();
+  return ids;
+}
+
+// One run of add_runs, inside its transaction.
+std::string Registry::insert_run(const NewRun& run) {
+  std::string id = run.id.empty() ? run_id_for_config(run.config) : run.id;
   const TargetIdentity& t = run.target;
   Stmt(db_, where(),
        "INSERT OR IGNORE INTO runs(id, config, run_dir, status, created_at, target_source, "
@@ -402,14 +478,39 @@ std::string Registry::add_run(const NewRun& run) {
          "UPDATE runs SET target_source = ?, target_domain = ?, target_store = ?, target_manifest = ? "
          "WHERE id = ? AND target_store = '' AND target_manifest = ''")
         .bind(1, t.source).bind(2, t.domain).bind(3, t.store).bind(4, t.manifest_hash).bind(5, id).run();
-  Stmt(db_, where(),
-       "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?, ?, ?, ?, "
-       "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
-       "ON CONFLICT(sweep, run_id) DO UPDATE SET name = excluded.name, tags = excluded.tags")
-      .bind(1, run.sweep).bind(2, id).bind(3, run.name.empty() ? id.substr(0, 12) : run.name)
-      .bind(4, tags.dump()).run();
-  tx.commit();
+  add_membership(run, id);
   return id;
+}
+
+// The run's first name in a sweep is its membership (sweep_runs); a further
+// name that resolves to the same run (same config) is an alias and keeps its
+// own tags, so no name overwrites another.
+void Registry::add_membership(const NewRun& run, const std::string& id) {
+  json tags = json::object();
+  for (const auto& [k, v] : run.tags) tags[k] = v;
+  const std::string name = run.name.empty() ? id.substr(0, 12) : run.name;
+  Stmt(db_, where(),
+       "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?1, ?2, ?3, ?4, "
+       "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
+       "ON CONFLICT(sweep, run_id) DO UPDATE SET tags = excluded.tags WHERE name = excluded.name")
+      .bind(1, run.sweep).bind(2, id).bind(3, name).bind(4, tags.dump()).run();
+  Stmt first(db_, where(), "SELECT name FROM sweep_runs WHERE sweep = ? AND run_id = ?");
+  first.bind(1, run.sweep).bind(2, id);
+  if (first.step() && first.text(0) == name) return;
+  Stmt(db_, where(),
+       "INSERT INTO run_aliases(sweep, name, run_id, tags, position) VALUES(?1, ?2, ?3, ?4, "
+       "(SELECT COUNT(*) FROM run_aliases WHERE sweep = ?1)) "
+       "ON CONFLICT(sweep, name) DO UPDATE SET run_id = excluded.run_id, tags = excluded.tags")
+      .bind(1, run.sweep).bind(2, name).bind(3, id).bind(4, tags.dump()).run();
+}
+
+std::vector<std::string> Registry::aliases(const std::string& sweep, const std::string& id) const {
+  std::vector<std::string> out;
+  if (version_ < 3) return out;  // an older file read as it is has none
+  Stmt s(db_, where(), "SELECT name FROM run_aliases WHERE sweep = ? AND run_id = ? ORDER BY position");
+  s.bind(1, sweep).bind(2, id);
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 void Registry::require_run(const std::string& id) const {
@@ -458,9 +559,18 @@ void Registry::mark_queued(const std::string& id) {
              std::nullopt);
 }
 
-void Registry::mark_running(const std::string& id) {
-  set_status(id, RunStatus::running, ", started_at = ?3, ended_at = NULL, error = ''", nullptr,
-             std::nullopt);
+void Registry::mark_running(const std::string& id, int64_t pid, const std::string& host) {
+  WriteTransaction tx(db_, where());
+  require_run(id);
+  Stmt(db_, where(),
+       "UPDATE runs SET status = 'running', started_at = ?, ended_at = NULL, error = '', pid = ?, host = ? "
+       "WHERE id = ?")
+      .bind(1, now_seconds()).bind(2, pid).bind(3, host).bind(4, id).run();
+  tx.commit();
+}
+
+void Registry::mark_interrupted(const std::string& id, const std::string& reason) {
+  set_status(id, RunStatus::interrupted, ", ended_at = ?3, error = ?4", &reason, std::nullopt);
 }
 
 void Registry::mark_done(const std::string& id, std::optional<double> tokens_per_s) {
@@ -545,7 +655,10 @@ std::vector<RunRecord> Registry::list_runs(const RunFilter& filter) const {
     r.tags = parse_tags(s.text(kNumRunColumns + 2), where());
     out.push_back(std::move(r));
   }
-  for (auto& r : out) r.final_metrics = final_metrics(r.id);
+  for (auto& r : out) {
+    r.final_metrics = final_metrics(r.id);
+    r.aliases = aliases(r.sweep, r.id);
+  }
   return out;
 }
 

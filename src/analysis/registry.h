@@ -21,8 +21,20 @@
 // source) fall back to their "target" tag: their target is that split name,
 // with no store, and it is a different target from any run with a store.
 //
+// Names (schema version 3). Runs of one sweep that resolve to the same
+// config are one run with several names: its first name (and tags) is its
+// membership of the sweep, every further name an alias with its own tags
+// (RunRecord::aliases). A name is never overwritten by another.
+//
+// Trainer (schema version 3). A running run records the pid and host of its
+// trainer, so that a `running` row whose process is gone (its sweep was
+// killed) can be told from a live one (RunRecord::trainer_gone). A run whose
+// trainer was stopped by a signal is `interrupted` (a rerun resumes it).
+//
 // Schema versions: opening for writing (create = true) migrates an older
-// file in place (version 1 -> 2 adds the target columns, empty for old runs).
+// file in place (version 1 -> 2 adds the target columns, empty for old runs;
+// 2 -> 3 rebuilds the runs table with the new status and the trainer
+// columns, 0 / "" for old runs, and adds the aliases table, empty).
 // A reader (create = false) never writes: it reads a version-1 file as it is,
 // every run without identity, and refuses a file with no schema at all.
 //
@@ -52,9 +64,9 @@ namespace replay::analysis {
 
 // <runs>/registry.sqlite with the default runs folder (run/layout.h).
 inline const std::string kDefaultRegistryPath = std::string(run::kDefaultRunsDir) + "/" + run::kRegistryFile;
-inline constexpr int kRegistrySchemaVersion = 2;
+inline constexpr int kRegistrySchemaVersion = 3;
 
-enum class RunStatus { queued, running, done, failed };
+enum class RunStatus { queued, running, done, failed, interrupted };
 const char* run_status_name(RunStatus status);
 RunStatus parse_run_status(const std::string& name);  // throws replay::Error
 
@@ -92,6 +104,7 @@ struct RunRecord {
   std::string id;
   std::string sweep;  // the sweep this record was listed for ("" from get_run)
   std::string name;   // the run's name in that sweep
+  std::vector<std::string> aliases;  // its further names there (same config), from list_runs
   std::map<std::string, std::string> tags;  // per-sweep tags
   std::string config;  // resolved config text (TOML)
   std::string run_dir;
@@ -105,6 +118,14 @@ struct RunRecord {
   int64_t branch_step = 0;
   std::map<std::string, SplitLoss> final_metrics;  // latest eval per split
   TargetIdentity target;                 // empty for runs recorded without one
+  int64_t pid = 0;                       // trainer of the latest start, 0 if unknown
+  std::string host;                      // where that trainer ran
+
+  // A `running` run whose trainer is known to be gone: recorded on this host
+  // and no such process is alive (or only its zombie). False when it cannot
+  // be known (no pid recorded, another host). Not the run folder's lock: a
+  // listing must not take a lock a starting trainer needs.
+  bool trainer_gone() const;
 
   std::optional<double> tag_number(const std::string& key) const;
   std::string tag(const std::string& key, const std::string& fallback = "") const;
@@ -160,11 +181,17 @@ class Registry {
   // `sweep` (name, tags) in any case. Returns the run id. An existing run
   // keeps its status, so a rerun sweep sees what is already done.
   std::string add_run(const NewRun& run);
+  // add_run for every run in one transaction: all of them or none (a sweep
+  // refused part way leaves nothing behind). Returns their ids in order.
+  std::vector<std::string> add_runs(const std::vector<NewRun>& runs);
   std::optional<RunRecord> find_run(const std::string& id) const;
   RunRecord get_run(const std::string& id) const;  // throws if unknown
 
   void mark_queued(const std::string& id);  // e.g. retry a failed run
-  void mark_running(const std::string& id);
+  // Running in the process `pid` on `host` (process::host_name()).
+  void mark_running(const std::string& id, int64_t pid = 0, const std::string& host = "");
+  // Stopped by a signal with its state saved: a rerun resumes it.
+  void mark_interrupted(const std::string& id, const std::string& reason);
   void mark_done(const std::string& id, std::optional<double> tokens_per_s = std::nullopt);
   void mark_failed(const std::string& id, const std::string& error);
   void record_progress(const std::string& id, int64_t step, int64_t tokens,
@@ -186,6 +213,9 @@ class Registry {
   void migrate();  // to kRegistrySchemaVersion, in one write transaction
   void check_integrity() const;  // PRAGMA quick_check; throws naming the file
   std::string run_columns() const;  // the SELECT list for read_run_columns
+  std::string insert_run(const NewRun& run);  // inside add_runs' transaction
+  void add_membership(const NewRun& run, const std::string& id);
+  std::vector<std::string> aliases(const std::string& sweep, const std::string& id) const;
   void set_status(const std::string& id, RunStatus status, const char* extra_sql,
                   const std::string* text, std::optional<double> number);
   void require_run(const std::string& id) const;

@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "sweep/demo.h"
 #include "util/fs.h"
+#include "util/stop_signals.h"
 
 namespace {
 
@@ -29,6 +30,8 @@ void setup(CLI::App& app) {
   cmd->callback([options] {
     replay::fs::check_output_path(options->data, replay::fs::OutputKind::directory, "--data");
     replay::fs::check_output_path(options->runs, replay::fs::OutputKind::directory, "--runs");
+    // SIGTERM, SIGINT, SIGHUP: passed on to the step or trainers at work; exit 128 + signal.
+    options->stop_signal = &replay::install_stop_handlers();
     replay::sweep::run_demo(*options);
   });
 }

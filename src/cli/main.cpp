@@ -1,7 +1,7 @@
 // Entry point of the `replay` binary: collects the self-registered
 // subcommands, parses, and turns replay::Error (and libtorch's c10::Error,
 // without its backtrace) into a message and exit 1 (replay::Interrupted:
-// exit 128 + signal).
+// exit 128 + signal; fs::LockHeld: fs::kLockHeldExit).
 #include <c10/util/Exception.h>
 #include <malloc.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 
 #include "cli/command.h"
 #include "util/error.h"
+#include "util/file_lock.h"
 #include "util/interrupted.h"
 
 namespace replay::cli {
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   } catch (const replay::Interrupted& e) {
     std::fprintf(stderr, "replay: %s\n", e.what());
     return 128 + e.signal;
+  } catch (const replay::fs::LockHeld& e) {
+    std::fprintf(stderr, "replay: error: %s\n", e.what());
+    return replay::fs::kLockHeldExit;
   } catch (const replay::Error& e) {
     std::fprintf(stderr, "replay: error: %s\n", e.what());
     return 1;

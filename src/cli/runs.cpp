@@ -1,6 +1,7 @@
 // `replay runs`: lists the runs of the registry with their target, status and
 // final metrics. Safe to run while a sweep is writing (the registry is in WAL
-// mode).
+// mode). A run with several names in its sweep (identical configs) is one
+// line, "a = b"; a `running` run whose trainer is gone is shown `stale`.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -22,8 +23,9 @@ struct Options {
   bool show_ids = false;
 };
 
-std::string duration_text(const RunRecord& r) {
-  if (!r.started_at) return "";
+// A stale run has no end time: its time is unknown, not still counting.
+std::string duration_text(const RunRecord& r, bool stale) {
+  if (!r.started_at || (stale && !r.ended_at)) return "";
   double end = r.ended_at ? *r.ended_at : static_cast<double>(std::time(nullptr));
   long s = std::lround(end - *r.started_at);
   char buf[32];
@@ -61,9 +63,14 @@ void run(const Options& o) {
   std::vector<std::vector<std::string>> rows = {
       {"sweep", "run", o.show_ids ? "id" : "id (short)", "target", "status", "step", "time", "tokens/s",
        "final losses", "notes"}};
-  size_t counts[4] = {0, 0, 0, 0};
+  size_t counts[5] = {0, 0, 0, 0, 0}, stale_runs = 0;
   for (const auto& r : runs) {
+    // The registry says running, but its trainer is gone (its sweep was killed).
+    const bool stale = r.trainer_gone();
     ++counts[static_cast<int>(r.status)];
+    stale_runs += stale;
+    std::string name = r.name;
+    for (const auto& alias : r.aliases) name += " = " + alias;
     std::string losses;
     for (const auto& [split, m] : r.final_metrics) {
       char buf[96];
@@ -73,18 +80,29 @@ void run(const Options& o) {
     std::string notes;
     if (!r.branched_from.empty())
       notes = "branched from " + r.branched_from.substr(0, 12) + " @ step " + std::to_string(r.branch_step);
+    if (stale)
+      notes += (notes.empty() ? "" : "; ") + std::string("pid ") + std::to_string(r.pid) +
+               " gone: rerun the sweep to resume";
+    else if (r.status == RunStatus::running && r.pid > 0)
+      notes += (notes.empty() ? "" : "; ") + std::string("pid ") + std::to_string(r.pid) + " on " + r.host;
     if (!r.error.empty()) notes += (notes.empty() ? "" : "; ") + r.error.substr(0, 100);
     char tps[32] = "";
     if (r.tokens_per_s) std::snprintf(tps, sizeof tps, "%.0f", *r.tokens_per_s);
     TargetIdentity t = r.effective_target();
     std::string target = o.show_ids ? t.label() : (t.domain.empty() ? t.source : t.domain);
-    rows.push_back({r.sweep, r.name, o.show_ids ? r.id : r.id.substr(0, 12),
-                    target.empty() ? "-" : target, run_status_name(r.status),
-                    std::to_string(r.step), duration_text(r), tps, losses, notes});
+    rows.push_back({r.sweep, name, o.show_ids ? r.id : r.id.substr(0, 12), target.empty() ? "-" : target,
+                    stale ? "stale" : run_status_name(r.status), std::to_string(r.step), duration_text(r, stale),
+                    tps, losses, notes});
   }
   print_table(rows);
-  std::printf("%zu runs: %zu done, %zu running, %zu queued, %zu failed  (%s)\n", runs.size(), counts[2],
-              counts[1], counts[0], counts[3], o.db.c_str());
+  const auto count = [&](RunStatus s) { return counts[static_cast<int>(s)]; };
+  // Interrupted and stale runs are named only when there are some.
+  std::string rare;
+  if (count(RunStatus::interrupted)) rare += ", " + std::to_string(count(RunStatus::interrupted)) + " interrupted";
+  if (stale_runs) rare += ", " + std::to_string(stale_runs) + " stale (trainer gone)";
+  std::printf("%zu runs: %zu done, %zu running, %zu queued, %zu failed%s  (%s)\n", runs.size(),
+              count(RunStatus::done), count(RunStatus::running) - stale_runs, count(RunStatus::queued),
+              count(RunStatus::failed), rare.c_str(), o.db.c_str());
 }
 
 void setup(CLI::App& app) {
@@ -93,7 +111,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--db", opts->db, "Run registry (SQLite)")->capture_default_str();
   cmd->add_option("--sweep", opts->sweep, "Only runs of this sweep");
   cmd->add_option("--status", opts->status, "Only runs with this status")
-      ->check(CLI::IsMember({"queued", "running", "done", "failed"}));
+      ->check(CLI::IsMember({"queued", "running", "done", "failed", "interrupted"}));
   cmd->add_option("--target", opts->target,
                   "Only runs on this target: its domain (math), store path, or validation split name");
   cmd->add_flag("--ids", opts->show_ids, "Print full run ids (and target stores)");

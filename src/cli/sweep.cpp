@@ -9,6 +9,7 @@
 #include "sweep/sweep_file.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/stop_signals.h"
 
 namespace {
 
@@ -37,9 +38,19 @@ void run(SweepArgs& args) {
   args.options.registry = args.registry;
   args.options.runs_dir = args.runs_dir;
   args.options.share_prefixes = !args.no_share;
+  // SIGTERM, SIGINT, SIGHUP: forwarded to the trainers, whose runs end `interrupted`.
+  args.options.stop_signal = &replay::install_stop_handlers();
   auto summary = replay::sweep::run_sweep(spec, args.options);
-  std::fprintf(stderr, "sweep %s: %d runs, %d done now, %d skipped (already done), %d failed\n",
-               spec.name.c_str(), summary.runs, summary.done, summary.skipped, summary.failed);
+  // Names and runs differ when several names resolve to one config.
+  const std::string counted = summary.names == summary.runs
+                                  ? std::to_string(summary.runs) + " runs"
+                                  : std::to_string(summary.names) + " names, " + std::to_string(summary.runs) + " runs";
+  std::fprintf(stderr, "sweep %s: %s, %d done now, %d skipped (already done), %d done by another process, %d failed\n",
+               spec.name.c_str(), counted.c_str(), summary.done, summary.skipped, summary.reused, summary.failed);
+  // A trainer stopped by a signal sent to it alone (not to the sweep): not a
+  // failure, but the sweep is not complete either.
+  if (summary.interrupted > 0 && summary.failed == 0)
+    throw replay::Error(std::to_string(summary.interrupted) + " run(s) interrupted: rerun the sweep to resume them");
   if (summary.failed > 0) throw replay::Error(std::to_string(summary.failed) + " run(s) failed: see `replay runs --sweep " + spec.name + "`");
 }
 
@@ -50,7 +61,8 @@ void setup(CLI::App& app) {
       "Run a sweep: a base run config plus groups of overrides (grid and zipped axes). Each run is "
       "content-addressed (runs/<hash>), recorded in the SQLite registry; finished runs are "
       "skipped, interrupted ones resume, and runs with identical first steps branch from one "
-      "checkpoint.");
+      "checkpoint. Names with identical configs are one run. SIGTERM/SIGINT/SIGHUP stop the trainers "
+      "with a checkpoint (runs `interrupted`; rerun to resume).");
   cmd->add_option("sweep", args->file, "Sweep file (TOML), e.g. configs/micro/mid_training.toml")
       ->required()
       ->check(CLI::ExistingFile);

@@ -1,7 +1,4 @@
 // `replay train run.toml`: resolve the run config, then train (or resume).
-#include <signal.h>
-
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -11,6 +8,7 @@
 #include "run/run_config.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/stop_signals.h"
 
 namespace {
 
@@ -23,24 +21,6 @@ struct TrainArgs {
   int64_t branch_at = 0;
 };
 
-// SIGTERM (schedulers, kill) and SIGINT (Ctrl-C) ask the trainer to stop
-// after the step in progress, with a checkpoint. The handler only stores the
-// signal number (async-signal-safe); SA_RESETHAND makes a second signal
-// end the process at once, for a user who cannot wait for the step.
-std::atomic<int> stop_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
-
-void request_stop(int signal) { stop_signal.store(signal); }
-
-void install_stop_handlers() {
-  struct sigaction action = {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND | SA_RESTART;
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-}
-
 void run(const TrainArgs& args) {
   replay::run::RunConfig config = replay::run::load_run_config(args.config, args.overrides);
   if (args.print_config) {
@@ -52,8 +32,8 @@ void run(const TrainArgs& args) {
                                           : replay::train::ResumeMode::automatic;
   options.publish_prefix_at = {args.publish_prefix_at.begin(), args.publish_prefix_at.end()};
   options.branch_at = args.branch_at;
-  options.stop_signal = &stop_signal;
-  install_stop_handlers();
+  // SIGTERM, SIGINT, SIGHUP: stop after the step in progress, with a checkpoint.
+  options.stop_signal = &replay::install_stop_handlers();
   auto result = replay::train::train(config, options);
   std::string line = "done: " + std::to_string(result.steps) + " steps";
   for (const auto& [name, loss] : result.final_eval) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "analysis/report.h"
 #include "run/layout.h"
@@ -12,6 +13,7 @@
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
+#include "util/interrupted.h"
 #include "util/process.h"
 
 namespace replay::sweep {
@@ -30,7 +32,9 @@ using Clock = std::chrono::steady_clock;
 
 // Runs one of replay's own subcommands, echoing it, so the user sees (and
 // can rerun) exactly what the demo does to build each missing piece.
-void run_self(const std::vector<std::string>& args) {
+// A stop signal is passed on to the step (once: it may have had it from the
+// terminal too) and ends the demo when the step has stopped.
+void run_self(const std::vector<std::string>& args, const std::atomic<int>* stop_signal) {
   std::vector<std::string> argv = {process::self_executable().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string shown = "replay";
@@ -38,8 +42,13 @@ void run_self(const std::vector<std::string>& args) {
   std::fprintf(stderr, "demo: %s\n", shown.c_str());
   std::fflush(stderr);
   pid_t pid = process::spawn(argv);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  int status = 0, forwarded = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    const int signal = stop_signal ? stop_signal->load() : 0;
+    if (signal && !forwarded) ::kill(pid, forwarded = signal);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (forwarded) throw Interrupted("demo stopped by signal " + std::to_string(forwarded) + " during: " + shown, forwarded);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("demo step failed: " + shown);
 }
 
@@ -61,7 +70,7 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
     corpus_cmd.insert(corpus_cmd.end(), {"--domain", d});
     missing_corpus = true;
   }
-  if (missing_corpus) run_self(corpus_cmd);
+  if (missing_corpus) run_self(corpus_cmd, o.stop_signal);
 
   if (!stdfs::exists(tokenizer)) {
     // Trained on a sample of every domain that exists, so one tokenizer serves all targets.
@@ -73,12 +82,13 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
       if (entry.path().string().ends_with(".jsonl.zst")) inputs.push_back(entry.path().string());
     std::sort(inputs.begin(), inputs.end());
     cmd.insert(cmd.end(), inputs.begin(), inputs.end());
-    run_self(cmd);
+    run_self(cmd, o.stop_signal);
   }
   for (const auto& d : needed) {
     if (stdfs::exists(stores / d / store::kManifestName)) continue;
     run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kMicroSeqLen),
-              "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()});
+              "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()},
+             o.stop_signal);
   }
 }
 
@@ -105,10 +115,11 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       options.registry = registry;
       options.runs_dir = o.runs;
       options.jobs = o.jobs;
+      options.stop_signal = o.stop_signal;
       SweepSummary summary = run_sweep(spec, options);
-      if (summary.failed > 0)
-        throw Error(std::to_string(summary.failed) + " run(s) of sweep " + spec.name +
-                    " failed: see `replay runs --sweep " + spec.name + "`");
+      if (summary.failed + summary.interrupted > 0)
+        throw Error(std::to_string(summary.failed + summary.interrupted) + " run(s) of sweep " + spec.name +
+                    " failed or were interrupted (rerun to resume): see `replay runs --sweep " + spec.name + "`");
     }
     analysis::Registry reg(registry, false);
     for (const auto& name : sweep_names) {

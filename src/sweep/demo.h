@@ -5,6 +5,7 @@
 // the report. Everything it produces is content-addressed or checked for
 // existence, so an interrupted demo continues where it stopped.
 #pragma once
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct DemoOptions {
   std::filesystem::path root = ".";             // repository root (configs/, corpora/)
   std::filesystem::path data = "data";
   std::filesystem::path runs = run::kDefaultRunsDir;
+  // Set to a signal number to stop (util/stop_signals.h): forwarded to the
+  // step or trainers at work, then replay::Interrupted. Null: never.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 // Returns the report directories written, one per target domain.

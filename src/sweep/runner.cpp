@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -19,7 +21,10 @@
 #include "run/state_key.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/file_lock.h"
+#include "util/interrupted.h"
 #include "util/process.h"
+#include "util/stop_signals.h"
 
 namespace replay::sweep {
 
@@ -27,8 +32,10 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
+// One run to train: every name of the sweep whose config resolves to the
+// same content hash is this one run (one run folder, one trainer).
 struct PlannedRun {
-  const RunSpec* spec = nullptr;
+  std::vector<const RunSpec*> specs;     // its names in the sweep, in sweep order
   run::RunConfig config;
   std::string id;
   stdfs::path dir;
@@ -36,6 +43,14 @@ struct PlannedRun {
   int64_t branch_at = 0;                 // start from the root's published prefix
   int parent = -1;                       // index of the run that publishes it
   std::set<int64_t> publish_at;          // prefixes this run publishes for others
+
+  const RunSpec& spec() const { return *specs.front(); }
+  // "a" or, for one config under several names, "a = b".
+  std::string label() const {
+    std::string text;
+    for (const RunSpec* s : specs) text += (text.empty() ? "" : " = ") + s->name;
+    return text;
+  }
 };
 
 std::string number(double value) {
@@ -102,7 +117,7 @@ void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
 std::vector<std::string> train_command(const SweepSpec& sweep, const PlannedRun& run,
                                        const stdfs::path& binary, int threads) {
   std::vector<std::string> argv = {binary.string(), "train", sweep.base.string()};
-  for (const auto& o : run.spec->overrides) {
+  for (const auto& o : run.spec().overrides) {
     argv.push_back("--set");
     argv.push_back(o);
   }
@@ -157,38 +172,55 @@ std::string failure_reason(const stdfs::path& log, int status) {
   return code + (why.empty() ? "" : ": " + why) + " (log: " + log.string() + ")";
 }
 
-// Resolves every run first and adds it to the registry: a bad config stops
-// the sweep before any training.
-std::vector<PlannedRun> resolve_runs(const SweepSpec& sweep, const SweepOptions& options,
-                                     analysis::Registry& registry) {
+// Resolves every run before anything is written: a bad config refuses the
+// sweep and leaves the registry as it was. Names that resolve to the same
+// config become one run.
+std::vector<PlannedRun> resolve_runs(const SweepSpec& sweep, const SweepOptions& options) {
   std::vector<PlannedRun> runs;
-  runs.reserve(sweep.runs.size());
+  std::map<std::string, size_t> by_id;
   for (const RunSpec& spec : sweep.runs) {
-    PlannedRun run;
-    run.spec = &spec;
+    run::RunConfig config;
     try {
-      run.config = run::load_run_config(sweep.base, spec.overrides);
+      config = run::load_run_config(sweep.base, spec.overrides);
     } catch (const Error& e) {
       throw Error(sweep.file.string() + ": run '" + spec.name + "': " + e.what());
     }
-    run.id = run.config.content_hash;
+    auto [it, is_new] = by_id.emplace(config.content_hash, runs.size());
+    if (!is_new) {
+      runs[it->second].specs.push_back(&spec);
+      continue;
+    }
+    PlannedRun run;
+    run.specs = {&spec};
+    run.id = config.content_hash;
     run.dir = run::run_dir_for(options.runs_dir, run.id);
-    analysis::NewRun entry{run.config.resolved.dump(2), run.id, sweep.name, spec.name,
-                           tags_for(spec, run.config), stdfs::absolute(run.dir).string(),
-                           target_of(run.config)};
-    registry.add_run(entry);
-    auto record = registry.get_run(run.id);
-    run.done = record.status == analysis::RunStatus::done;
-    if (record.status == analysis::RunStatus::failed && !options.retry_failed) run.done = true;
+    run.config = std::move(config);
     runs.push_back(std::move(run));
   }
   return runs;
+}
+
+// Adds every run under all its names in one transaction, then reads which
+// are already done (a rerun skips them).
+void register_runs(const SweepSpec& sweep, const SweepOptions& options, std::vector<PlannedRun>& runs,
+                   analysis::Registry& registry) {
+  std::vector<analysis::NewRun> entries;
+  for (const PlannedRun& run : runs)
+    for (const RunSpec* spec : run.specs)
+      entries.push_back({run.config.resolved.dump(2), run.id, sweep.name, spec->name, tags_for(*spec, run.config),
+                         stdfs::absolute(run.dir).string(), target_of(run.config)});
+  registry.add_runs(entries);
+  for (PlannedRun& run : runs) {
+    const auto status = registry.get_run(run.id).status;
+    run.done = status == analysis::RunStatus::done || (status == analysis::RunStatus::failed && !options.retry_failed);
+  }
 }
 
 SweepSummary summarize(const std::vector<PlannedRun>& runs) {
   SweepSummary summary;
   summary.runs = static_cast<int>(runs.size());
   for (const auto& run : runs) {
+    summary.names += static_cast<int>(run.specs.size());
     summary.steps_total += run.config.settings.train.steps;
     if (run.done) ++summary.skipped;
     if (run.branch_at > 0) {
@@ -199,14 +231,26 @@ SweepSummary summarize(const std::vector<PlannedRun>& runs) {
   return summary;
 }
 
+// How often the sweep looks at its trainers, the stop flag and the locks of
+// runs another process is computing: short enough to forward a Ctrl-C at
+// once, long enough to cost nothing beside training.
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+// The exit code of a child as a shell reports it (128 + signal if killed).
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
 // Runs the runs that are not done as `replay train` processes, at most
 // `jobs` at a time, each one after the run whose prefix it branches from.
+// Only one trainer per run folder: a run whose folder another process holds
+// (another sweep's trainer) is waited for, then reused if that finished it.
+// A stop signal is forwarded to the trainers, which save a checkpoint; their
+// runs are recorded `interrupted` and the sweep ends with replay::Interrupted.
 class Execution {
  public:
   Execution(const SweepSpec& sweep, const SweepOptions& options, analysis::Registry& registry,
             std::vector<PlannedRun>& runs, SweepSummary& summary)
       : sweep_(sweep), options_(options), registry_(registry), runs_(runs), summary_(summary),
-        state_(runs.size(), waiting) {
+        state_(runs.size(), waiting), host_(process::host_name()) {
     jobs_ = std::max(1, options.jobs);
     const int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
     threads_per_job_ = std::max(1, cores / jobs_);
@@ -219,67 +263,157 @@ class Execution {
 
   void run() {
     start_ = std::chrono::steady_clock::now();
-    while (finished_ < to_run_) {
+    while (finished_ < to_run_ && !stop_requested()) {
       for (size_t i = 0; i < runs_.size() && static_cast<int>(running_.size()) < jobs_; ++i)
-        if (ready(i)) start(i);
-      int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, 0);
-      if (pid < 0) throw Error("lost track of the training processes");
-      auto it = running_.find(pid);
-      if (it == running_.end()) continue;
-      const size_t i = it->second;
-      running_.erase(it);
-      finish(i, status);
+        if (ready(i)) try_start(i);
+      if (!reap(WNOHANG)) std::this_thread::sleep_for(kPollInterval);
     }
+    if (const int signal = stop_requested()) stop(signal);
   }
 
  private:
-  enum State { waiting, started, finished };
+  enum State { waiting, busy, started, finished };  // busy: another process holds its folder
+
+  int stop_requested() const { return options_.stop_signal ? options_.stop_signal->load() : 0; }
 
   bool ready(size_t i) const {
-    return state_[i] == waiting && (runs_[i].parent < 0 || state_[static_cast<size_t>(runs_[i].parent)] == finished);
+    return (state_[i] == waiting || state_[i] == busy) &&
+           (runs_[i].parent < 0 || state_[static_cast<size_t>(runs_[i].parent)] == finished);
   }
 
   void say(const std::string& text) const {
     if (options_.console) std::fprintf(options_.console, "%s\n", text.c_str());
   }
 
+  // The folder's lock is probed (and let go) before spawning: a held one
+  // means another process's trainer works there, and a second one would be
+  // refused. The registry is read again: that process may have finished it.
+  void try_start(size_t i) {
+    PlannedRun& run = runs_[i];
+    stdfs::create_directories(run.dir);
+    {
+      fs::FileLock probe(run.dir / run::kLockFile);
+      if (!probe.held()) return wait_for_holder(i, probe.holder_pid());
+    }
+    if (registry_.get_run(run.id).status == analysis::RunStatus::done) return reuse(i);
+    // The holder's trainer lets go of the folder when it exits, before its
+    // sweep records the run done: the folder's summary says it completed.
+    if (state_[i] == busy && stdfs::exists(run.dir / run::kSummaryFile)) return reuse(i);
+    start(i);
+  }
+
+  void wait_for_holder(size_t i, long holder) {
+    if (state_[i] == busy) return;  // said once
+    state_[i] = busy;
+    say(runs_[i].label() + ": being computed by " + (holder > 0 ? "PID " + std::to_string(holder) : "another process") +
+        " (" + runs_[i].dir.string() + "), waiting");
+  }
+
+  void reuse(size_t i) {
+    const PlannedRun& run = runs_[i];
+    if (registry_.get_run(run.id).status != analysis::RunStatus::done) {
+      std::optional<double> tokens_per_s;
+      if (stdfs::exists(run.dir / run::kMetricsFile)) {
+        const analysis::RunMetrics metrics = analysis::read_metrics(run.dir / run::kMetricsFile);
+        registry_.import_metrics(run.id, metrics);
+        tokens_per_s = metrics.median_tokens_per_s();
+      }
+      registry_.mark_done(run.id, tokens_per_s);
+    }
+    state_[i] = finished;
+    ++finished_;
+    ++summary_.reused;
+    say("[" + std::to_string(finished_) + "/" + std::to_string(to_run_) + "] " + runs_[i].label() +
+        ": done by another process, reusing its result");
+  }
+
   void start(size_t i) {
     PlannedRun& run = runs_[i];
-    registry_.mark_running(run.id);
-    const pid_t pid = process::spawn(train_command(sweep_, run, binary_, threads_per_job_), run.dir / run::kTrainLog);
+    process::SpawnOptions spawn{run.dir / run::kTrainLog, /*own_process_group=*/true};
+    const pid_t pid = process::spawn(train_command(sweep_, run, binary_, threads_per_job_), spawn);
     running_[pid] = i;
     state_[i] = started;
+    registry_.mark_running(run.id, pid, host_);
     say("[" + std::to_string(finished_ + running_.size()) + "/" + std::to_string(to_run_) + "] start " +
-        run.spec->name + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
+        run.label() + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
         " -> " + run.dir.string());
   }
 
+  // Collects one ended trainer; false when none has ended (WNOHANG) or none runs.
+  bool reap(int flags) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, flags);
+    if (pid == 0 || (pid < 0 && errno == ECHILD)) return false;
+    if (pid < 0) {
+      if (errno == EINTR) return true;
+      throw Error("lost track of the training processes: waitpid: " + std::string(std::strerror(errno)));
+    }
+    auto it = running_.find(pid);
+    if (it == running_.end()) return true;
+    const size_t i = it->second;
+    running_.erase(it);
+    finish(i, status);
+    return true;
+  }
+
   void finish(size_t i, int status) {
+    PlannedRun& run = runs_[i];
+    const int code = exit_code_of(status);
+    if (code == fs::kLockHeldExit) return refused(i);
     state_[i] = finished;
     ++finished_;
-    PlannedRun& run = runs_[i];
     const stdfs::path metrics_file = run.dir / run::kMetricsFile;
     std::optional<analysis::RunMetrics> metrics;
     if (stdfs::exists(metrics_file)) {
       metrics = analysis::read_metrics(metrics_file);
       registry_.import_metrics(run.id, *metrics);
     }
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (ok) {
+    const char* outcome = "done";
+    if (code == 0) {
       record_success(run, metrics ? metrics->median_tokens_per_s() : std::nullopt);
+    } else if (stopped_by_signal(code)) {
+      outcome = "interrupted";
+      registry_.mark_interrupted(run.id, failure_reason(run.dir / run::kTrainLog, status));
+      ++summary_.interrupted;
     } else {
+      outcome = "FAILED";
       const std::string why = failure_reason(run.dir / run::kTrainLog, status);
       registry_.mark_failed(run.id, why);
       ++summary_.failed;
-      say("failed: " + run.spec->name + ": " + why);
+      say("failed: " + run.label() + ": " + why);
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double eta = elapsed / static_cast<double>(finished_) * static_cast<double>(to_run_ - finished_);
     char line[256];
-    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished_, to_run_,
-                  ok ? "done" : "FAILED", run.spec->name.c_str(), elapsed, eta);
+    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished_, to_run_, outcome,
+                  run.label().c_str(), elapsed, eta);
     say(line);
+  }
+
+  // Another process took the folder between the probe and the trainer's own
+  // lock: wait for it like for any holder, and record it as the run's trainer.
+  // Busy even when the holder is already gone: what it left (a completed
+  // run) is checked before starting again.
+  void refused(size_t i) {
+    fs::FileLock probe(runs_[i].dir / run::kLockFile);
+    const long holder = probe.held() ? 0 : probe.holder_pid();
+    if (!probe.held()) registry_.mark_running(runs_[i].id, holder, host_);
+    state_[i] = waiting;
+    wait_for_holder(i, holder);
+  }
+
+  // Forwards the stop to every trainer, waits for their checkpoints, then
+  // ends the sweep: a rerun resumes what was interrupted and starts the rest.
+  [[noreturn]] void stop(int signal) {
+    say("sweep " + sweep_.name + ": stopped by signal " + std::to_string(signal) + ", stopping " +
+        std::to_string(running_.size()) + " trainer(s) at their next step");
+    for (const auto& [pid, i] : running_) ::kill(pid, signal);
+    while (!running_.empty()) reap(0);
+    const size_t not_started = to_run_ - finished_;
+    throw Interrupted("sweep " + sweep_.name + " stopped by signal " + std::to_string(signal) + ": " +
+                          std::to_string(summary_.interrupted) + " run(s) interrupted with a checkpoint, " +
+                          std::to_string(not_started) + " not started; rerun the sweep to resume",
+                      signal);
   }
 
   // The trainer leaves kBranchFile only when it really started from a shared
@@ -291,9 +425,9 @@ class Execution {
     if (run.branch_at > 0 && started_at == run.branch_at) {
       registry_.record_branch(run.id, runs_[static_cast<size_t>(run.parent)].id, run.branch_at);
     } else if (started_at > 0) {
-      say("note: " + run.spec->name + " started from a shared state after step " + std::to_string(started_at));
+      say("note: " + run.label() + " started from a shared state after step " + std::to_string(started_at));
     } else if (run.branch_at > 0) {
-      say("note: " + run.spec->name + " found no shared prefix and trained from scratch");
+      say("note: " + run.label() + " found no shared prefix and trained from scratch");
     }
     registry_.mark_done(run.id, tokens_per_s);
     ++summary_.done;
@@ -309,22 +443,35 @@ class Execution {
   size_t finished_ = 0, to_run_ = 0;
   int jobs_ = 1, threads_per_job_ = 1;
   stdfs::path binary_;
+  std::string host_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// "a = b, c = d": the names that share a run, or "" when every name has its own.
+std::string shared_names(const std::vector<PlannedRun>& runs) {
+  std::string text;
+  for (const auto& run : runs)
+    if (run.specs.size() > 1) text += (text.empty() ? "" : ", ") + run.label();
+  return text;
+}
 
 }  // namespace
 
 SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
+  std::vector<PlannedRun> runs = resolve_runs(sweep, options);  // before the registry is touched
   analysis::Registry registry(options.registry);
-  std::vector<PlannedRun> runs = resolve_runs(sweep, options, registry);
+  register_runs(sweep, options, runs, registry);
   if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);
   SweepSummary summary = summarize(runs);
   if (options.console) {
+    const std::string shared = shared_names(runs);
     std::fprintf(options.console,
-                 "sweep %s: %d runs, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
+                 "sweep %s: %d runs%s, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
                  "recomputed)\n",
-                 sweep.name.c_str(), summary.runs, summary.skipped, summary.branched,
-                 static_cast<long long>(summary.steps_shared), static_cast<long long>(summary.steps_total));
+                 sweep.name.c_str(), summary.runs,
+                 shared.empty() ? "" : (" for " + std::to_string(summary.names) + " names (" + shared + ")").c_str(),
+                 summary.skipped, summary.branched, static_cast<long long>(summary.steps_shared),
+                 static_cast<long long>(summary.steps_total));
   }
   Execution(sweep, options, registry, runs, summary).run();
   return summary;

@@ -3,7 +3,24 @@
 // ones resume from their checkpoints, failures are recorded and do not stop
 // the others, and runs whose first steps are identical branch from one
 // published checkpoint instead of recomputing them (run/state_key.h).
+//
+// Every run is resolved before anything is written: one bad config refuses
+// the sweep with the registry untouched; then all runs are added in one
+// transaction. Names whose configs resolve to the same content hash are one
+// run (one folder, one trainer) with several names (registry aliases).
+//
+// One trainer per run folder, also across sweeps: a run whose folder lock
+// (run/layout.h kLockFile) another process holds is waited for ("being
+// computed by PID N, waiting") and reused if that process finished it;
+// otherwise it is trained (resumed) once the folder is free.
+//
+// A stop (options.stop_signal: SIGTERM, SIGINT, SIGHUP) is forwarded to the
+// running trainers, which save a checkpoint; their runs are recorded
+// `interrupted` and run_sweep throws replay::Interrupted (exit 128 + signal).
+// Trainers run in their own process group (a Ctrl-C reaches them once,
+// through the sweep) and die with the sweep (PR_SET_PDEATHSIG).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -25,10 +42,16 @@ struct SweepOptions {
   bool retry_failed = true;                 // rerun runs that failed before
   std::filesystem::path replay_binary;      // default: this executable
   std::FILE* console = stderr;
+  // Set to a signal number to stop the sweep (util/stop_signals.h); null: never.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 struct SweepSummary {
-  int runs = 0, done = 0, failed = 0, skipped = 0, branched = 0;
+  int runs = 0;   // distinct configs: one run folder, one trainer each
+  int names = 0;  // names in the sweep file (several may share a run)
+  int done = 0, failed = 0, skipped = 0, branched = 0;
+  int reused = 0;       // finished meanwhile by another process (another sweep)
+  int interrupted = 0;  // stopped by a signal (a rerun resumes them)
   int64_t steps_total = 0;   // steps of all runs of the sweep
   int64_t steps_shared = 0;  // steps not recomputed thanks to prefix sharing
 };

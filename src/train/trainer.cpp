@@ -296,7 +296,8 @@ void Trainer::lock_run_folder() {
   fs::FileLock lock(out_ / run::kLockFile);
   if (!lock.held()) {
     const std::string pid = lock.holder_pid() > 0 ? "pid " + std::to_string(lock.holder_pid()) : "pid unknown";
-    throw Error(out_.string() + " is in use by replay train (" + pid + "); wait for it or use another out");
+    throw fs::LockHeld(out_.string() + " is in use by replay train (" + pid + "); wait for it or use another out",
+                       lock.holder_pid());
   }
   lock_.emplace(std::move(lock));
 }

@@ -9,8 +9,24 @@
 // while the second still holds the old one).
 #pragma once
 #include <filesystem>
+#include <string>
+
+#include "util/error.h"
 
 namespace replay::fs {
+
+// The exit code of a replay process refused because another process holds
+// its lock (EX_TEMPFAIL): a parent (a sweep) tells "busy, wait and retry"
+// from a failure by it.
+inline constexpr int kLockHeldExit = 75;
+
+// Thrown when a lock is held by another process; the CLI exits with
+// kLockHeldExit.
+class LockHeld : public Error {
+ public:
+  LockHeld(const std::string& message, long holder_pid) : Error(message), holder_pid(holder_pid) {}
+  const long holder_pid;  // 0 when unknown
+};
 
 class FileLock {
  public:

@@ -13,6 +13,7 @@
 #include "analysis/registry.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 namespace stdfs = std::filesystem;
 using namespace replay::analysis;
@@ -348,4 +349,90 @@ TEST(Registry, RecordsEachRunsTargetIdentity) {
   EXPECT_NE(copy.key(), math.key());
   EXPECT_TRUE(TargetIdentity{}.empty());
   EXPECT_EQ(TargetIdentity{}.key(), "");
+}
+
+namespace {
+
+// A registry file as schema version 2 wrote it: version 1 plus the target
+// columns; statuses without 'interrupted', no trainer columns, no aliases.
+void write_v2_registry(const stdfs::path& path) {
+  write_v1_registry(path);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* sql = R"sql(
+ALTER TABLE runs ADD COLUMN target_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_store TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN target_manifest TEXT NOT NULL DEFAULT '';
+INSERT INTO runs(id, config, status, created_at, started_at, branched_from, branch_step, target_store,
+                 target_manifest) VALUES('old2', 'config old2', 'running', 2.0, 3.0, 'old1', 7, '/s/math', 'aa');
+INSERT INTO sweep_runs VALUES('s', 'old2', 'mid', '{"family":"mid-training"}', 1);
+INSERT INTO evals VALUES('old2', 'target', 20, 200, 2.5);
+PRAGMA user_version=2;
+)sql";
+  char* msg = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+// Version 2 -> 3 rebuilds the runs table (new status, trainer columns) with
+// every row, reference and eval kept; a reader reads a version-2 file as it is.
+TEST(Registry, VersionTwoFilesAreMigratedKeepingEveryRun) {
+  TempDir tmp("v2");
+  const auto path = tmp.path / "r.sqlite";
+  write_v2_registry(path);
+  {
+    Registry reader(path, /*create=*/false);
+    EXPECT_EQ(reader.schema_version(), 2);
+    auto runs = reader.list_runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_TRUE(runs[1].aliases.empty());
+    EXPECT_EQ(runs[1].pid, 0);
+    EXPECT_FALSE(runs[1].trainer_gone());  // no pid recorded: cannot tell
+  }
+  Registry writer(path);
+  EXPECT_EQ(writer.schema_version(), 3);
+  RunRecord old = writer.get_run("old2");
+  EXPECT_EQ(old.status, RunStatus::running);
+  EXPECT_EQ(old.branched_from, "old1");
+  EXPECT_EQ(old.branch_step, 7);
+  EXPECT_EQ(old.target.store, "/s/math");
+  EXPECT_DOUBLE_EQ(*old.started_at, 3.0);
+  EXPECT_DOUBLE_EQ(old.final_metrics.at("target").loss, 2.5);
+  EXPECT_EQ(old.tags.at("family"), "mid-training");
+  EXPECT_EQ(writer.get_run("old1").status, RunStatus::done);
+  // The new status and columns work on the migrated file, and foreign keys
+  // still hold (a branch from an unknown run is refused).
+  writer.mark_interrupted("old2", "stopped by signal 15");
+  EXPECT_EQ(writer.get_run("old2").status, RunStatus::interrupted);
+  writer.mark_running("old2", 4242, "elsewhere");
+  EXPECT_EQ(writer.get_run("old2").pid, 4242);
+  EXPECT_FALSE(writer.get_run("old2").trainer_gone());  // another host: cannot tell
+  EXPECT_THROW(writer.record_branch("old2", "nope", 1), replay::Error);
+  // A second name for the same run in one sweep is an alias; the first keeps its tags.
+  writer.add_run({"config old2", "old2", "s", "mid-copy", {{"family", "copy"}}, "", {}});
+  auto runs = writer.list_runs({});
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].name, "mid");
+  EXPECT_EQ(runs[1].aliases, std::vector<std::string>{"mid-copy"});
+  EXPECT_EQ(runs[1].tag("family"), "mid-training");
+  EXPECT_EQ(Registry(path, false).schema_version(), 3);
+}
+
+// A running run whose trainer's process is gone (on this host) is stale.
+TEST(Registry, ARunningRunWhoseTrainerIsGoneIsStale) {
+  TempDir tmp("stale");
+  Registry reg(tmp.path / "r.sqlite");
+  std::string id = reg.add_run({"cfg", "", "s", "x", {}, "", {}});
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // gone, reaped
+  reg.mark_running(id, ::getpid(), replay::process::host_name());
+  EXPECT_FALSE(reg.get_run(id).trainer_gone());
+  reg.mark_running(id, child, replay::process::host_name());
+  EXPECT_TRUE(reg.get_run(id).trainer_gone());
+  reg.mark_done(id);
+  EXPECT_FALSE(reg.get_run(id).trainer_gone());  // only a running run can be stale
 }

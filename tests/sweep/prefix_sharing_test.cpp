@@ -139,8 +139,10 @@ TEST_F(PrefixSharing, SweepKilledAsAWholeResumesToTheSameResults) {
   auto scratch = run("scratch", false);
   ASSERT_EQ(scratch.done, 2);
 
-  // `replay sweep` in its own process group, killed with every training
-  // process under it once the first run is part way.
+  // `replay sweep` in its own process group, SIGKILLed with that group once
+  // the first run is part way. Its trainers run in groups of their own and
+  // stop on their death signal (with a checkpoint); the rerun waits for any
+  // still saving.
   const stdfs::path dir = tmp_.path / "killed";
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
