@@ -41,7 +41,10 @@ done
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
 fi
-if [ ! -d tests/oracle/node_modules/gpt-tokenizer ]; then
+# npm ci again whenever the lock file changed since the last install (it
+# records the installed tree in node_modules/.package-lock.json).
+if [ ! -f tests/oracle/node_modules/.package-lock.json ] ||
+   [ tests/oracle/package-lock.json -nt tests/oracle/node_modules/.package-lock.json ]; then
   (cd tests/oracle && npm ci --silent --no-audit --no-fund)
 fi
 
