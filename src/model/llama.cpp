@@ -163,12 +163,49 @@ torch::Tensor LlamaImpl::block(const Layer& l, const torch::Tensor& x, const tor
   return y + at::linear(at::silu(gate_up[0]) * gate_up[1], w(l.w_down));
 }
 
+// The layer's forward runs without autograd keeping anything but its input
+// (and cos/sin, shared by all layers); backward runs it again with autograd
+// on and back-propagates through that copy. Like PyTorch's reentrant
+// checkpoint: the inner backward accumulates the layer's parameter gradients
+// itself and hands back the input's. No randomness in a layer, so nothing
+// needs replaying but the arithmetic. The model and layer travel as
+// integers because saved_data holds IValues only.
+struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& cos, const torch::Tensor& sin, int64_t model, int64_t layer) {
+    ctx->save_for_backward({x, cos, sin});
+    ctx->saved_data["model"] = model;
+    ctx->saved_data["layer"] = layer;
+    auto* self = reinterpret_cast<LlamaImpl*>(model);
+    return self->block(self->layers_[static_cast<size_t>(layer)], x, cos, sin);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto* self = reinterpret_cast<LlamaImpl*>(ctx->saved_data["model"].toInt());
+    const auto& layer = self->layers_[static_cast<size_t>(ctx->saved_data["layer"].toInt())];
+    torch::Tensor x = saved[0].detach().requires_grad_(true);
+    torch::Tensor y;
+    {
+      torch::AutoGradMode enable(true);
+      y = self->block(layer, x, saved[1], saved[2]);
+    }
+    torch::autograd::backward({y}, {grads[0]});
+    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 torch::Tensor LlamaImpl::hidden_states(const torch::Tensor& tokens_in) {
   const torch::Tensor tokens = check_tokens(tokens_in);
   const auto [cos, sin] = rotary_tables(tokens.size(1), tokens.device());
   // The residual stream stays fp32 whatever the compute dtype.
   torch::Tensor x = at::embedding(embed_, tokens);
-  for (const Layer& l : layers_) x = block(l, x, cos, sin);
+  const bool recompute = checkpointing_ && torch::GradMode::is_enabled();
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    x = recompute ? CheckpointedBlock::apply(x, cos, sin, reinterpret_cast<int64_t>(this), static_cast<int64_t>(i))
+                  : block(layers_[i], x, cos, sin);
+  }
   return ops::rms_norm(x, final_norm_, config_.norm_eps, compute_dtype_);
 }
 

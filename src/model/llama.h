@@ -22,6 +22,8 @@ namespace replay::model {
 // (parameters stay fp32 either way). Throws replay::Error for other names.
 torch::ScalarType compute_dtype_from_name(const std::string& name);
 
+struct CheckpointedBlock;  // llama.cpp: a decoder layer recomputed in backward
+
 class LlamaImpl : public torch::nn::Module {
  public:
   // Parameters initialized normal(0, init_std) (norm weights 1) from torch's
@@ -44,6 +46,11 @@ class LlamaImpl : public torch::nn::Module {
   void set_compute_dtype(torch::ScalarType dtype) { compute_dtype_ = dtype; }
   torch::ScalarType compute_dtype() const { return compute_dtype_; }
   void set_attention_path(ops::AttentionPath path) { attention_path_ = path; }
+  // Per-layer activation checkpointing: with gradients on, each decoder
+  // layer keeps only its input and runs again in backward. The recomputed
+  // forward is the same arithmetic, so the gradients are the same bit for
+  // bit; peak memory drops by the layers' activations (model/memory_plan.h).
+  void set_activation_checkpointing(bool on) { checkpointing_ = on; }
 
   // Weight decay grouping of the spec: norm weights and the token embedding
   // are not decayed, everything else (the LM head included) is.
@@ -63,6 +70,7 @@ class LlamaImpl : public torch::nn::Module {
   struct Layer {
     torch::Tensor attn_norm, wq, wk, wv, wo, mlp_norm, w_gate, w_up, w_down;
   };
+  friend struct CheckpointedBlock;
   torch::Tensor block(const Layer& layer, const torch::Tensor& x, const torch::Tensor& cos,
                       const torch::Tensor& sin);
   // cos/sin half tables [T, head_dim/2] (fp32), cached per length and device.
@@ -72,6 +80,7 @@ class LlamaImpl : public torch::nn::Module {
   ModelConfig config_;
   torch::ScalarType compute_dtype_ = torch::kFloat;
   ops::AttentionPath attention_path_ = ops::AttentionPath::automatic;
+  bool checkpointing_ = false;
   torch::Tensor embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   torch::Tensor cos_cache_, sin_cache_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "model/memory_plan.h"
 #include "store/manifest.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
@@ -145,14 +146,17 @@ std::vector<SourceStore> plan_sources(const RunConfig& rc, const Facts& facts) {
 // and activations in device memory, which this gate does not model.
 void check_memory(const RunConfig& rc) {
   if (rc.settings.device != "cpu") return;
-  const uint64_t need = estimate_training_memory(rc.model, rc.settings.microbatch(), rc.seq_len).total();
+  const uint64_t need = estimate_training_memory(rc.model, rc.settings.microbatch(), rc.seq_len,
+                                                 rc.settings.train.activation_checkpointing)
+                            .total();
   const uint64_t have = physical_memory_bytes();
   if (have > 0 && static_cast<double>(need) > kMemoryGateShare * static_cast<double>(have)) {
     throw Error(rc.file + ": this run needs about " + std::to_string(need >> 20) + " MiB (model " +
                 std::to_string(model::count_params(rc.model).total) + " parameters, train.microbatch " +
                 std::to_string(rc.settings.microbatch()) + " x " + std::to_string(rc.seq_len) +
                 " tokens), more than " + std::to_string(static_cast<int>(kMemoryGateShare * 100)) + "% of the machine's " +
-                std::to_string(have >> 20) + " MiB: lower train.microbatch or pick a smaller [model]");
+                std::to_string(have >> 20) + " MiB: lower train.microbatch, set train.activation_checkpointing = true or pick a smaller [model] "
+                "(`replay model memory` shows the terms)");
   }
 }
 
@@ -209,6 +213,7 @@ std::string content_hash_of(const RunConfig& rc) {
   nlohmann::json identity = rc.resolved;
   for (const char* where_and_how : {"out", "shared", "threads", "device", "compute_dtype"})
     identity.erase(where_and_how);
+  identity["train"].erase("activation_checkpointing");  // same gradients, bit for bit (llama_test)
   identity["numerics"] = rc.numerics();
   return hash::xxh128_hex(identity.dump());
 }
@@ -251,18 +256,14 @@ uint64_t physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
-MemoryEstimate estimate_training_memory(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len) {
+MemoryEstimate estimate_training_memory(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len,
+                                        bool checkpointing) {
   const auto params = static_cast<double>(model::count_params(m).total);
   const double tokens = static_cast<double>(microbatch) * static_cast<double>(seq_len);
   const double vocab = static_cast<double>(m.vocab_size), dim = static_cast<double>(m.dim);
-  const double qkv = static_cast<double>((m.n_heads + 2 * m.n_kv_heads) * m.head_dim);
-  // Floats kept per token per layer: norms and residuals (~8 D), q/k/v before
-  // and after rotary, MLP gate/up/activation/product (4 F), attention
-  // probabilities (heads x T on the explicit path).
-  const double per_token_layer = 8.0 * dim + 2.0 * qkv + 4.0 * static_cast<double>(m.ffn_dim) +
-                                 static_cast<double>(m.n_heads * seq_len);
+  // The CPU path keeps the attention probabilities (explicit attention).
   const double activation_floats =
-      tokens * static_cast<double>(m.n_layers) * per_token_layer + tokens * 4.0 * dim;
+      tokens * model::activation_floats_per_token(m, seq_len, /*fused_attention=*/false, checkpointing);
   const auto rows = static_cast<double>(model::loss_chunk_rows(m.vocab_size, microbatch * seq_len, false));
   MemoryEstimate e;
   e.runtime = uint64_t{280} << 20;

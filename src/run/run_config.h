@@ -112,10 +112,12 @@ struct MemoryEstimate {
   uint64_t vocab_tensors = 0;  // 8 x the [vocab, dim] fp32 tensor: the dense embedding gradient,
                                // the LM-head gradient buffer and the temporaries of the largest tensors
   uint64_t activations = 0;  // 1.12 x the floats autograd keeps for one microbatch
+                             // (model/memory_plan.h activation_floats_per_token)
   uint64_t loss = 0;         // 2.5 x one chunk of [rows, vocab] logits (model::loss_chunk_rows)
   uint64_t total() const { return runtime + state + vocab_tensors + activations + loss; }
 };
-MemoryEstimate estimate_training_memory(const model::ModelConfig& model, int64_t microbatch, int64_t seq_len);
+MemoryEstimate estimate_training_memory(const model::ModelConfig& model, int64_t microbatch, int64_t seq_len,
+                                        bool activation_checkpointing = false);
 
 // The memory gate (resolve_run's check_memory): a run is admitted when its
 // estimate is at most this share of physical memory. The other 15% is the

@@ -44,6 +44,7 @@ void parse_train(TomlReader r, TrainSettings& t) {
                 std::to_string(t.batch_size));
   }
   t.init_from = r.get_string("init_from", t.init_from);
+  t.activation_checkpointing = r.get_bool("activation_checkpointing", t.activation_checkpointing);
   r.finish();
 }
 
@@ -128,7 +129,8 @@ nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
   j["train"] = {{"steps", s.train.steps},
                 {"batch_size", s.train.batch_size},
                 {"microbatch", s.microbatch()},
-                {"init_from", s.train.init_from}};
+                {"init_from", s.train.init_from},
+                {"activation_checkpointing", s.train.activation_checkpointing}};
   j["optim"] = {{"lr", s.optim.lr},
                 {"beta1", s.optim.beta1},
                 {"beta2", s.optim.beta2},

@@ -354,6 +354,7 @@ TrainResult Trainer::run() {
   model_ = model::Llama(cfg_.model);
   model_->to(device_);
   model_->set_compute_dtype(model::compute_dtype_from_name(s_.compute_dtype));
+  model_->set_activation_checkpointing(s_.train.activation_checkpointing);
   optimizer_ = make_optimizer(model_, s_.optim);
   restore();
 
@@ -370,7 +371,8 @@ TrainResult Trainer::run() {
         (device_.is_cpu() ? std::to_string(threads_) + " threads" : device_.str()) + ", " +
         s_.compute_dtype + " compute" +
         (device_.is_cpu() ? ", peak memory about " +
-                                std::to_string(run::estimate_training_memory(cfg_.model, s_.microbatch(), cfg_.seq_len)
+                                std::to_string(run::estimate_training_memory(cfg_.model, s_.microbatch(), cfg_.seq_len,
+                                                                             s_.train.activation_checkpointing)
                                                    .total() >> 20) + " MiB"
                           : "") +
         " -> " + out_.string());

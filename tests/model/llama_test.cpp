@@ -268,6 +268,40 @@ TEST(Ops, TaskAttentionIsIndependentOfThreadCount) {
   for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << i;
 }
 
+// Recomputing each layer in backward is the same arithmetic: the same loss
+// and the same gradient of every parameter, bit for bit (the run identity
+// leaves train.activation_checkpointing out because of this), also when
+// gradients accumulate over two microbatches.
+TEST(Llama, ActivationCheckpointingGivesTheSameGradientsBitForBit) {
+  ModelConfig c = preset("tiny");
+  c.init_std = 0.1;
+  const Tensor tokens = random_tokens(4, 33, c.vocab_size, 3);
+  auto grads_of = [&](bool checkpointing, double& loss) {
+    torch::manual_seed(1);
+    Llama model(c);
+    model->set_activation_checkpointing(checkpointing);
+    loss = 0;
+    for (int64_t half = 0; half < 2; ++half) {
+      const Tensor l = model->loss(tokens.narrow(0, 2 * half, 2)) * 0.5;
+      loss += l.item<double>();
+      l.backward();
+    }
+    std::map<std::string, Tensor> grads;
+    for (auto& item : model->named_parameters()) grads[item.key()] = item.value().grad().clone();
+    return grads;
+  };
+  double plain_loss = 0, recomputed_loss = 0;
+  const auto plain = grads_of(false, plain_loss);
+  const auto recomputed = grads_of(true, recomputed_loss);
+  EXPECT_EQ(plain_loss, recomputed_loss);
+  ASSERT_EQ(plain.size(), recomputed.size());
+  for (const auto& [name, g] : plain) {
+    ASSERT_TRUE(recomputed.at(name).defined()) << name;
+    EXPECT_TRUE(torch::equal(g, recomputed.at(name))) << name << ": max diff "
+                                                      << (g - recomputed.at(name)).abs().max().item<double>();
+  }
+}
+
 TEST(Llama, DeterministicLossAcrossRuns) {
   auto run = [] {
     torch::manual_seed(11);
