@@ -3,7 +3,9 @@
 // Loads GPT-2 encoder.json + vocab.bpe, tiktoken rank files (r50k/p50k/
 // cl100k/o200k) and Hugging Face tokenizer.json (byte-level BPE, Llama 3
 // style); trains new vocabularies (train_bpe). Ids match tiktoken /
-// gpt-tokenizer exactly (tests/text/oracle_test.cpp checks against node).
+// gpt-tokenizer exactly (tests/text/oracle_test.cpp checks against node);
+// Meta's Llama-3 tokenizer.json matches @huggingface/tokenizers
+// (tests/text/llama3_test.cpp). docs/tokenizers.md has the overview.
 //
 // A Tokenizer is immutable and cheap to copy (shared state); every const
 // method is thread-safe. Encoding uses a per-thread cache of piece -> ids.
