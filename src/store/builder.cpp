@@ -69,6 +69,7 @@ class TokenizerPool {
     try {
       for (size_t i; (i = next_.fetch_add(1)) < texts_->size();) {
         (*out_)[i].clear();
+        if (tok_.bos_id) (*out_)[i].push_back(*tok_.bos_id);
         tok_.encode((*texts_)[i], (*out_)[i]);
       }
     } catch (...) {
@@ -161,6 +162,8 @@ void check_options(const BuildOptions& o, const TokenizerHandle& tok) {
     throw Error("tokenizer vocabulary size " + std::to_string(tok.vocab_size) + " is not usable");
   if (tok.eot_id >= tok.vocab_size)
     throw Error("end-of-text id " + std::to_string(tok.eot_id) + " is outside the vocabulary");
+  if (tok.bos_id && *tok.bos_id >= tok.vocab_size)
+    throw Error("beginning-of-sequence id " + std::to_string(*tok.bos_id) + " is outside the vocabulary");
 }
 
 // A build may replace an absent path, an empty folder or an older store.
@@ -358,6 +361,7 @@ Manifest manifest_header(const BuildOptions& o, const TokenizerHandle& tok, cons
   m.tokenizer_fingerprint = tok.fingerprint;
   m.vocab_size = tok.vocab_size;
   m.eot_id = tok.eot_id;
+  m.bos_id = tok.bos_id;
   m.seq_len = o.seq_len;
   m.token_bytes = token_bytes_for_vocab(tok.vocab_size);
   m.split_rule = {o.seed, o.val_sequences, o.val_max_fraction, 0, rule_description(o)};

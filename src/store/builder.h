@@ -1,7 +1,9 @@
 // Builds a token store from a stream of documents (see split_rule.h for the
 // validation rule and split_writer.h for packing). Each split's documents are
 // joined as  doc EOT doc EOT ...  (every document followed by the end-of-text
-// token) and cut into consecutive, non-overlapping sequences of seq_len
+// token), or  BOS doc EOT BOS doc EOT ...  when the tokenizer has a BOS (its
+// file's post_processor adds one, as Llama 3's does: the reference frames
+// each document that way) and cut into consecutive, non-overlapping sequences of seq_len
 // tokens; only the split's final tail shorter than seq_len is dropped.
 //
 // Streaming: documents are read in batches of about `batch_bytes`, tokenized
@@ -23,6 +25,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +46,7 @@ using OpenDocuments = std::function<std::unique_ptr<DocumentSource>()>;
 struct TokenizerHandle {
   std::function<void(std::string_view, std::vector<uint32_t>&)> encode;
   uint32_t eot_id = 0;
+  std::optional<uint32_t> bos_id;  // starts every document when set
   uint64_t vocab_size = 0;
   std::string fingerprint;
 };

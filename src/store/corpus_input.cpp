@@ -56,6 +56,7 @@ TokenizerHandle tokenizer_handle(const text::Tokenizer& tokenizer) {
     tokenizer.encode(text, out);
   };
   h.eot_id = tokenizer.eot_id();
+  if (tokenizer.has_bos()) h.bos_id = tokenizer.bos_id();
   h.vocab_size = tokenizer.vocab_size();
   h.fingerprint = tokenizer.fingerprint();
   return h;

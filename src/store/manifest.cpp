@@ -103,6 +103,7 @@ std::string manifest_to_json(const Manifest& m) {
       {"input_documents", m.input_documents},
       {"input_bytes", m.input_bytes},
   };
+  if (m.bos_id) j["tokenizer"]["bos_id"] = *m.bos_id;
   return j.dump(2) + "\n";
 }
 
@@ -125,6 +126,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& what) {
   m.vocab_size = need<uint64_t>(tok, "vocab_size", what);
   if (m.vocab_size == 0) throw Error(what + ": key \"tokenizer.vocab_size\" is 0");
   m.eot_id = need<uint32_t>(tok, "eot_id", what);
+  if (tok.contains("bos_id")) m.bos_id = need<uint32_t>(tok, "bos_id", what);
   m.seq_len = need<uint32_t>(j, "seq_len", what);
   m.token_bytes = need<uint32_t>(j, "token_bytes", what);
   const json& rule = need<json>(j, "split_rule", what);

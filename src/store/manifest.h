@@ -51,6 +51,9 @@ struct Manifest {
   std::string tokenizer_fingerprint;
   uint64_t vocab_size = 0;
   uint32_t eot_id = 0;
+  // Starts every document when the tokenizer has one (key "tokenizer.bos_id",
+  // absent otherwise, so stores without BOS keep their manifests).
+  std::optional<uint32_t> bos_id;
   uint32_t seq_len = 0;
   uint32_t token_bytes = 2;
   SplitRule split_rule;

@@ -142,6 +142,10 @@ std::string compute_fingerprint(const Model& m) {
     put_u32(s, std::get<1>(merges[i]));
     put_u32(s, std::get<2>(merges[i]));
   }
+  if (m.bos) {
+    s += "bos";
+    put_u32(s, *m.bos);
+  }
   return hash::xxh128_hex(s);
 }
 

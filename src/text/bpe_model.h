@@ -96,6 +96,7 @@ struct Model {
   std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> bytes_to_id;  // BPE tokens
   std::vector<SpecialToken> specials;
   std::optional<TokenId> eot;
+  std::optional<TokenId> bos;  // from the file's post_processor; a special token
   std::unique_ptr<Pretokenizer> pretokenizer;
   std::string fingerprint;
   uint64_t uid = 0;  // distinguishes models in per-thread caches

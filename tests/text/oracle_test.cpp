@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-
 #include "text/tokenizer.h"
 #include "text_test_support.h"
 
@@ -14,18 +12,6 @@ using namespace replay::text;
 using namespace replay::text::testing;
 
 namespace {
-
-std::string run_capture(const std::string& command) {
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {};
-  std::string out;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = ::pclose(pipe);
-  if (status != 0) ADD_FAILURE() << "command failed (status " << status << "): " << command;
-  return out;
-}
 
 std::vector<std::vector<TokenId>> oracle_ids(const std::string& encoding, const std::vector<Sample>& samples) {
   TempDir dir("oracle_" + encoding);

