@@ -315,10 +315,11 @@ void decode_rle_hybrid(const uint8_t* p, size_t n, int bit_width, size_t count, 
       if (values == 0) throw Error(what + " corrupt (empty bit-packed run)");
       if (values * bit_width / 8 > n - pos) throw Error(what + " truncated");
       for (uint64_t i = 0; i < values && out.size() < count; ++i) {
-        uint64_t bit = i * bit_width, v = 0;
-        for (int b = 0; b < bit_width; ++b, ++bit)
-          v |= uint64_t(p[pos + bit / 8] >> (bit % 8) & 1) << b;
-        out.push_back(uint32_t(v));
+        // A value spans at most 5 bytes (32 bits + a 7-bit offset).
+        const uint64_t bit = i * bit_width, first = bit / 8, end = (bit + bit_width + 7) / 8;
+        uint64_t word = 0;
+        for (uint64_t b = first; b < end; ++b) word |= uint64_t(p[pos + b]) << (8 * (b - first));
+        out.push_back(uint32_t((word >> (bit % 8)) & mask));
       }
       pos += values * bit_width / 8;
     } else {  // run: one value repeated
@@ -430,6 +431,8 @@ void ParquetReader::Impl::check_chunks() {
     if (g.num_rows < 0) fail("the row group has no chunk for this column");
     if (c.external) fail("column chunk stored in another file (file_path), not supported");
     if (c.path.size() != 1 || c.path[0] != column) fail("footer's path_in_schema does not match the schema");
+    if (c.num_values != g.num_rows)
+      fail("footer says " + std::to_string(c.num_values) + " values for " + std::to_string(g.num_rows) + " rows");
     if (c.codec != kUncompressed && c.codec != kSnappy && c.codec != kGzip && c.codec != kZstd)
       fail(std::string("compression ") + codec_name(c.codec) + " not supported (UNCOMPRESSED, SNAPPY, GZIP, ZSTD are)");
     int64_t start = c.dictionary_page_offset > 0 ? c.dictionary_page_offset : c.data_page_offset;
@@ -524,7 +527,10 @@ void ParquetReader::Impl::decode_dictionary(const PageHeader& h, const uint8_t* 
 }
 
 void ParquetReader::Impl::decode_data_page(const PageHeader& h, const uint8_t* data) {
-  if (h.num_values < 0) fail("negative value count in a page header");
+  // Bounded by the footer, so a corrupt header cannot ask for huge buffers.
+  if (h.num_values < 0 || h.num_values > meta.row_groups[group - 1].chunk.num_values - chunk_values)
+    fail("page ending at byte " + std::to_string(pos) + " claims " + std::to_string(h.num_values) +
+         " values, more than its column chunk has left");
   const bool v2 = h.type == kDataPageV2;
   if (v2 && (h.rep_levels_bytes != 0 || h.def_levels_bytes < 0 || h.def_levels_bytes > h.compressed_size ||
              h.def_levels_bytes > h.uncompressed_size))
@@ -556,6 +562,8 @@ void ParquetReader::Impl::decode_data_page(const PageHeader& h, const uint8_t* d
 }
 
 void ParquetReader::Impl::decode_values(const PageHeader& h, const uint8_t* p, size_t n, size_t non_null) {
+  if (h.encoding == kPlain && non_null > n / 4)
+    fail("PLAIN values truncated in the page ending at byte " + std::to_string(pos));
   values.reserve(non_null);
   if (h.encoding == kPlain) {
     size_t at = 0;
