@@ -27,6 +27,15 @@ FileKind kind_of(const stdfs::path& path) {
   return FileKind::other;
 }
 
+// In a folder walk, a bare ".json" is more often metadata (a Hugging Face
+// download's dataset_info.json, state.json) than documents: only compressed
+// ones (Dolma's .json.gz) are taken; named explicitly, any is read.
+bool is_walked_document(const stdfs::path& path) {
+  const FileKind kind = kind_of(path);
+  if (kind == FileKind::other) return false;
+  return !(path.extension() == ".json");
+}
+
 std::vector<stdfs::path> list_document_files(const stdfs::path& path) {
   std::error_code ec;
   auto status = stdfs::status(path, ec);
@@ -35,12 +44,12 @@ std::vector<stdfs::path> list_document_files(const stdfs::path& path) {
   if (stdfs::is_directory(status)) {
     for (const auto& entry : stdfs::recursive_directory_iterator(
              path, stdfs::directory_options::follow_directory_symlink)) {
-      if (entry.is_regular_file() && kind_of(entry.path()) != FileKind::other)
+      if (entry.is_regular_file() && is_walked_document(entry.path()))
         files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     if (files.empty())
-      throw Error("no document files (.jsonl, .json, .txt, optionally .gz/.zst; .parquet) in folder " + path.string());
+      throw Error("no document files (.jsonl, .txt, each optionally .gz/.zst; .json.gz/.json.zst; .parquet) in folder " + path.string());
   } else {
     if (kind_of(path) == FileKind::other)
       throw Error("unsupported document file " + path.string() +

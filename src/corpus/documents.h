@@ -26,8 +26,10 @@ struct Document {
 //       document per row, null rows skipped; source = "<file>:<row>", rows
 //       counted from 1. The subset of Parquet read is in corpus/parquet.h.
 //   .txt / .txt.gz / .txt.zst : one document per file; source = the path.
-// In a folder, other files are ignored; a file named explicitly must have one
-// of these extensions. Errors (replay::Error) name the file and line: missing
+// In a folder, other files are ignored, and so is a bare ".json" (mostly
+// metadata there, e.g. a Hugging Face download's dataset_info.json; Dolma's
+// ".json.gz" is read); a file named explicitly must have one of these
+// extensions. Errors (replay::Error) name the file and line: missing
 // path, invalid JSON, missing or non-string field, no documents files found.
 class DocumentReader {
  public:

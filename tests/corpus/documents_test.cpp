@@ -115,7 +115,14 @@ TEST(Documents, DolmaJsonGzAndZstdJsonLinesWithAChosenField) {
   zst.resize(ZSTD_compress(zst.data(), zst.size(), lines.data(), lines.size(), 3));
   fs::write_file_atomic(dir.path / "part-0001.jsonl.zst", zst);
   fs::write_file_atomic(dir.path / "part-0002.json", lines);
-  auto docs = read_all(dir.path, "content");
+  // Walking the folder skips bare .json (metadata such as dataset_info.json).
+  fs::write_file_atomic(dir.path / "dataset_info.json", "{\"features\": {}}\n");
+  auto walked = read_all(dir.path, "content");
+  ASSERT_EQ(walked.size(), 4u);
+  EXPECT_EQ(walked[2].source, (dir.path / "part-0001.jsonl.zst").string() + ":1");
+  auto docs = walked;
+  auto named = read_all(dir.path / "part-0002.json", "content");
+  docs.insert(docs.end(), named.begin(), named.end());
   ASSERT_EQ(docs.size(), 6u);
   for (size_t file = 0; file < 3; ++file) {
     EXPECT_EQ(docs[2 * file].text, "première ligne");
