@@ -3,7 +3,9 @@
 // parquet-wasm (Apache arrow-rs compiled to WebAssembly, the writer behind
 // many Rust and browser tools), fed tables built with apache-arrow.
 //   node tests/oracle/parquet_write.js <out-dir>           test files + expected.json
-//   node tests/oracle/parquet_write.js --bench <file> <MB>  a snappy file of about MB megabytes
+//   node tests/oracle/parquet_write.js --bench <file> <MB> [CODEC] [dict]
+//       a file of about MB megabytes (CODEC: SNAPPY (default), GZIP, ZSTD;
+//       "dict": dictionary encoding, otherwise PLAIN)
 // expected.json maps each file name to the rows of its `text` column (null
 // for a null row), so the C++ test compares what it reads row by row.
 'use strict';
@@ -111,16 +113,17 @@ function benchTexts(textMegabytes) {
   return { texts, bytes };
 }
 
-function writeBenchFile(file, megabytes) {
+function writeBenchFile(file, megabytes, compression, dictionary) {
   const { texts, bytes } = benchTexts(megabytes * 2.0);
-  write(file, texts, { compression: 'SNAPPY', dictionary: false, nullable: true, rowGroup: 10000 });
+  write(file, texts, { compression, dictionary, nullable: true, rowGroup: 10000 });
   process.stdout.write(JSON.stringify({ rows: texts.length, text_bytes: bytes, file_bytes: fs.statSync(file).size }) + '\n');
 }
 
 const args = process.argv.slice(2);
-if (args[0] === '--bench' && args.length === 3) writeBenchFile(args[1], Number(args[2]));
+if (args[0] === '--bench' && args.length >= 3 && args.length <= 5)
+  writeBenchFile(args[1], Number(args[2]), args[3] || 'SNAPPY', args[4] === 'dict');
 else if (args.length === 1) writeTestFiles(args[0]);
 else {
-  console.error('usage: parquet_write.js <out-dir> | --bench <file> <MB>');
+  console.error('usage: parquet_write.js <out-dir> | --bench <file> <MB> [CODEC] [dict]');
   process.exit(2);
 }
