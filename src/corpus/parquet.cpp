@@ -78,7 +78,7 @@ class ThriftReader {
   // Reads a struct's fields, handing each (id, type) to `on_field`, which
   // either reads the value or calls skip(type).
   void read_struct(const std::function<void(int, int)>& on_field) {
-    if (++depth_ > 64) throw Error(what_ + " corrupt (nesting too deep)");
+    enter();
     int last_id = 0;
     for (;;) {
       uint8_t header = byte();
@@ -93,11 +93,13 @@ class ThriftReader {
   }
   // A list's element count and type; calls `on_element` once per element.
   void read_list(const std::function<void(int)>& on_element) {
+    enter();
     uint8_t header = byte();
     uint64_t n = header >> 4;
     if (n == 15) n = varint();
     if (n > size_ - pos_) fail();  // every element takes at least a byte
     for (uint64_t i = 0; i < n; ++i) on_element(header & 0x0f);
+    --depth_;
   }
   bool boolean(int type) { return type == kTrue; }  // struct fields carry bools in the type
   void skip(int type, bool in_list = false) {
@@ -116,14 +118,22 @@ class ThriftReader {
   }
 
  private:
+  // Containers nest by recursion: a corrupt footer must not overflow the stack.
+  void enter() {
+    if (++depth_ > 64) throw Error(what_ + " corrupt (nesting too deep) at byte " + std::to_string(offset_ + pos_));
+  }
   void skip_map() {
+    enter();
     uint64_t n = varint();
-    if (n == 0) return;
-    uint8_t types = byte();
-    for (uint64_t i = 0; i < n; ++i) {
-      skip(types >> 4, true);
-      skip(types & 0x0f, true);
+    if (n > size_ - pos_) fail();
+    if (n > 0) {
+      uint8_t types = byte();
+      for (uint64_t i = 0; i < n; ++i) {
+        skip(types >> 4, true);
+        skip(types & 0x0f, true);
+      }
     }
+    --depth_;
   }
   [[noreturn]] void fail() {
     throw Error(what_ + " truncated at byte " + std::to_string(offset_ + size_));

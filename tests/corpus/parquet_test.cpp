@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -151,6 +152,40 @@ TEST_F(ParquetOracle, CorruptAndTruncatedFilesGiveClearErrors) {
   e = error_of([&] { read_rows(cut_page); });
   EXPECT_NE(e.find("cut_page.parquet: row group "), std::string::npos) << e;
   EXPECT_NE(e.find("column 'text'"), std::string::npos) << e;
+}
+
+// Random byte flips anywhere (pages, page headers, footer): reading must end
+// in rows or a replay::Error, never a crash, a hang or another exception.
+TEST_F(ParquetOracle, RandomByteFlipsEndInRowsOrAnError) {
+  TempDir dir("parquet_flips");
+  uint64_t state = 42;
+  auto rand = [&] { return (state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  int errors = 0;
+  for (const std::string name : {"dict_snappy_v1.parquet", "nulls_dict_zstd_v1.parquet",
+                                 "nulls_plain_snappy_v2.parquet", "plain_none_v1.parquet"}) {
+    const std::string original = fs::read_file(file(name));
+    for (int trial = 0; trial < 400; ++trial) {
+      std::string bytes = original;
+      // Half the trials hit the footer, where one byte changes the most.
+      const size_t footer_from = bytes.size() > 2000 ? bytes.size() - 2000 : 0;
+      for (int k = 0; k < 1 + int(rand() % 3); ++k) {
+        const size_t at = trial % 2 ? footer_from + rand() % (bytes.size() - footer_from) : rand() % bytes.size();
+        bytes[at] = char(bytes[at] ^ (1 + rand() % 255));
+      }
+      const stdfs::path mutated = dir.path / ("m_" + std::to_string(trial) + "_" + name);
+      std::ofstream(mutated, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));  // no fsync: speed
+      try {
+        read_rows(mutated);
+      } catch (const replay::Error& e) {
+        ++errors;
+        EXPECT_NE(std::string(e.what()).find(mutated.string()), std::string::npos) << e.what();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << name << " trial " << trial << ": not a replay::Error: " << e.what();
+      }
+      stdfs::remove(mutated);
+    }
+  }
+  EXPECT_GT(errors, 100);  // most flips are caught (some only change a text)
 }
 
 TEST_F(ParquetOracle, CliImportsParquetAndLeavesNothingOnACorruptFile) {
