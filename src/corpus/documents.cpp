@@ -49,7 +49,8 @@ std::vector<stdfs::path> list_document_files(const stdfs::path& path) {
     }
     std::sort(files.begin(), files.end());
     if (files.empty())
-      throw Error("no document files (.jsonl, .txt, each optionally .gz/.zst; .json.gz/.json.zst; .parquet) in folder " + path.string());
+      throw Error("no document files (.jsonl, .txt, each optionally .gz/.zst; .json.gz/.json.zst; .parquet) "
+                  "in folder " + path.string());
   } else {
     if (kind_of(path) == FileKind::other)
       throw Error("unsupported document file " + path.string() +
@@ -145,7 +146,8 @@ bool DocumentReader::next(Document& doc) {
       throw Error("invalid JSON at " + where + ": " + e.what());
     }
     if (!j.is_object())
-      throw Error("expected a JSON object at " + where + (j.is_array() ? " (JSON lines hold one object per line, not an array)" : ""));
+      throw Error("expected a JSON object at " + where +
+                  (j.is_array() ? " (JSON lines hold one object per line, not an array)" : ""));
     auto it = j.find(text_field_);
     if (it == j.end()) throw Error("missing field \"" + text_field_ + "\" at " + where);
     if (!it->is_string()) throw Error("field \"" + text_field_ + "\" is not a string at " + where);

@@ -377,6 +377,7 @@ struct ParquetReader::Impl {
 
   void open(const stdfs::path& path);
   size_t choose_leaf(const FileMetaData& m);
+  void check_text_column(const SchemaElement& e) const;
   void check_chunks();
   void open_chunk();
   bool load_page();
@@ -420,9 +421,7 @@ size_t ParquetReader::Impl::choose_leaf(const FileMetaData& m) {
     const bool top = open_groups.size() == 1;
     if (top) names += (names.empty() ? "" : ", ") + e.name;
     if (top && e.name == column) {
-      if (e.num_children > 0) throw Error(name + ": column '" + column + "' is nested (a group); only flat string columns are read");
-      if (e.repetition == kRepeated) throw Error(name + ": column '" + column + "' is repeated (a list); only flat string columns are read");
-      if (e.type != kByteArray) throw Error(name + ": column '" + column + "' is not a string column (physical type " + std::to_string(e.type) + ", expected BYTE_ARRAY)");
+      check_text_column(e);
       max_definition = e.repetition == kOptional ? 1 : 0;
       return leaves;
     }
@@ -432,6 +431,14 @@ size_t ParquetReader::Impl::choose_leaf(const FileMetaData& m) {
     while (open_groups.size() > 1 && open_groups.back() == 0) open_groups.pop_back();
   }
   throw Error(name + ": no column '" + column + "' (columns: " + names + ")");
+}
+
+void ParquetReader::Impl::check_text_column(const SchemaElement& e) const {
+  const std::string what = name + ": column '" + column + "' ";
+  if (e.num_children > 0) throw Error(what + "is nested (a group); only flat string columns are read");
+  if (e.repetition == kRepeated) throw Error(what + "is repeated (a list); only flat string columns are read");
+  if (e.type != kByteArray)
+    throw Error(what + "is not a string column (physical type " + std::to_string(e.type) + ", expected BYTE_ARRAY)");
 }
 
 void ParquetReader::Impl::check_chunks() {
@@ -473,7 +480,8 @@ bool ParquetReader::Impl::load_page() {
     const ColumnChunk& c = meta.row_groups[group - 1].chunk;
     if (pos >= chunk_end) {
       if (chunk_values != c.num_values)
-        fail("column chunk ends after " + std::to_string(chunk_values) + " of " + std::to_string(c.num_values) + " values");
+        fail("column chunk ends after " + std::to_string(chunk_values) + " of " + std::to_string(c.num_values) +
+             " values");
       chunk_open = false;
       continue;
     }
@@ -555,7 +563,8 @@ void ParquetReader::Impl::decode_data_page(const PageHeader& h, const uint8_t* d
     const uint8_t* levels_at = data;
     size_t levels_size = size_t(h.def_levels_bytes);
     if (!v2) {  // v1: a 4-byte length, then the levels, inside the compressed payload
-      if (n < 4 || load_u32(p) > n - 4) fail("definition levels truncated in the page ending at byte " + std::to_string(pos));
+      if (n < 4 || load_u32(p) > n - 4)
+        fail("definition levels truncated in the page ending at byte " + std::to_string(pos));
       levels_at = p + 4;
       levels_size = load_u32(p);
       p += 4 + levels_size;
@@ -590,7 +599,8 @@ void ParquetReader::Impl::decode_values(const PageHeader& h, const uint8_t* p, s
     decode_rle_hybrid(p + 1, n - 1, p[0], non_null, indices, where() + ": dictionary indices");
     for (uint32_t index : indices) {
       if (index >= dictionary.size())
-        fail("dictionary index " + std::to_string(index) + " out of range (" + std::to_string(dictionary.size()) + " entries)");
+        fail("dictionary index " + std::to_string(index) + " out of range (" + std::to_string(dictionary.size()) +
+             " entries)");
       values.push_back(dictionary[index]);
     }
   } else {
