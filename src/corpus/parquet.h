@@ -8,7 +8,7 @@
 //   - File layout: "PAR1" magic at both ends, the footer FileMetaData in the
 //     Thrift compact protocol (only the fields below are decoded; the others
 //     are skipped by type, so files from newer writers still parse).
-//       FileMetaData: schema (1... elements), num_rows, row_groups
+//       FileMetaData: schema (a flattened tree), num_rows, row_groups
 //       SchemaElement: type, repetition_type, name, num_children
 //       RowGroup: columns, num_rows; ColumnChunk: file_path, meta_data
 //       ColumnMetaData: type, path_in_schema, codec, num_values,
@@ -24,8 +24,10 @@
 //   - Encodings: PLAIN, and PLAIN_DICTIONARY / RLE_DICTIONARY (indices in
 //     the RLE/bit-packed hybrid); definition levels in the RLE hybrid.
 //   Not read: nested or repeated columns, DELTA_* / BYTE_STREAM_SPLIT
-//   encodings, LZO / BROTLI / LZ4 codecs, column chunks in other files,
-//   encryption. Page CRCs and statistics are ignored.
+//   encodings (pyarrow, which `datasets` uses, falls back to PLAIN; arrow-rs
+//   with writer version 2 writes DELTA_BYTE_ARRAY), LZO / BROTLI / LZ4
+//   codecs, column chunks in other files, encryption. Page CRCs and
+//   statistics are ignored.
 //
 // The file is memory-mapped and decoded one page at a time: memory holds one
 // row group's dictionary and one decompressed page, never the whole file.
