@@ -98,7 +98,12 @@ bool next_parquet_row(ParquetReader& reader, uint64_t& row, const std::string& f
 }  // namespace
 
 DocumentReader::DocumentReader(const stdfs::path& path, std::string text_field)
-    : files_(list_document_files(path)), text_field_(std::move(text_field)) {}
+    : files_(list_document_files(path)), text_field_(std::move(text_field)) {
+  // A Parquet footer is cheap to read: check them all now, so that a wrong
+  // --field or a truncated file fails before hours of earlier input.
+  for (const auto& file : files_)
+    if (kind_of(file) == FileKind::parquet) ParquetReader(file, text_field_);
+}
 
 DocumentReader::~DocumentReader() = default;
 DocumentReader::DocumentReader(DocumentReader&&) noexcept = default;

@@ -31,6 +31,8 @@ struct Document {
 // ".json.gz" is read); a file named explicitly must have one of these
 // extensions. Errors (replay::Error) name the file and line: missing
 // path, invalid JSON, missing or non-string field, no documents files found.
+// Parquet footers (magic, schema, the column, codecs) are all checked by the
+// constructor, before any document is read.
 class DocumentReader {
  public:
   explicit DocumentReader(const std::filesystem::path& path, std::string text_field = "text");

@@ -119,6 +119,17 @@ TEST_F(ParquetOracle, DocumentReaderSkipsNullRowsAndNamesRowsAsSources) {
   EXPECT_EQ(docs[2].source, file("nulls_plain_snappy_v2.parquet").string() + ":4");
 }
 
+TEST_F(ParquetOracle, EveryParquetFooterIsCheckedBeforeTheFirstDocument) {
+  TempDir dir("parquet_footers_first");
+  stdfs::copy_file(file("plain_none_v1.parquet"), dir.path / "a.parquet");
+  edited_copy(file("plain_none_v1.parquet"), dir.path / "b.parquet", [](std::string& b) { b.resize(b.size() - 1); });
+  std::string e = error_of([&] { DocumentReader reader(dir.path, "text"); });
+  EXPECT_NE(e.find("b.parquet: no \"PAR1\" magic at the end"), std::string::npos) << e;
+  stdfs::remove(dir.path / "b.parquet");
+  e = error_of([&] { DocumentReader reader(dir.path, "body"); });
+  EXPECT_NE(e.find("a.parquet: no column 'body'"), std::string::npos) << e;
+}
+
 TEST_F(ParquetOracle, UnsupportedCodecAndEncodingNameFileColumnAndWhat) {
   std::string e = error_of([&] { read_rows(file("unsupported_brotli.parquet")); });
   EXPECT_NE(e.find("unsupported_brotli.parquet: row group 1 of 1, column 'text': compression BROTLI not supported"),
