@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-openmp libopenblas-openmp-dev libgloo-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev
-  libarchive-dev libgumbo-dev libpcre2-dev libzstd-dev zlib1g-dev libxxhash-dev
+  libarchive-dev libgumbo-dev libpcre2-dev libzstd-dev zlib1g-dev libsnappy-dev libxxhash-dev
   libcairo2-dev fonts-dejavu-core libcminpack-dev libgtest-dev
   python3-torch python3-numpy sentencepiece
 )

@@ -112,10 +112,10 @@ void setup(CLI::App& app) {
 
   auto import_args = std::make_shared<ImportArgs>();
   auto* imp = corpus->add_subcommand(
-      "import", "Turn your own .txt/.jsonl files (optionally .gz/.zst; files or folders) into a "
-                "domain corpus, with the same cleaning and de-duplication as `build`");
+      "import", "Turn your own .txt/.jsonl/.json files (optionally .gz/.zst) or .parquet files (files or "
+                "folders) into a domain corpus, with the same cleaning and de-duplication as `build`");
   imp->add_option("--domain", import_args->domain, "Domain name (output OUT/<name>.jsonl.zst)")->required();
-  imp->add_option("--field", import_args->field, "JSON field holding the text in .jsonl input")->capture_default_str();
+  imp->add_option("--field", import_args->field, "JSON field (.jsonl/.json) or Parquet column holding the text")->capture_default_str();
   imp->add_option("--out", import_args->out, "Output folder")->capture_default_str();
   imp->add_option("--min-chars", import_args->min_chars, "Drop documents shorter than this (bytes)")->capture_default_str();
   imp->add_option("inputs", import_args->inputs, "Files or folders")->required();

@@ -1,7 +1,8 @@
 // Documents on disk: the one open format every stage exchanges (JSONL with a
 // `text` and a `source` field, optionally zstd-compressed), plus plain-text
-// files for users' own data. Reading and writing are streaming: memory stays
-// bounded by the largest single document, never by the corpus.
+// and Parquet files for users' own data. Reading and writing are streaming:
+// memory stays bounded by the largest single document (or Parquet page),
+// never by the corpus.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -18,13 +19,20 @@ struct Document {
 
 // Streams documents from a file or a folder (recursively, in sorted path
 // order so that the result is deterministic). Recognized files:
-//   .jsonl / .jsonl.gz / .jsonl.zst : one JSON object per line; the text is
-//       in `text_field`, the source in "source" when present (otherwise
-//       "<file>:<line>"). Blank lines are skipped.
+//   .jsonl / .json, each optionally .gz / .zst (Dolma's .json.gz): one JSON
+//       object per line; the text is in `text_field`, the source in "source"
+//       when present (otherwise "<file>:<line>"). Blank lines are skipped.
+//   .parquet (Hugging Face datasets): the string column `text_field`, one
+//       document per row, null rows skipped; source = "<file>:<row>", rows
+//       counted from 1. The subset of Parquet read is in corpus/parquet.h.
 //   .txt / .txt.gz / .txt.zst : one document per file; source = the path.
-// In a folder, other files are ignored; a file named explicitly must have one
-// of these extensions. Errors (replay::Error) name the file and line: missing
+// In a folder, other files are ignored, and so is a bare ".json" (mostly
+// metadata there, e.g. a Hugging Face download's dataset_info.json; Dolma's
+// ".json.gz" is read); a file named explicitly must have one of these
+// extensions. Errors (replay::Error) name the file and line: missing
 // path, invalid JSON, missing or non-string field, no documents files found.
+// Parquet footers (magic, schema, the column, codecs) are all checked by the
+// constructor, before any document is read.
 class DocumentReader {
  public:
   explicit DocumentReader(const std::filesystem::path& path, std::string text_field = "text");

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <filesystem>
 #include <string>
@@ -100,6 +101,47 @@ TEST(Documents, BadInputNamesFileAndLine) {
   fs::write_file_atomic(dir.path / "junk.jsonl.zst", "this is not zstd");
   e = error_of([&] { read_all(dir.path / "junk.jsonl.zst"); });
   EXPECT_NE(e.find("junk.jsonl.zst"), std::string::npos) << e;
+}
+
+// Dolma ships line-delimited JSON named .json.gz; Hugging Face's to_json
+// writes .json (lines); both with the text under a field of their choosing.
+TEST(Documents, DolmaJsonGzAndZstdJsonLinesWithAChosenField) {
+  TempDir dir("documents_dolma");
+  const std::string lines =
+      "{\"id\":\"d1\",\"content\":\"première ligne\",\"metadata\":{\"lang\":\"fr\"}}\n"
+      "{\"id\":\"d2\",\"content\":\"第二行 😀\",\"source\":\"web\"}\n";
+  fs::write_file_atomic(dir.path / "part-0000.json.gz", gzip(lines));
+  std::string zst(ZSTD_compressBound(lines.size()), '\0');
+  zst.resize(ZSTD_compress(zst.data(), zst.size(), lines.data(), lines.size(), 3));
+  fs::write_file_atomic(dir.path / "part-0001.jsonl.zst", zst);
+  fs::write_file_atomic(dir.path / "part-0002.json", lines);
+  // Walking the folder skips bare .json (metadata such as dataset_info.json).
+  fs::write_file_atomic(dir.path / "dataset_info.json", "{\"features\": {}}\n");
+  auto walked = read_all(dir.path, "content");
+  ASSERT_EQ(walked.size(), 4u);
+  EXPECT_EQ(walked[2].source, (dir.path / "part-0001.jsonl.zst").string() + ":1");
+  auto docs = walked;
+  auto named = read_all(dir.path / "part-0002.json", "content");
+  docs.insert(docs.end(), named.begin(), named.end());
+  ASSERT_EQ(docs.size(), 6u);
+  for (size_t file = 0; file < 3; ++file) {
+    EXPECT_EQ(docs[2 * file].text, "première ligne");
+    EXPECT_EQ(docs[2 * file + 1].text, "第二行 😀");
+    EXPECT_EQ(docs[2 * file + 1].source, "web");
+  }
+  EXPECT_EQ(docs[0].source, (dir.path / "part-0000.json.gz").string() + ":1");
+  EXPECT_NE(error_of([&] { read_all(dir.path / "part-0000.json.gz"); }).find("missing field \"text\" at "),
+            std::string::npos);
+}
+
+TEST(Documents, JsonArrayFileIsToldToBeJsonLines) {
+  TempDir dir("documents_json_array");
+  fs::write_file_atomic(dir.path / "pretty.json", "[\n  {\"text\": \"a\"}\n]\n");
+  std::string e = error_of([&] { read_all(dir.path / "pretty.json"); });
+  EXPECT_NE(e.find("pretty.json:1: a JSON array file? Expected JSON lines"), std::string::npos) << e;
+  fs::write_file_atomic(dir.path / "flat.json", "[{\"text\": \"a\"}]\n");
+  e = error_of([&] { read_all(dir.path / "flat.json"); });
+  EXPECT_NE(e.find("flat.json:1 (JSON lines hold one object per line, not an array)"), std::string::npos) << e;
 }
 
 TEST(Streams, ReadLineHandlesCrlfMissingFinalNewlineAndLongLines) {
