@@ -21,7 +21,7 @@ struct TrainSettings {
   int64_t steps = 0;        // optimizer steps of the whole run (required)
   int64_t batch_size = 32;  // sequences per optimizer step
   int64_t microbatch = 0;   // sequences per forward/backward; 0 = batch_size
-  std::string init_from;    // checkpoint dir or run dir: weights only, optimizer fresh
+  std::string init_from;    // checkpoint dir, run dir or Hugging Face model dir: weights only, optimizer fresh
 };
 
 struct OptimSettings {
