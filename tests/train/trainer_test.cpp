@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "error_of.h"
+#include "replay_cli.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama.h"
 #include "model/threads.h"
@@ -344,6 +345,24 @@ TEST_F(TrainerTest, InitFromHuggingFaceDirectoryTrainsExportsAndReimports) {
   const torch::Tensor tokens = torch::randint(256, {2, 32}, torch::kLong);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(reimported->forward(tokens), trained.model->forward(tokens)));
+
+  // The real `replay model export` on the run folder, in bf16 shards, with
+  // the tokenizer its config names (the test stores have none: name one).
+  const stdfs::path config_file = stdfs::path(out) / "config.json";
+  auto run_config = nlohmann::json::parse(fs::read_file(config_file));
+  fs::write_file_atomic(tmp_.path / "tok.json", "{\"version\": \"1.0\"}");
+  run_config["config"]["data"]["tokenizer"] = (tmp_.path / "tok.json").string();
+  fs::write_file_atomic(config_file, run_config.dump(2));
+  const stdfs::path cli_out = tmp_.path / "cli_export";
+  const CliResult r = run_replay("model export " + out + " " + cli_out.string() + " --dtype bf16 --shard-size 20KB");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(fs::read_file(cli_out / "tokenizer.json"), fs::read_file(tmp_.path / "tok.json"));
+  EXPECT_TRUE(stdfs::exists(cli_out / model::kHfIndexFile));
+  model::Llama from_cli = model::load_hf_model(cli_out);
+  for (const auto& item : trained.model->named_parameters())
+    EXPECT_TRUE(torch::equal(from_cli->named_parameters()[item.key()],
+                             item.value().to(torch::kBFloat16).to(torch::kFloat))) << item.key();
+  EXPECT_NE(run_replay("model export " + out + " " + cli_out.string()).out.find("already exists"), std::string::npos);
 
   // config.json of another architecture: refused, naming the file and key.
   model::ModelConfig other = big;
