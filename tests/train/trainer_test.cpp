@@ -363,6 +363,10 @@ TEST_F(TrainerTest, InitFromHuggingFaceDirectoryTrainsExportsAndReimports) {
     EXPECT_TRUE(torch::equal(from_cli->named_parameters()[item.key()],
                              item.value().to(torch::kBFloat16).to(torch::kFloat))) << item.key();
   EXPECT_NE(run_replay("model export " + out + " " + cli_out.string()).out.find("already exists"), std::string::npos);
+  // `replay model info` reads a Hugging Face directory's config.json.
+  const CliResult info = run_replay("model info " + cli_out.string());
+  ASSERT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("dim 64, layers 2, heads 4 (kv 2, head_dim 16)"), std::string::npos) << info.out;
 
   // config.json of another architecture: refused, naming the file and key.
   model::ModelConfig other = big;
