@@ -1,12 +1,19 @@
-// `replay model info PRESET [--set key=value ...]`: shapes, parameter counts
-// and training FLOPs per token of a model, before spending any compute on it.
+// `replay model info PRESET|DIR [--set key=value ...]`: shapes, parameter
+// counts and training FLOPs per token of a model (a preset or a Hugging Face
+// model directory's config.json), before spending any compute on it.
+// `replay model export SRC OUT [--dtype bf16] [--shard-size 5GB]`: a run's
+// checkpoint (or a Hugging Face directory) as a Hugging Face directory.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "model/config.h"
+#include "model/hf_checkpoint.h"
+#include "train/train_state.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -20,8 +27,55 @@ std::string with_commas(int64_t n) {
 
 std::string shape(int64_t a, int64_t b) { return "[" + std::to_string(a) + ", " + std::to_string(b) + "]"; }
 
+// A preset name, or a directory holding a Hugging Face config.json.
+ModelConfig config_named(const std::string& name) {
+  const std::filesystem::path dir(name);
+  if (std::filesystem::is_regular_file(dir / replay::model::kHfConfigFile))
+    return replay::model::read_hf_config(dir);
+  return replay::model::preset(name);
+}
+
+// "5GB" (decimal, as transformers' max_shard_size), "500MiB", "1000000".
+uint64_t parse_byte_size(const std::string& text) {
+  static const std::vector<std::pair<std::string, double>> units = {
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
+      {"GB", 1e9},     {"TB", 1e12},       {"B", 1.0}};
+  double scale = 1.0;
+  std::string number = text;
+  for (const auto& [unit, factor] : units) {
+    if (text.size() > unit.size() && text.compare(text.size() - unit.size(), unit.size(), unit) == 0) {
+      number = text.substr(0, text.size() - unit.size());
+      scale = factor;
+      break;
+    }
+  }
+  size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != number.size() || !(value * scale >= 1.0))
+    throw replay::Error("--shard-size: expected a positive size such as 5GB or 500MiB, got '" + text + "'");
+  return static_cast<uint64_t>(value * scale);
+}
+
+void export_model(const std::string& source, const std::string& out, const std::string& dtype,
+                  const std::string& shard_size) {
+  replay::model::HfExportOptions options;
+  options.dtype = replay::model::hf_export_dtype_from_name(dtype);
+  options.shard_bytes = parse_byte_size(shard_size);
+  replay::fs::check_output_path(out, replay::fs::OutputKind::directory, "OUT");
+  auto loaded = replay::train::load_model_from(source);
+  options.tokenizer = loaded.tokenizer;
+  replay::model::write_hf_model_dir(loaded.model, out, options);
+  std::printf("exported %s to %s (%s%s)\n", loaded.weights.string().c_str(), out.c_str(), dtype.c_str(),
+              loaded.tokenizer.empty() ? ", no tokenizer" : ", with tokenizer.json");
+}
+
 void print_info(const std::string& name, const std::vector<std::string>& sets, int64_t seq) {
-  ModelConfig c = replay::model::preset(name);
+  ModelConfig c = config_named(name);
   for (const auto& kv : sets) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) throw replay::Error("--set expects key=value, got '" + kv + "'");
@@ -42,8 +96,8 @@ void print_info(const std::string& name, const std::vector<std::string>& sets, i
     std::printf(", llama3 rope scaling (factor %g, low %g, high %g, original %lld)",
                 c.rope_scaling->factor, c.rope_scaling->low_freq_factor,
                 c.rope_scaling->high_freq_factor, (long long)c.rope_scaling->original_max_position);
-  std::printf("\n  norm_eps %g, init_std %g, embeddings %s\n", c.norm_eps, c.init_std,
-              c.tie_embeddings ? "tied" : "untied");
+  std::printf("\n  norm_eps %g, init %s (std %g), embeddings %s\n", c.norm_eps,
+              replay::model::init_recipe_name(c.init).c_str(), c.init_std, c.tie_embeddings ? "tied" : "untied");
   std::printf("parameters\n");
   std::printf("  total                          %16s\n", with_commas(p.total).c_str());
   std::printf("  token embedding                %16s\n", with_commas(p.embedding).c_str());
@@ -79,17 +133,27 @@ void print_info(const std::string& name, const std::vector<std::string>& sets, i
 }
 
 void setup(CLI::App& app) {
-  auto* model = app.add_subcommand("model", "Inspect model presets: shapes, parameters, FLOPs");
+  auto* model = app.add_subcommand("model", "Inspect models (shapes, parameters, FLOPs); export Hugging Face directories");
   model->require_subcommand(1);
 
   auto* info = model->add_subcommand("info", "Print shapes, parameter counts and FLOPs per token");
   static std::string name;
   static std::vector<std::string> sets;
   static int64_t seq = 0;
-  info->add_option("preset", name, "Preset name (see `replay model list`)")->required();
+  info->add_option("preset", name, "Preset name (see `replay model list`) or Hugging Face model directory")->required();
   info->add_option("--set", sets, "Override a field, e.g. --set n_layers=8 --set rope_scaling=none");
   info->add_option("--seq", seq, "Sequence length for the attention FLOPs (default: min(max_seq_len, 4096))");
   info->callback([] { print_info(name, sets, seq); });
+
+  auto* exp = model->add_subcommand("export", "Write a checkpoint as a Hugging Face model directory");
+  static std::string source, out, dtype = "f32", shard_size = "5GB";
+  exp->add_option("SRC", source, "Checkpoint directory, run directory (its newest good checkpoint) or Hugging Face directory")
+      ->required();
+  exp->add_option("OUT", out, "New directory to write (must not exist)")->required();
+  exp->add_option("--dtype", dtype, "Weight dtype in the files: f32 (as trained), bf16 or f16")->capture_default_str();
+  exp->add_option("--shard-size", shard_size, "Largest shard, e.g. 5GB, 500MiB (decimal units as transformers)")
+      ->capture_default_str();
+  exp->callback([] { export_model(source, out, dtype, shard_size); });
 
   auto* list = model->add_subcommand("list", "List the model presets");
   list->callback([] {

@@ -42,6 +42,8 @@ const std::vector<std::pair<std::string, ModelConfig>>& presets() {
     l8.rope_theta = 500000.0;
     l8.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};
     t.emplace_back("llama-3.1-8b", l8);
+    // The paper's models use the reference init (spec: paper.md section 2).
+    for (auto& [name, c] : t) c.init = InitRecipe::reference;
     // ~0.95M non-embedding parameters (2.0M with the LM head) at vocab 8192.
     t.emplace_back("micro", make(128, 448, 4, 4, 4, 32, 8192, 256));
     // GPT-2 small's shape as a Llama: the SwiGLU width 2048 keeps GPT-2's
@@ -65,10 +67,11 @@ T parse_number(const std::string& key, const std::string& text, const std::strin
 
 // Every overridable field, with typed setters from TOML nodes and from text.
 struct Field {
-  enum Kind { kInt, kFloat, kBool } kind;
+  enum Kind { kInt, kFloat, kBool, kString } kind;
   std::function<void(ModelConfig&, int64_t)> set_int;
   std::function<void(ModelConfig&, double)> set_float;
   std::function<void(ModelConfig&, bool)> set_bool;
+  std::function<void(ModelConfig&, const std::string&, const std::string&)> set_string;  // value, where
 };
 
 RopeScaling& scaling(ModelConfig& c) {
@@ -80,10 +83,10 @@ const std::map<std::string, Field>& fields() {
   static const std::map<std::string, Field> table = [] {
     std::map<std::string, Field> t;
     auto int_field = [&](const char* name, int64_t ModelConfig::*member) {
-      t[name] = Field{Field::kInt, [member](ModelConfig& c, int64_t v) { c.*member = v; }, {}, {}};
+      t[name] = Field{Field::kInt, [member](ModelConfig& c, int64_t v) { c.*member = v; }, {}, {}, {}};
     };
     auto float_field = [&](const char* name, double ModelConfig::*member) {
-      t[name] = Field{Field::kFloat, {}, [member](ModelConfig& c, double v) { c.*member = v; }, {}};
+      t[name] = Field{Field::kFloat, {}, [member](ModelConfig& c, double v) { c.*member = v; }, {}, {}};
     };
     int_field("dim", &ModelConfig::dim);
     int_field("n_layers", &ModelConfig::n_layers);
@@ -97,16 +100,20 @@ const std::map<std::string, Field>& fields() {
     float_field("norm_eps", &ModelConfig::norm_eps);
     float_field("init_std", &ModelConfig::init_std);
     t["tie_embeddings"] =
-        Field{Field::kBool, {}, {}, [](ModelConfig& c, bool v) { c.tie_embeddings = v; }};
+        Field{Field::kBool, {}, {}, [](ModelConfig& c, bool v) { c.tie_embeddings = v; }, {}};
+    t["init"] = Field{Field::kString, {}, {}, {}, [](ModelConfig& c, const std::string& v, const std::string& where) {
+                        c.init = init_recipe_from_name(v, where);
+                      }};
     t["rope_scaling.factor"] =
-        Field{Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).factor = v; }, {}};
+        Field{Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).factor = v; }, {}, {}};
     t["rope_scaling.low_freq_factor"] = Field{
-        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).low_freq_factor = v; }, {}};
+        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).low_freq_factor = v; }, {}, {}};
     t["rope_scaling.high_freq_factor"] = Field{
-        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).high_freq_factor = v; }, {}};
+        Field::kFloat, {}, [](ModelConfig& c, double v) { scaling(c).high_freq_factor = v; }, {}, {}};
     t["rope_scaling.original_max_position"] =
         Field{Field::kInt,
               [](ModelConfig& c, int64_t v) { scaling(c).original_max_position = v; },
+              {},
               {},
               {}};
     return t;
@@ -137,6 +144,9 @@ void read_fields(TomlReader& r, ModelConfig& c, const std::string& prefix) {
         break;
       case Field::kBool:
         if (auto v = r.bool_opt(key)) field.set_bool(c, *v);
+        break;
+      case Field::kString:
+        if (auto v = r.string_opt(key)) field.set_string(c, *v, r.file() + ": " + r.name(key));
         break;
     }
   }
@@ -169,6 +179,14 @@ void read_rope_scaling(TomlReader& r, ModelConfig& c) {
 }
 
 }  // namespace
+
+std::string init_recipe_name(InitRecipe recipe) { return recipe == InitRecipe::hf ? "hf" : "reference"; }
+
+InitRecipe init_recipe_from_name(const std::string& name, const std::string& where) {
+  if (name == "hf") return InitRecipe::hf;
+  if (name == "reference") return InitRecipe::reference;
+  throw Error(where + ": expected \"reference\" or \"hf\", got '" + name + "'");
+}
 
 void ModelConfig::validate(const std::string& where) const {
   auto positive = [&](const char* key, int64_t v) {
@@ -244,6 +262,7 @@ void set_field(ModelConfig& c, const std::string& key, const std::string& value,
       if (value == "true" || value == "1") return f.set_bool(c, true);
       if (value == "false" || value == "0") return f.set_bool(c, false);
       throw Error(where + ": key '" + key + "' must be true or false, got '" + value + "'");
+    case Field::kString: return f.set_string(c, value, where + ": key '" + key + "'");
   }
 }
 
@@ -257,7 +276,7 @@ ModelConfig config_from_toml(const toml::table& table, const std::string& file) 
   return c;
 }
 
-std::string to_hf_config_json(const ModelConfig& c) {
+std::string to_hf_config_json(const ModelConfig& c, const std::string& torch_dtype) {
   nlohmann::ordered_json j;
   j["architectures"] = {"LlamaForCausalLM"};
   j["model_type"] = "llama";
@@ -286,9 +305,39 @@ std::string to_hf_config_json(const ModelConfig& c) {
   j["hidden_act"] = "silu";
   j["attention_bias"] = false;
   j["mlp_bias"] = false;
-  j["torch_dtype"] = "float32";
+  j["torch_dtype"] = torch_dtype;
   return j.dump(2);
 }
+
+namespace {
+
+// One RoPE dict (rope_scaling, or v5's rope_parameters): "default" means no
+// scaling, "llama3" the Llama-3 rescaling; anything else is refused rather
+// than silently computed as something it is not.
+std::optional<RopeScaling> rope_scaling_of(const nlohmann::json& rope, const std::string& where) {
+  if (rope.is_null()) return std::nullopt;
+  const std::string type = rope.value("rope_type", rope.value("type", std::string()));
+  if (type.empty()) throw Error(where + ": no rope_type (or legacy type) given");
+  if (type == "default") return std::nullopt;
+  if (type != "llama3")
+    throw Error(where + ": unsupported RoPE type '" + type + "' (supported: default, llama3)");
+  return RopeScaling{rope.at("factor").get<double>(), rope.at("low_freq_factor").get<double>(),
+                     rope.at("high_freq_factor").get<double>(),
+                     rope.at("original_max_position_embeddings").get<int64_t>()};
+}
+
+void read_hf_rope(const nlohmann::json& j, ModelConfig& c, const std::string& where) {
+  if (j.contains("rope_parameters") && !j["rope_parameters"].is_null()) {
+    const auto& rope = j["rope_parameters"];
+    c.rope_theta = rope.value("rope_theta", j.value("rope_theta", 10000.0));
+    c.rope_scaling = rope_scaling_of(rope, where + ": rope_parameters");
+    return;
+  }
+  c.rope_theta = j.value("rope_theta", 10000.0);
+  if (j.contains("rope_scaling")) c.rope_scaling = rope_scaling_of(j["rope_scaling"], where + ": rope_scaling");
+}
+
+}  // namespace
 
 ModelConfig from_hf_config_json(const std::string& text, const std::string& where) {
   ModelConfig c;
@@ -298,22 +347,15 @@ ModelConfig from_hf_config_json(const std::string& text, const std::string& wher
     c.ffn_dim = j.at("intermediate_size").get<int64_t>();
     c.n_layers = j.at("num_hidden_layers").get<int64_t>();
     c.n_heads = j.at("num_attention_heads").get<int64_t>();
-    c.n_kv_heads = j.value("num_key_value_heads", c.n_heads);
+    c.n_kv_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
+                       ? j["num_key_value_heads"].get<int64_t>()
+                       : c.n_heads;
     c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null()
                      ? j["head_dim"].get<int64_t>()
                      : c.dim / std::max<int64_t>(c.n_heads, 1);
     c.vocab_size = j.at("vocab_size").get<int64_t>();
     c.max_seq_len = j.at("max_position_embeddings").get<int64_t>();
-    c.rope_theta = j.value("rope_theta", 10000.0);
-    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-      const auto& s = j["rope_scaling"];
-      const std::string type = s.value("rope_type", s.value("type", std::string()));
-      if (type != "llama3") throw Error(where + ": unsupported rope_scaling type '" + type + "'");
-      c.rope_scaling = RopeScaling{s.at("factor").get<double>(),
-                                   s.at("low_freq_factor").get<double>(),
-                                   s.at("high_freq_factor").get<double>(),
-                                   s.at("original_max_position_embeddings").get<int64_t>()};
-    }
+    read_hf_rope(j, c, where);
     c.norm_eps = j.value("rms_norm_eps", 1e-5);
     c.tie_embeddings = j.value("tie_word_embeddings", false);
     c.init_std = j.value("initializer_range", 0.02);
@@ -322,6 +364,25 @@ ModelConfig from_hf_config_json(const std::string& text, const std::string& wher
   }
   c.validate(where);
   return c;
+}
+
+std::vector<std::string> architecture_differences(const ModelConfig& a, const ModelConfig& b) {
+  std::vector<std::string> out;
+  auto differ = [&](const char* key, const auto& x, const auto& y) {
+    if (x != y) out.push_back(std::string(key) + ": " + nlohmann::json(x).dump() + " vs " + nlohmann::json(y).dump());
+  };
+  differ("dim", a.dim, b.dim);
+  differ("n_layers", a.n_layers, b.n_layers);
+  differ("n_heads", a.n_heads, b.n_heads);
+  differ("n_kv_heads", a.n_kv_heads, b.n_kv_heads);
+  differ("head_dim", a.head_dim, b.head_dim);
+  differ("ffn_dim", a.ffn_dim, b.ffn_dim);
+  differ("vocab_size", a.vocab_size, b.vocab_size);
+  differ("rope_theta", a.rope_theta, b.rope_theta);
+  differ("norm_eps", a.norm_eps, b.norm_eps);
+  differ("tie_embeddings", a.tie_embeddings, b.tie_embeddings);
+  differ("rope_scaling", to_json(a)["rope_scaling"], to_json(b)["rope_scaling"]);
+  return out;
 }
 
 ParamCounts count_params(const ModelConfig& c) {
@@ -364,6 +425,9 @@ nlohmann::json to_json(const ModelConfig& c) {
                       {"norm_eps", c.norm_eps},
                       {"tie_embeddings", c.tie_embeddings},
                       {"init_std", c.init_std}};
+  // Written only when not the default ("hf"), so the descriptions, and so the
+  // run ids, of every run made before the recipe existed stay the same.
+  if (c.init != InitRecipe::hf) j["init"] = init_recipe_name(c.init);
   j["rope_scaling"] = nullptr;
   if (c.rope_scaling) {
     j["rope_scaling"] = {{"factor", c.rope_scaling->factor},
@@ -372,6 +436,36 @@ nlohmann::json to_json(const ModelConfig& c) {
                          {"original_max_position", c.rope_scaling->original_max_position}};
   }
   return j;
+}
+
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where) {
+  ModelConfig c;
+  try {
+    c.dim = j.at("dim").get<int64_t>();
+    c.n_layers = j.at("n_layers").get<int64_t>();
+    c.n_heads = j.at("n_heads").get<int64_t>();
+    c.n_kv_heads = j.at("n_kv_heads").get<int64_t>();
+    c.head_dim = j.at("head_dim").get<int64_t>();
+    c.ffn_dim = j.at("ffn_dim").get<int64_t>();
+    c.vocab_size = j.at("vocab_size").get<int64_t>();
+    c.max_seq_len = j.at("max_seq_len").get<int64_t>();
+    c.rope_theta = j.at("rope_theta").get<double>();
+    c.norm_eps = j.at("norm_eps").get<double>();
+    c.tie_embeddings = j.at("tie_embeddings").get<bool>();
+    c.init_std = j.at("init_std").get<double>();
+    // Descriptions written before the field existed used Hugging Face's init.
+    c.init = init_recipe_from_name(j.value("init", std::string("hf")), where + ": init");
+    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+      const auto& s = j["rope_scaling"];
+      c.rope_scaling = RopeScaling{s.at("factor").get<double>(), s.at("low_freq_factor").get<double>(),
+                                   s.at("high_freq_factor").get<double>(),
+                                   s.at("original_max_position").get<int64_t>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": bad model description: " + e.what());
+  }
+  c.validate(where);
+  return c;
 }
 
 }  // namespace replay::model

@@ -23,6 +23,18 @@ struct RopeScaling {
   bool operator==(const RopeScaling&) const = default;
 };
 
+// How fresh weights are drawn (model/llama.h, LlamaImpl::reset_parameters):
+//   hf         Hugging Face's Llama init: every matrix normal(0, init_std)
+//   reference  the paper's (Levanter) recipe: every linear weight, the LM head
+//              included, truncated normal cut at +-3 sigma with sigma =
+//              1/sqrt(fan_in); the token embedding normal(0, init_std)
+// Norm weights start at 1 either way. The paper presets use reference; the
+// CPU presets (micro, tiny, gpt2-124m) keep hf, so their numbers stay put.
+enum class InitRecipe { hf, reference };
+std::string init_recipe_name(InitRecipe recipe);
+// Throws replay::Error naming `where` for a name other than "hf"/"reference".
+InitRecipe init_recipe_from_name(const std::string& name, const std::string& where);
+
 struct ModelConfig {
   int64_t dim = 0;
   int64_t n_layers = 0;
@@ -37,6 +49,7 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = false;
   double init_std = 0.02;
+  InitRecipe init = InitRecipe::hf;
 
   // Throws replay::Error naming the offending key (prefixed with `where`,
   // e.g. "run.toml [model]") when a field is impossible.
@@ -59,14 +72,27 @@ void set_field(ModelConfig& config, const std::string& key, const std::string& v
 // a preset's. Unknown keys and wrong types are errors naming key and file.
 ModelConfig config_from_toml(const toml::table& model_table, const std::string& file_for_errors);
 
-// Canonical JSON of every field (a run's description, config.json).
+// Canonical JSON of every field (a run's description, config.json), and back
+// (errors name `where` and the key).
 nlohmann::json to_json(const ModelConfig& config);
+ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where);
+
+// The fields that decide a trained model's function (shapes, RoPE, norm eps,
+// tying), with `a`'s and `b`'s values, one "key: a vs b" per difference;
+// empty when weights of one load into the other and compute the same thing.
+// Initialization fields do not count.
+std::vector<std::string> architecture_differences(const ModelConfig& a, const ModelConfig& b);
 
 // Hugging Face config.json (LlamaConfig keys: hidden_size, intermediate_size,
 // num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,
 // rope_theta, rope_scaling {rope_type "llama3", ...}, ...), so a saved model
 // directory loads in transformers and the Python oracle reads the same file.
-std::string to_hf_config_json(const ModelConfig& config);
+// `torch_dtype` names the dtype of the weight files ("float32", "bfloat16").
+std::string to_hf_config_json(const ModelConfig& config, const std::string& torch_dtype = "float32");
+// Reads both RoPE forms: rope_theta + rope_scaling {rope_type or legacy
+// type, ...}, and transformers v5's one rope_parameters {rope_type,
+// rope_theta, ...}; rope types "default" (none) and "llama3", any other is an
+// error. head_dim defaults to hidden_size / num_attention_heads.
 ModelConfig from_hf_config_json(const std::string& json, const std::string& where);
 
 struct ParamCounts {

@@ -89,12 +89,27 @@ LlamaImpl::LlamaImpl(const ModelConfig& config) : config_(config) {
   reset_parameters();
 }
 
+void truncated_normal_(torch::Tensor& t, double std, double cut_sigmas) {
+  // Inverse-CDF sampling: uniform over the normal CDF's values inside the
+  // cut, mapped back through erfinv; the clamp only absorbs rounding.
+  const double lo = 0.5 * (1.0 + std::erf(-cut_sigmas / std::sqrt(2.0)));
+  const double hi = 0.5 * (1.0 + std::erf(cut_sigmas / std::sqrt(2.0)));
+  t.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0);
+  t.erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-cut_sigmas * std, cut_sigmas * std);
+}
+
 void LlamaImpl::reset_parameters() {
   torch::NoGradGuard no_grad;
   // Registration order (the HF order) fixes the order of random draws.
   for (auto& item : named_parameters()) {
-    if (item.key().find("norm") != std::string::npos) item.value().fill_(1.0);
-    else item.value().normal_(0.0, config_.init_std);
+    torch::Tensor& w = item.value();
+    if (item.key().find("norm") != std::string::npos) {
+      w.fill_(1.0);
+    } else if (config_.init == InitRecipe::hf || item.key() == "model.embed_tokens.weight") {
+      w.normal_(0.0, config_.init_std);
+    } else {  // reference: linear weights [out, in], fan_in = in
+      truncated_normal_(w, 1.0 / std::sqrt(static_cast<double>(w.size(1))), kReferenceInitCutSigmas);
+    }
   }
 }
 

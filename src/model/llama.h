@@ -26,8 +26,9 @@ struct CheckpointedBlock;  // llama.cpp: a decoder layer recomputed in backward
 
 class LlamaImpl : public torch::nn::Module {
  public:
-  // Parameters initialized normal(0, init_std) (norm weights 1) from torch's
-  // global generator: call torch::manual_seed first for determinism.
+  // Parameters drawn by config.init (model/config.h, InitRecipe; norm weights
+  // 1) from torch's global generator: call torch::manual_seed first for
+  // determinism.
   explicit LlamaImpl(const ModelConfig& config);
 
   // tokens [B,T] int64 -> logits [B,T,V] fp32.
@@ -86,6 +87,12 @@ class LlamaImpl : public torch::nn::Module {
   torch::Tensor cos_cache_, sin_cache_;
 };
 TORCH_MODULE(Llama);
+
+// The reference init's truncation: samples beyond +-3 sigma are redrawn.
+inline constexpr double kReferenceInitCutSigmas = 3.0;
+// Fills `t` with normal(0, std) samples conditioned on |x| <= cut_sigmas x std
+// (torch's global generator).
+void truncated_normal_(torch::Tensor& t, double std, double cut_sigmas);
 
 // Inverse frequencies [head_dim/2] (fp64 maths, fp32 result) with Llama-3
 // scaling applied when configured, exactly as Hugging Face's

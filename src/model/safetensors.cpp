@@ -5,6 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "util/error.h"
 #include "util/fs.h"
@@ -35,23 +36,24 @@ std::string dtype_name(torch::ScalarType type, const std::string& tensor) {
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                       const Metadata& metadata) {
+                       const Metadata& metadata, std::optional<torch::ScalarType> float_dtype) {
+  auto stored_dtype = [&](const torch::Tensor& t) {
+    return float_dtype && t.is_floating_point() ? *float_dtype : t.scalar_type();
+  };
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> data;
   uint64_t offset = 0;
   std::set<std::string> seen;
   for (const auto& [name, tensor] : tensors) {
     if (name == "__metadata__" || !seen.insert(name).second)
       throw Error("safetensors: duplicate or reserved tensor name '" + name + "' for " +
                   path.string());
-    torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
-    const uint64_t bytes = t.numel() * t.element_size();
-    header[name] = {{"dtype", dtype_name(t.scalar_type(), name)},
-                    {"shape", t.sizes().vec()},
+    const torch::ScalarType dtype = stored_dtype(tensor);
+    const uint64_t bytes = tensor.numel() * c10::elementSize(dtype);
+    header[name] = {{"dtype", dtype_name(dtype, name)},
+                    {"shape", tensor.sizes().vec()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    data.push_back(std::move(t));
   }
   std::string json = header.dump();
   // Pad with spaces so the data starts 8-byte aligned (as the reference writer does).
@@ -61,67 +63,143 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   fs::AtomicFile file(path);
   file.write(&header_len, sizeof header_len);
   file.write(json);
-  for (const torch::Tensor& t : data) file.write(t.data_ptr(), t.numel() * t.element_size());
+  // One tensor converted at a time: the peak is one tensor, not the file.
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor t = tensor.detach().to(torch::kCPU, stored_dtype(tensor)).contiguous();
+    file.write(t.data_ptr(), t.numel() * t.element_size());
+  }
   file.commit();
 }
 
-SafetensorsContents read_safetensors(const std::filesystem::path& path) {
-  const fs::MappedFile file(path);
-  const std::string where = "safetensors file " + path.string();
-  if (file.size() < 8) throw Error(where + ": too short for a header (" +
-                                   std::to_string(file.size()) + " bytes)");
-  uint64_t header_len = 0;
-  std::memcpy(&header_len, file.data(), 8);
-  if (header_len > file.size() - 8)
-    throw Error(where + ": header length " + std::to_string(header_len) +
-                " runs past the end of the file (truncated?)");
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference reader's limit
+
+// Parses the header JSON, noting any name that occurs twice at the top level
+// (a plain parse would silently keep one of them).
+nlohmann::ordered_json parse_header_json(std::string_view text, const std::string& where) {
+  std::set<std::string> names;
+  std::string duplicate;
+  auto note_keys = [&](int depth, nlohmann::ordered_json::parse_event_t event,
+                       nlohmann::ordered_json& parsed) {
+    if (depth == 1 && event == nlohmann::ordered_json::parse_event_t::key &&
+        !names.insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   nlohmann::ordered_json header;
   try {
-    header = nlohmann::ordered_json::parse(
-        std::string_view(reinterpret_cast<const char*>(file.data()) + 8, header_len));
+    header = nlohmann::ordered_json::parse(text, note_keys);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": header is not valid JSON: " + e.what());
   }
+  if (!duplicate.empty()) throw Error(where + ": tensor name '" + duplicate + "' occurs twice in the header");
   if (!header.is_object()) throw Error(where + ": header is not a JSON object");
-  const uint8_t* data = file.data() + 8 + header_len;
-  const uint64_t data_size = file.size() - 8 - header_len;
+  return header;
+}
 
-  SafetensorsContents out;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& [name, entry] : header.items()) {
+torch::ScalarType dtype_of(const std::string& dtype, const std::string& where, const std::string& tensor) {
+  for (const auto& [name, type] : dtype_names())
+    if (name == dtype) return type;
+  throw Error(where + ": tensor '" + tensor + "' has unsupported dtype '" + dtype + "'");
+}
+
+// product(shape) x element size, refusing negative sizes and overflow.
+uint64_t byte_count(const std::vector<int64_t>& shape, torch::ScalarType dtype, const std::string& where,
+                    const std::string& tensor) {
+  uint64_t bytes = c10::elementSize(dtype);
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+      throw Error(where + ": tensor '" + tensor + "' has an impossible shape");
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string safetensors_dtype_name(torch::ScalarType type, const std::string& tensor) {
+  return dtype_name(type, tensor);
+}
+
+SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : file_(path) {
+  if (file_.size() < 8)
+    throw Error(where() + ": too short for a header (" + std::to_string(file_.size()) + " bytes)");
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, file_.data(), 8);
+  if (header_len > kMaxHeaderBytes)
+    throw Error(where() + ": header length " + std::to_string(header_len) + " exceeds 100 MB");
+  if (header_len > file_.size() - 8)
+    throw Error(where() + ": header length " + std::to_string(header_len) +
+                " runs past the end of the file (truncated?)");
+  data_ = file_.data() + 8 + header_len;
+  parse_header(header_len);
+  check_tiling(file_.size() - 8 - header_len);
+}
+
+void SafetensorsFile::parse_header(uint64_t header_len) {
+  const auto header = parse_header_json(
+      std::string_view(reinterpret_cast<const char*>(file_.data()) + 8, header_len), where());
+  for (const auto& [name, item] : header.items()) {
     try {
       if (name == "__metadata__") {
-        for (const auto& [key, value] : entry.items())
-          out.metadata[key] = value.get<std::string>();
+        for (const auto& [key, value] : item.items()) metadata_[key] = value.get<std::string>();
         continue;
       }
-      const std::string dtype = entry.at("dtype").get<std::string>();
-      auto it = std::find_if(dtype_names().begin(), dtype_names().end(),
-                             [&](const auto& p) { return p.first == dtype; });
-      if (it == dtype_names().end())
-        throw Error(where + ": tensor '" + name + "' has unsupported dtype '" + dtype + "'");
-      const auto shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
-        throw Error(where + ": tensor '" + name + "' has data_offsets outside the file");
-      torch::Tensor t = torch::empty(shape, it->second);
-      const uint64_t bytes = t.numel() * t.element_size();
-      if (bytes != offsets[1] - offsets[0])
-        throw Error(where + ": tensor '" + name + "' shape needs " + std::to_string(bytes) +
-                    " bytes but data_offsets span " + std::to_string(offsets[1] - offsets[0]));
-      if (bytes) std::memcpy(t.data_ptr(), data + offsets[0], bytes);
-      ranges.emplace_back(offsets[0], offsets[1]);
-      out.tensors.emplace_back(name, std::move(t));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(where + ": bad header entry '" + name + "': " + e.what());
-    } catch (const c10::Error& e) {
-      throw Error(where + ": bad shape for tensor '" + name + "'");
+      Entry e{name, dtype_of(item.at("dtype").get<std::string>(), where(), name),
+              item.at("shape").get<std::vector<int64_t>>()};
+      const auto offsets = item.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2 || offsets[0] > offsets[1])
+        throw Error(where() + ": tensor '" + name + "' has malformed data_offsets");
+      e.begin = offsets[0];
+      e.end = offsets[1];
+      const uint64_t bytes = byte_count(e.shape, e.dtype, where(), name);
+      if (bytes != e.end - e.begin)
+        throw Error(where() + ": tensor '" + name + "' shape needs " + std::to_string(bytes) +
+                    " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+      entries_.push_back(std::move(e));
+    } catch (const nlohmann::json::exception& ex) {
+      throw Error(where() + ": bad header entry '" + name + "': " + ex.what());
     }
   }
-  std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second)
-      throw Error(where + ": tensor data ranges overlap");
+}
+
+// Sorted by offset, the tensors must cover [0, data_size) exactly.
+void SafetensorsFile::check_tiling(uint64_t data_size) const {
+  std::vector<const Entry*> sorted;
+  for (const Entry& e : entries_) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) {
+    return std::tie(a->begin, a->end) < std::tie(b->begin, b->end);
+  });
+  uint64_t expected = 0;
+  for (const Entry* e : sorted) {
+    if (e->begin != expected)
+      throw Error(where() + ": tensor '" + e->name + "' starts at byte " + std::to_string(e->begin) +
+                  " of the data, expected " + std::to_string(expected) +
+                  (e->begin < expected ? " (overlaps the previous tensor)" : " (gap before it)"));
+    expected = e->end;
+  }
+  if (expected != data_size)
+    throw Error(where() + ": tensors cover " + std::to_string(expected) + " data bytes but the file holds " +
+                std::to_string(data_size) + (expected > data_size ? " (truncated?)" : " (trailing bytes)"));
+}
+
+const SafetensorsFile::Entry* SafetensorsFile::find(const std::string& name) const {
+  for (const Entry& e : entries_)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+torch::Tensor SafetensorsFile::view(const Entry& e) const {
+  // from_blob wants a non-const pointer; the tensor is only ever read.
+  void* bytes = const_cast<uint8_t*>(data_ + e.begin);
+  return torch::from_blob(bytes, e.shape, torch::TensorOptions().dtype(e.dtype));
+}
+
+SafetensorsContents read_safetensors(const std::filesystem::path& path) {
+  const SafetensorsFile file(path);
+  SafetensorsContents out;
+  out.metadata = file.metadata();
+  for (const auto& e : file.entries()) out.tensors.emplace_back(e.name, file.view(e).clone());
   return out;
 }
 
@@ -134,17 +212,18 @@ void save_safetensors(torch::nn::Module& module, const std::filesystem::path& pa
 }
 
 Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path& path) {
-  SafetensorsContents contents = read_safetensors(path);
+  const SafetensorsFile file(path);
   std::map<std::string, torch::Tensor> targets;
   for (const auto& item : module.named_parameters()) targets[item.key()] = item.value();
   for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
 
-  const std::string where = "safetensors file " + path.string();
+  const std::string where = file.where();
   // Validate everything before copying anything: a bad file leaves the
   // model untouched.
-  std::vector<std::pair<torch::Tensor, const torch::Tensor*>> copies;
+  std::vector<std::pair<torch::Tensor, const SafetensorsFile::Entry*>> copies;
   std::string unexpected;
-  for (const auto& [name, tensor] : contents.tensors) {
+  for (const auto& entry : file.entries()) {
+    const std::string& name = entry.name;
     auto it = targets.find(name);
     if (it == targets.end()) {
       // A tied model has no lm_head parameter; HF writers may still store it.
@@ -152,10 +231,10 @@ Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path
       unexpected += (unexpected.empty() ? "" : ", ") + name;
       continue;
     }
-    if (it->second.sizes() != tensor.sizes())
-      throw Error(where + ": tensor '" + name + "' has shape " + c10::str(tensor.sizes()) +
+    if (it->second.sizes() != c10::IntArrayRef(entry.shape))
+      throw Error(where + ": tensor '" + name + "' has shape " + c10::str(c10::IntArrayRef(entry.shape)) +
                   " but the model expects " + c10::str(it->second.sizes()));
-    copies.emplace_back(it->second, &tensor);
+    copies.emplace_back(it->second, &entry);
     targets.erase(it);
   }
   if (!unexpected.empty()) throw Error(where + ": unexpected tensors: " + unexpected);
@@ -165,8 +244,8 @@ Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path
     throw Error(where + ": missing tensors: " + missing);
   }
   torch::NoGradGuard no_grad;
-  for (auto& [target, source] : copies) target.copy_(*source);
-  return contents.metadata;
+  for (auto& [target, entry] : copies) target.copy_(file.view(*entry));
+  return file.metadata();
 }
 
 }  // namespace replay::model

@@ -21,7 +21,7 @@ struct TrainSettings {
   int64_t steps = 0;        // optimizer steps of the whole run (required)
   int64_t batch_size = 32;  // sequences per optimizer step
   int64_t microbatch = 0;   // sequences per forward/backward; 0 = batch_size
-  std::string init_from;    // checkpoint dir or run dir: weights only, optimizer fresh
+  std::string init_from;    // checkpoint dir, run dir or Hugging Face model dir: weights only, optimizer fresh
   // Per-layer activation checkpointing: keep each layer's input only and
   // recompute the layer in backward. Less memory, ~1/3 more compute, the
   // same gradients bit for bit, so not part of the run's identity.

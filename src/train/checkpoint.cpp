@@ -210,7 +210,8 @@ stdfs::path resolve_init_checkpoint(const stdfs::path& path) {
     }
   }
   throw Error("init_from " + path.string() + ": no good checkpoint there (expected a checkpoint "
-              "directory with manifest.json or a run directory with checkpoints/)");
+              "directory with manifest.json, a run directory with checkpoints/, or a Hugging Face "
+              "directory with config.json and model.safetensors or model.safetensors.index.json)");
 }
 
 }  // namespace replay::train

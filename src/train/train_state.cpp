@@ -5,7 +5,9 @@
 #include <map>
 #include <mutex>
 
+#include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
+#include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -66,6 +68,55 @@ void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optim
     }
   }
   if (stdfs::exists(dir / kRngFile)) set_generator_state(fs::read_file(dir / kRngFile), (dir / kRngFile).string());
+}
+
+stdfs::path load_initial_weights(const stdfs::path& path, model::Llama& model) {
+  if (model::is_hf_model_dir(path)) {
+    model::load_hf_weights(model, path);
+    return path;
+  }
+  const stdfs::path dir = resolve_init_checkpoint(path);
+  load_training_checkpoint(dir, model, nullptr);
+  return dir;
+}
+
+namespace {
+
+// The run folder that holds checkpoint `dir` (<run>/checkpoints/step-N), or
+// `dir` itself when it is a run folder.
+stdfs::path run_folder_of(const stdfs::path& path, const stdfs::path& checkpoint) {
+  if (stdfs::is_regular_file(path / run::kConfigFile)) return path;
+  return checkpoint.parent_path().parent_path();
+}
+
+}  // namespace
+
+LoadedModel load_model_from(const stdfs::path& path) {
+  LoadedModel out;
+  if (model::is_hf_model_dir(path)) {
+    out.model = model::load_hf_model(path);
+    out.weights = path;
+    if (stdfs::is_regular_file(path / model::kHfTokenizerFile)) out.tokenizer = path / model::kHfTokenizerFile;
+    return out;
+  }
+  out.weights = resolve_init_checkpoint(path);
+  const stdfs::path config_path = run_folder_of(path, out.weights) / run::kConfigFile;
+  if (!stdfs::is_regular_file(config_path))
+    throw Error(out.weights.string() + ": no run config.json found at " + config_path.string() +
+                " to tell the model's architecture");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(fs::read_file(config_path)).at("config");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(config_path.string() + ": not a run config: " + e.what());
+  }
+  if (!config.contains("model")) throw Error(config_path.string() + ": no model description under config.model");
+  out.model = model::Llama(model::model_config_from_json(config["model"], config_path.string() + ": config.model"));
+  load_training_checkpoint(out.weights, out.model, nullptr);
+  // The tokenizer path as the run recorded it (relative paths: from where it ran).
+  const std::string tokenizer = config.value("/data/tokenizer"_json_pointer, std::string());
+  if (!tokenizer.empty() && stdfs::is_regular_file(tokenizer)) out.tokenizer = tokenizer;
+  return out;
 }
 
 }  // namespace replay::train

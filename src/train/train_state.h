@@ -20,4 +20,22 @@ stdfs::path save_training_checkpoint(const stdfs::path& root, model::Llama& mode
 // moments (when the checkpoint has them) and the generator state.
 void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optimizer* optimizer);
 
+// Weights-only initialization (train.init_from): `path` is a Hugging Face
+// model directory (model/hf_checkpoint.h; its config.json must describe the
+// run's architecture), a checkpoint directory or a run directory (its newest
+// good checkpoint). Returns what was loaded, for the log.
+stdfs::path load_initial_weights(const stdfs::path& path, model::Llama& model);
+
+// The model a checkpoint, run directory or Hugging Face directory holds, with
+// its weights, and the tokenizer that goes with it (the run's data.tokenizer
+// when the run config names one that exists, a Hugging Face directory's
+// tokenizer.json; else empty). A checkpoint's architecture comes from the
+// config.json of the run that wrote it (<run>/checkpoints/step-N).
+struct LoadedModel {
+  model::Llama model{nullptr};
+  stdfs::path weights;    // the checkpoint or HF directory read
+  stdfs::path tokenizer;  // empty when none is known
+};
+LoadedModel load_model_from(const stdfs::path& path);
+
 }  // namespace replay::train

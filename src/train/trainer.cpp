@@ -125,8 +125,7 @@ void Trainer::restore() {
   std::filesystem::remove(out_ / run::kBranchFile);
   if (start_from_shared_state()) return;
   if (!s_.train.init_from.empty()) {
-    auto dir = resolve_init_checkpoint(s_.train.init_from);
-    load_training_checkpoint(dir, model_, nullptr);
+    auto dir = load_initial_weights(s_.train.init_from, model_);
     say("initialized weights from " + dir.string() + " (optimizer fresh)");
   }
 }

@@ -2,6 +2,8 @@
 
 #include "error_of.h"
 
+#include <nlohmann/json.hpp>
+
 #include "model/config.h"
 #include "util/error.h"
 
@@ -115,6 +117,7 @@ TEST(ModelConfig, SetFieldFromText) {
 
 TEST(ModelConfig, HfConfigJsonRoundTrip) {
   ModelConfig c = preset("llama-3.1-8b");
+  c.init = InitRecipe::hf;  // config.json does not carry the init recipe (Replay's own field)
   EXPECT_EQ(from_hf_config_json(to_hf_config_json(c), "x"), c);
   c = preset("tiny");
   c.tie_embeddings = true;
@@ -128,4 +131,35 @@ TEST(ModelConfig, FlopsPerToken) {
   const ParamCounts p = count_params(c);
   EXPECT_DOUBLE_EQ(train_flops_per_token(c, 4096),
                    6.0 * p.non_embedding_with_head + 12.0 * 6 * 8 * 64 * 4096);
+}
+
+TEST(ModelConfig, InitRecipeIsParsedSerializedAndSetByPresets) {
+  // The paper's models use the reference init; the CPU presets keep HF's.
+  for (const char* paper : {"150m4k", "300m4k", "600m4k", "1_4b4k", "1_9b4k", "llama-3.1-8b"})
+    EXPECT_EQ(preset(paper).init, InitRecipe::reference) << paper;
+  for (const char* cpu : {"micro", "tiny", "gpt2-124m"}) EXPECT_EQ(preset(cpu).init, InitRecipe::hf) << cpu;
+
+  toml::table t = parse("preset = \"micro\"\ninit = \"reference\"\n");
+  ModelConfig c = config_from_toml(t, "run.toml");
+  EXPECT_EQ(c.init, InitRecipe::reference);
+  toml::table back = parse("preset = \"150m4k\"\ninit = \"hf\"\n");
+  EXPECT_EQ(config_from_toml(back, "run.toml").init, InitRecipe::hf);
+  toml::table bad = parse("init = \"xavier\"\n");
+  const std::string e = error_of([&] { config_from_toml(bad, "run.toml"); });
+  EXPECT_NE(e.find("run.toml: model.init"), std::string::npos) << e;
+  EXPECT_NE(e.find("xavier"), std::string::npos) << e;
+  ModelConfig s = preset("tiny");
+  set_field(s, "init", "reference", "--set");
+  EXPECT_EQ(s.init, InitRecipe::reference);
+  EXPECT_THROW(set_field(s, "init", "normal", "--set"), replay::Error);
+
+  // Part of the run's description, and read back from it.
+  EXPECT_EQ(to_json(c)["init"], "reference");
+  EXPECT_NE(to_json(c), to_json(preset("micro")));
+  EXPECT_EQ(model_config_from_json(to_json(c), "run config"), c);
+  const ModelConfig l8 = preset("llama-3.1-8b");
+  EXPECT_EQ(model_config_from_json(to_json(l8), "run config"), l8);
+  nlohmann::json old = to_json(preset("micro"));
+  old.erase("init");  // descriptions written before the field: HF's init
+  EXPECT_EQ(model_config_from_json(old, "old run").init, InitRecipe::hf);
 }

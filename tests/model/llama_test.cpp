@@ -369,3 +369,68 @@ TEST(Llama, CudaMatchesCpuWhenAvailable) {
     model->set_compute_dtype(torch::kFloat);
   }
 }
+
+namespace {
+
+// Standard deviation of normal(0, 1) conditioned on |x| <= 3.
+double truncated_std_factor() {
+  const double a = 3.0, pdf = std::exp(-a * a / 2) / std::sqrt(2 * M_PI), mass = std::erf(a / std::sqrt(2.0));
+  return std::sqrt(1.0 - 2 * a * pdf / mass);
+}
+
+ModelConfig init_test_config(InitRecipe recipe) {
+  ModelConfig c = preset("tiny");
+  c.dim = 256;
+  c.ffn_dim = 768;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 64;
+  c.vocab_size = 1024;
+  c.init = recipe;
+  return c;
+}
+
+}  // namespace
+
+// Spec paper.md section 2: every linear weight (LM head included) truncated
+// normal at +-3 sigma with sigma = 1/sqrt(fan_in); embedding normal(0, 0.02);
+// norm weights 1.
+TEST(Llama, ReferenceInitStdPerMatrixAndTruncation) {
+  torch::manual_seed(7);
+  Llama model(init_test_config(InitRecipe::reference));
+  for (const auto& item : model->named_parameters()) {
+    const Tensor w = item.value().to(torch::kDouble);
+    const std::string& name = item.key();
+    if (name.find("norm") != std::string::npos) {
+      EXPECT_TRUE(torch::all(w == 1.0).item<bool>()) << name;
+      continue;
+    }
+    const double std = w.std().item<double>(), max = w.abs().max().item<double>();
+    if (name == "model.embed_tokens.weight") {
+      EXPECT_NEAR(std, 0.02, 0.02 * 0.01) << name;
+      EXPECT_GT(max, 3.3 * 0.02) << name;  // a plain normal: not cut
+      continue;
+    }
+    const double sigma = 1.0 / std::sqrt(static_cast<double>(w.size(1)));
+    EXPECT_NEAR(std, sigma * truncated_std_factor(), sigma * 0.02) << name;
+    EXPECT_LE(max, 3.0 * sigma) << name;
+    EXPECT_GT(max, 2.8 * sigma) << name;  // cut at 3 sigma, not tighter
+    EXPECT_NEAR(w.mean().item<double>(), 0.0, sigma * 0.05) << name;
+  }
+  // down_proj's fan-in is the MLP width, q's the model width.
+  const double down_std = model->named_parameters()["model.layers.0.mlp.down_proj.weight"].std().item<double>();
+  const double q_std = model->named_parameters()["model.layers.0.self_attn.q_proj.weight"].std().item<double>();
+  EXPECT_NEAR(q_std / down_std, std::sqrt(768.0 / 256.0), 0.05);
+}
+
+TEST(Llama, HfInitIsNormalWithInitStdEverywhere) {
+  torch::manual_seed(7);
+  ModelConfig c = init_test_config(InitRecipe::hf);
+  c.init_std = 0.05;
+  Llama model(c);
+  for (const auto& item : model->named_parameters()) {
+    if (item.key().find("norm") != std::string::npos) continue;
+    EXPECT_NEAR(item.value().std().item<double>(), 0.05, 0.05 * 0.03) << item.key();
+  }
+  EXPECT_GT(model->lm_head_weight().abs().max().item<double>(), 3.3 * 0.05);  // not truncated
+}

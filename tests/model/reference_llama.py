@@ -3,8 +3,9 @@
 modeling_llama.py (LlamaForCausalLM, eager attention), in float64.
 
 Usage: /usr/bin/python3 reference_llama.py DIR
-Reads DIR/config.json (HF LlamaConfig keys), DIR/model.safetensors (HF tensor
-names) and DIR/tokens.safetensors ("tokens" [B,T] int64); writes
+Reads DIR/config.json (HF LlamaConfig keys, either RoPE form),
+DIR/model.safetensors or the shards of DIR/model.safetensors.index.json (HF
+tensor names, any float dtype) and DIR/tokens.safetensors ("tokens" [B,T] int64); writes
 DIR/reference.safetensors with "logits" [B,T,V] and "loss" (mean next-token
 cross entropy), both float64.
 
@@ -53,6 +54,40 @@ def write_safetensors(path, tensors):
     h += b" " * ((8 - len(h) % 8) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_weights(d):
+    """model.safetensors, or the shards model.safetensors.index.json names."""
+    index = os.path.join(d, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return read_safetensors(os.path.join(d, "model.safetensors"))
+    with open(index) as f:
+        weight_map = json.load(f)["weight_map"]
+    out = {}
+    for shard in sorted(set(weight_map.values())):
+        out.update(read_safetensors(os.path.join(d, shard)))
+    return out
+
+
+def normalize_config(cfg):
+    """transformers v5 rope_parameters -> rope_theta + rope_scaling; head_dim default."""
+    rope = cfg.get("rope_parameters")
+    if rope:
+        cfg["rope_theta"] = rope.get("rope_theta", cfg.get("rope_theta", 10000.0))
+        cfg["rope_scaling"] = rope
+    scaling = cfg.get("rope_scaling")
+    if scaling:
+        kind = scaling.get("rope_type", scaling.get("type"))
+        if kind == "default":
+            cfg["rope_scaling"] = None
+        elif kind != "llama3":
+            raise SystemExit("unsupported rope type %r" % kind)
+    cfg.setdefault("rope_theta", 10000.0)
+    if cfg.get("head_dim") is None:
+        cfg["head_dim"] = cfg["hidden_size"] // cfg["num_attention_heads"]
+    if cfg.get("num_key_value_heads") is None:
+        cfg["num_key_value_heads"] = cfg["num_attention_heads"]
+    return cfg
 
 
 def rope_inv_freq(cfg):
@@ -130,8 +165,8 @@ def forward(cfg, w, tokens):
 def main():
     d = sys.argv[1]
     with open(os.path.join(d, "config.json")) as f:
-        cfg = json.load(f)
-    w = {k: v.to(torch.float64) for k, v in read_safetensors(os.path.join(d, "model.safetensors")).items()}
+        cfg = normalize_config(json.load(f))
+    w = {k: v.to(torch.float64) for k, v in read_weights(d).items()}
     tokens = read_safetensors(os.path.join(d, "tokens.safetensors"))["tokens"]
     logits = forward(cfg, w, tokens)
     v = logits.shape[-1]

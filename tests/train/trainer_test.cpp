@@ -6,15 +6,20 @@
 #include <algorithm>
 #include <fstream>
 
+#include "error_of.h"
+#include "replay_cli.h"
+#include "model/hf_checkpoint.h"
 #include "model/llama.h"
 #include "model/threads.h"
 #include "train/checkpoint.h"
 #include "run/cadence.h"
 #include "run/run_config.h"
+#include "train/train_state.h"
 #include "train/train_step.h"
 #include "train/trainer.h"
 #include "tiny_run.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace replay::train {
 namespace {
@@ -302,6 +307,74 @@ TEST_F(TrainerTest, Bf16ComputeAndCudaDevice) {
     EXPECT_NE(std::string(e.what()).find("run.toml"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(stdfs::exists(tmp_.path / "cuda" / "metrics.jsonl"));
+}
+
+}  // namespace
+}  // namespace replay::train
+
+namespace replay::train {
+namespace {
+
+// init_from a Hugging Face directory: the run starts from its weights, its
+// checkpoint exports as a Hugging Face directory that re-imports to the very
+// same model, and a directory of another architecture is refused by name.
+TEST_F(TrainerTest, InitFromHuggingFaceDirectoryTrainsExportsAndReimports) {
+  const stdfs::path hf_dir = tmp_.path / "hf";
+  RunConfig plain = load(mid_training_config((tmp_.path / "plain").string()), {"train.steps=4"});
+  model::ModelConfig big = plain.model;
+  big.init_std = 0.3;  // far from the run's own init: the first loss shows which one trained
+  torch::manual_seed(11);
+  model::Llama source(big);
+  model::write_hf_model_dir(source, hf_dir, {20000, torch::kBFloat16, {}});
+
+  const std::string out = (tmp_.path / "from_hf").string();
+  RunConfig cfg = load(mid_training_config(out), {"train.steps=4", "train.init_from=\"" + hf_dir.string() + "\""});
+  train(plain, quiet(ResumeMode::never));
+  train(cfg, quiet(ResumeMode::never));
+  const auto from_hf = testing::read_metrics(stdfs::path(out) / "metrics.jsonl");
+  const auto from_seed = testing::read_metrics(tmp_.path / "plain" / "metrics.jsonl");
+  ASSERT_EQ(from_hf.steps.size(), 4u);
+  EXPECT_GT(from_hf.steps[0].loss, from_seed.steps[0].loss + 1.0);
+
+  LoadedModel trained = load_model_from(out);
+  EXPECT_EQ(trained.weights.filename(), "step-000000004");
+  EXPECT_FALSE(torch::equal(trained.model->embedding_weight(),
+                            source->embedding_weight().to(torch::kBFloat16).to(torch::kFloat)));
+  model::write_hf_model_dir(trained.model, tmp_.path / "export");
+  model::Llama reimported = model::load_hf_model(tmp_.path / "export");
+  const torch::Tensor tokens = torch::randint(256, {2, 32}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(reimported->forward(tokens), trained.model->forward(tokens)));
+
+  // The real `replay model export` on the run folder, in bf16 shards, with
+  // the tokenizer its config names (the test stores have none: name one).
+  const stdfs::path config_file = stdfs::path(out) / "config.json";
+  auto run_config = nlohmann::json::parse(fs::read_file(config_file));
+  fs::write_file_atomic(tmp_.path / "tok.json", "{\"version\": \"1.0\"}");
+  run_config["config"]["data"]["tokenizer"] = (tmp_.path / "tok.json").string();
+  fs::write_file_atomic(config_file, run_config.dump(2));
+  const stdfs::path cli_out = tmp_.path / "cli_export";
+  const CliResult r = run_replay("model export " + out + " " + cli_out.string() + " --dtype bf16 --shard-size 20KB");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(fs::read_file(cli_out / "tokenizer.json"), fs::read_file(tmp_.path / "tok.json"));
+  EXPECT_TRUE(stdfs::exists(cli_out / model::kHfIndexFile));
+  model::Llama from_cli = model::load_hf_model(cli_out);
+  for (const auto& item : trained.model->named_parameters())
+    EXPECT_TRUE(torch::equal(from_cli->named_parameters()[item.key()],
+                             item.value().to(torch::kBFloat16).to(torch::kFloat))) << item.key();
+  EXPECT_NE(run_replay("model export " + out + " " + cli_out.string()).out.find("already exists"), std::string::npos);
+  // `replay model info` reads a Hugging Face directory's config.json.
+  const CliResult info = run_replay("model info " + cli_out.string());
+  ASSERT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("dim 64, layers 2, heads 4 (kv 2, head_dim 16)"), std::string::npos) << info.out;
+
+  // config.json of another architecture: refused, naming the file and key.
+  model::ModelConfig other = big;
+  other.rope_theta = 1234.0;
+  fs::write_file_atomic(hf_dir / model::kHfConfigFile, model::to_hf_config_json(other));
+  const std::string e = error_of([&] { train(load(mid_training_config(out), {"train.steps=4", "train.init_from=\"" + hf_dir.string() + "\""}), quiet(ResumeMode::never)); });
+  EXPECT_NE(e.find("config.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("rope_theta"), std::string::npos) << e;
 }
 
 }  // namespace
