@@ -5,7 +5,8 @@
 # estimate_training_memory) next to the peak RSS the kernel measured.
 #   bench/train/memory.sh [BUILD_DIR]      (needs data/micro: run `replay demo` once)
 # The estimate's coefficients are calibrated on this table; the memory gate
-# admits runs whose estimate is at most 85% of physical memory.
+# admits runs whose estimate is at most 85% of physical memory. The last row
+# repeats d512-mb64 with per-layer activation checkpointing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-build}/replay
@@ -42,3 +43,6 @@ measure d512-mb64 "${D512[@]}" --set train.batch_size=64 --set train.microbatch=
 measure gpt2-124m-mb16 --set 'model.preset="gpt2-124m"' --set model.max_seq_len=128 --set model.vocab_size=50257
 measure 150m-v128k-mb8 --set 'model.preset="150m4k"' --set model.max_seq_len=128 --set model.vocab_size=128256 \
   --set train.microbatch=8
+# Per-layer activation checkpointing: the same run, less memory.
+measure d512-mb64-ckpt "${D512[@]}" --set train.batch_size=64 --set train.microbatch=64 \
+  --set train.activation_checkpointing=true

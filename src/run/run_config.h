@@ -102,8 +102,8 @@ RunConfig load_run_config(const std::filesystem::path& file,
 
 // Peak resident memory of `replay train` on a CPU (fp32), by term. The
 // coefficients are calibrated against measured peaks (bench/train/memory.sh:
-// ten shapes from 1M to 162M parameters, vocabularies 1k to 128k, estimate /
-// measured peak RSS between 1.01 and 1.16 on 2026-11-30), so the estimate
+// nine shapes from 1M to 162M parameters, vocabularies 1k to 128k, estimate /
+// measured peak RSS between 1.01 and 1.19 in two runs on 2026-11-30), so the estimate
 // is an upper bound with a small margin, not a guess.
 struct MemoryEstimate {
   uint64_t runtime = 0;      // the process before training: libtorch, maps, the data feed (280 MiB)
