@@ -16,8 +16,9 @@
 //   up, activation and product (4 F), and on the explicit CPU attention path
 //   the probabilities (H x T; a GPU's fused attention keeps none).
 //   With per-layer activation checkpointing: only each layer's input (D, fp32
-//   residual stream) is kept, plus one layer's activations while it is
-//   recomputed during backward.
+//   residual stream) is kept, plus, while one layer is recomputed during
+//   backward, its activations and the gradients flowing through it: 2.5 x one
+//   layer's activations (measured: bench/train/memory.sh, d512-mb64-ckpt).
 // The LM-head loss never materializes [B, T, V] logits: one chunk of rows
 // (loss_chunk_rows) at a time, logits and probabilities.
 #pragma once
