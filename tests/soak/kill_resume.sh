@@ -21,9 +21,11 @@ kills=0
 while :; do
   "$BIN" "${ARGS[@]}" --set "out=\"$WORK/victim\"" >> "$WORK/victim.log" 2>&1 &
   pid=$!
-  if [ "$kills" -lt "$KILLS" ]; then
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + 2.2 * r / 32767 }')"
+  if [ "$kills" -ge "$KILLS" ]; then
+    wait "$pid"  # enough kills: the last attempt must complete
+    break
   fi
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + 2.2 * r / 32767 }')"
   if kill -9 "$pid" 2>/dev/null; then
     wait "$pid" 2>/dev/null || true
     kills=$((kills + 1))
