@@ -39,12 +39,6 @@ std::vector<std::vector<TokenId>> oracle_ids(const stdfs::path& tokenizer_json,
   return nlohmann::json::parse(out).get<std::vector<std::vector<TokenId>>>();
 }
 
-std::string show(const std::vector<TokenId>& ids, size_t from) {
-  std::string s;
-  for (size_t i = from; i < ids.size() && i < from + 8; ++i) s += std::to_string(ids[i]) + " ";
-  return s;
-}
-
 // Fails naming the sample, the first differing position and both id runs.
 void expect_same_ids(const std::string& what, const std::vector<Sample>& samples,
                      const std::vector<std::vector<TokenId>>& ours,
@@ -54,10 +48,9 @@ void expect_same_ids(const std::string& what, const std::vector<Sample>& samples
       << "(scripts/setup.sh)?";
   for (size_t i = 0; i < samples.size(); ++i) {
     if (ours[i] == oracle[i]) continue;
-    size_t at = 0;
-    while (at < ours[i].size() && at < oracle[i].size() && ours[i][at] == oracle[i][at]) ++at;
+    const size_t at = first_difference(ours[i], oracle[i]);
     ADD_FAILURE() << what << " differs on sample " << samples[i].name << " at token " << at
-                  << "\n  ours:   " << show(ours[i], at) << "\n  oracle: " << show(oracle[i], at);
+                  << "\n  ours:   " << ids_from(ours[i], at) << "\n  oracle: " << ids_from(oracle[i], at);
   }
 }
 

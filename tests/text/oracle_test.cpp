@@ -24,12 +24,6 @@ std::vector<std::vector<TokenId>> oracle_ids(const std::string& encoding, const 
   return nlohmann::json::parse(out).get<std::vector<std::vector<TokenId>>>();
 }
 
-std::string show(const std::vector<TokenId>& ids, size_t from) {
-  std::string s;
-  for (size_t i = from; i < ids.size() && i < from + 8; ++i) s += std::to_string(ids[i]) + " ";
-  return s;
-}
-
 void expect_same_as_oracle(const std::string& encoding) {
   Tokenizer tokenizer = Tokenizer::load(rank_file(encoding));
   auto samples = real_samples(48 * 1024);
@@ -42,10 +36,9 @@ void expect_same_as_oracle(const std::string& encoding) {
     auto ours = tokenizer.encode(samples[i].text);
     total_tokens += ours.size();
     if (ours == expected[i]) continue;
-    size_t at = 0;
-    while (at < ours.size() && at < expected[i].size() && ours[at] == expected[i][at]) ++at;
+    const size_t at = first_difference(ours, expected[i]);
     ADD_FAILURE() << encoding << " differs on sample " << samples[i].name << " at token " << at
-                  << "\n  ours:   " << show(ours, at) << "\n  oracle: " << show(expected[i], at)
+                  << "\n  ours:   " << ids_from(ours, at) << "\n  oracle: " << ids_from(expected[i], at)
                   << "\n  text there: '" << tokenizer.decode(std::vector<TokenId>(ours.begin() + at,
                                                                                   ours.begin() + std::min(ours.size(), at + 8)))
                   << "'";

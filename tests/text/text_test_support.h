@@ -21,6 +21,21 @@ namespace replay::text::testing {
 
 namespace stdfs = std::filesystem;
 
+// Where two id sequences first differ (the shorter length when one is a
+// prefix of the other), and up to 8 ids from there: oracle failure messages.
+template <typename Id>
+size_t first_difference(const std::vector<Id>& a, const std::vector<Id>& b) {
+  size_t at = 0;
+  while (at < a.size() && at < b.size() && a[at] == b[at]) ++at;
+  return at;
+}
+template <typename Id>
+std::string ids_from(const std::vector<Id>& ids, size_t from) {
+  std::string s;
+  for (size_t i = from; i < ids.size() && i < from + 8; ++i) s += std::to_string(ids[i]) + " ";
+  return s;
+}
+
 inline stdfs::path oracle_dir() { return stdfs::path(REPLAY_SOURCE_DIR) / "tests" / "oracle"; }
 inline stdfs::path rank_file(const std::string& encoding) {
   return oracle_dir() / "node_modules" / "gpt-tokenizer" / "data" / (encoding + ".tiktoken");
