@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""A 150m4k-shaped Hugging Face Llama directory (random bf16 weights, shards
-of at most 100 MB, written here with struct + json, not by Replay), for
-bench/model/hf_import.sh. Usage: make_hf_dir.py DIR"""
+"""A Hugging Face Llama directory of random bf16 weights, written here with
+struct + json, not by Replay. Shapes: `150m4k` (default; shards of at most
+100 MB, for bench/model/hf_import.sh) and `load` (a 1.3 GB checkpoint of
+665M parameters in shards of at most 500 MB, for bench/model/hf_load.sh).
+Usage: make_hf_dir.py DIR [150m4k|load]"""
 import json, os, struct, sys
 import torch
 def write_safetensors(path, tensors):
@@ -16,7 +18,10 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h)
         for b in blobs: f.write(b)
 d = sys.argv[1]; os.makedirs(d, exist_ok=True)
-dim, ffn, L, H, KV, hd, V = 512, 1792, 6, 8, 8, 64, 128256
+shape = sys.argv[2] if len(sys.argv) > 2 else "150m4k"
+dim, ffn, L, H, KV, hd, V = {"150m4k": (512, 1792, 6, 8, 8, 64, 128256),
+                             "load": (1024, 4096, 24, 16, 8, 64, 128256)}[shape]
+shard_limit = {"150m4k": 100_000_000, "load": 500_000_000}[shape]
 cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
        "intermediate_size": ffn, "num_hidden_layers": L, "num_attention_heads": H,
        "num_key_value_heads": KV, "vocab_size": V, "max_position_embeddings": 4096,
@@ -35,7 +40,7 @@ shards, cur, size = [], {}, 0
 for n, s in names:
     t = (torch.randn(s) * 0.02).to(torch.bfloat16)
     b = t.numel() * 2
-    if cur and size + b > 100_000_000:
+    if cur and size + b > shard_limit:
         shards.append(cur); cur, size = {}, 0
     cur[n] = t; size += b
 shards.append(cur)

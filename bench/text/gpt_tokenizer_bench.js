@@ -2,42 +2,16 @@
 // Single-thread encode throughput of the npm gpt-tokenizer package (the
 // reference the tokenizer benchmark compares against).
 //   node bench/text/gpt_tokenizer_bench.js <encoding> <text file> [runs]
-// Prints one JSON line: wall-clock MB/s (first run cold, median of the rest)
-// and MB per CPU-second (process CPU time, for a noisy shared machine).
+// Prints one JSON line (encode_timing.js): wall-clock MB/s (first run cold,
+// median of the rest) and MB per CPU-second.
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { timeEncode } = require('./encode_timing');
 
 const [encoding, file, runsArg] = process.argv.slice(2);
-const runs = Number(runsArg || 5);
 const tokenizer = require(path.join(__dirname, '..', '..', 'tests', 'oracle', 'node_modules', 'gpt-tokenizer',
   'cjs', 'encoding', encoding + '.js'));
-const text = fs.readFileSync(file, 'utf8');
-const mb = Buffer.byteLength(text, 'utf8') / 1e6;
 const plain = { disallowedSpecial: new Set() };
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-let cold = 0;
-let tokens = 0;
-const wall = [];
-const cpu = [];
-for (let r = 0; r < runs; r++) {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const ids = tokenizer.encode(text, plain);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  tokens = ids.length;
-  if (r === 0) cold = mb / s;
-  else {
-    wall.push(mb / s);
-    cpu.push(mb / ((c.user + c.system) / 1e6));
-  }
-}
-console.log(JSON.stringify({
-  impl: 'gpt-tokenizer', label: encoding, mode: 'single', mb: Number(mb.toFixed(2)), tokens,
-  cold_mb_s: Number(cold.toFixed(2)), median_mb_s: Number(median(wall).toFixed(2)),
-  median_mb_per_cpu_s: Number(median(cpu).toFixed(2)), runs,
-}));
+const timing = timeEncode((t) => tokenizer.encode(t, plain), fs.readFileSync(file, 'utf8'), Number(runsArg || 5));
+console.log(JSON.stringify({ impl: 'gpt-tokenizer', label: encoding, ...timing }));

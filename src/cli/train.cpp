@@ -35,7 +35,9 @@ void run(const TrainArgs& args) {
   // SIGTERM, SIGINT, SIGHUP: stop after the step in progress, with a checkpoint.
   options.stop_signal = &replay::install_stop_handlers();
   auto result = replay::train::train(config, options);
-  std::string line = "done: " + std::to_string(result.steps) + " steps";
+  // A rerun of a finished run computes nothing: say so rather than "done".
+  const char* what = result.steps_run == 0 && result.steps > 0 ? "already complete" : "done";
+  std::string line = std::string(what) + ": " + std::to_string(result.steps) + " steps";
   for (const auto& [name, loss] : result.final_eval) {
     char buf[96];
     std::snprintf(buf, sizeof buf, ", val %s %.4f", name.c_str(), loss);

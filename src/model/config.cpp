@@ -276,7 +276,7 @@ ModelConfig config_from_toml(const toml::table& table, const std::string& file) 
   return c;
 }
 
-std::string to_hf_config_json(const ModelConfig& c, const std::string& torch_dtype) {
+std::string to_hf_config_json(const ModelConfig& c, const std::string& torch_dtype, const HfTokenIds& token_ids) {
   nlohmann::ordered_json j;
   j["architectures"] = {"LlamaForCausalLM"};
   j["model_type"] = "llama";
@@ -305,6 +305,8 @@ std::string to_hf_config_json(const ModelConfig& c, const std::string& torch_dty
   j["hidden_act"] = "silu";
   j["attention_bias"] = false;
   j["mlp_bias"] = false;
+  if (token_ids.bos) j["bos_token_id"] = *token_ids.bos;
+  if (token_ids.eos) j["eos_token_id"] = *token_ids.eos;
   j["torch_dtype"] = torch_dtype;
   return j.dump(2);
 }

@@ -88,7 +88,13 @@ std::vector<std::string> architecture_differences(const ModelConfig& a, const Mo
 // rope_theta, rope_scaling {rope_type "llama3", ...}, ...), so a saved model
 // directory loads in transformers and the Python oracle reads the same file.
 // `torch_dtype` names the dtype of the weight files ("float32", "bfloat16").
-std::string to_hf_config_json(const ModelConfig& config, const std::string& torch_dtype = "float32");
+// `bos_token_id` and `eos_token_id` are written when known (from the
+// tokenizer exported with the model), as transformers' generation reads them.
+struct HfTokenIds {
+  std::optional<int64_t> bos, eos;
+};
+std::string to_hf_config_json(const ModelConfig& config, const std::string& torch_dtype = "float32",
+                              const HfTokenIds& token_ids = {});
 // Reads both RoPE forms: rope_theta + rope_scaling {rope_type or legacy
 // type, ...}, and transformers v5's one rope_parameters {rope_type,
 // rope_theta, ...}; rope types "default" (none) and "llama3", any other is an

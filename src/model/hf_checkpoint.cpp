@@ -8,6 +8,7 @@
 #include <set>
 
 #include "model/safetensors.h"
+#include "text/tokenizer.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/staged_dir.h"
@@ -128,15 +129,18 @@ void load_hf_weights(Llama& model, const stdfs::path& dir) {
   }
   // Pass 2: copy, unmapping each file once done, so at most one shard's
   // pages are resident besides the model.
+  // The next shard is read ahead while this one is converted.
   torch::NoGradGuard no_grad;
-  for (ShardPlan& plan : plans) {
-    for (auto& [target, entry] : plan.copies) target.copy_(plan.file->view(*entry));
-    plan.file.reset();
+  if (!plans.empty()) plans.front().file->prefetch();
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (i + 1 < plans.size()) plans[i + 1].file->prefetch();
+    for (auto& [target, entry] : plans[i].copies) plans[i].file->copy_to(target, *entry);
+    plans[i].file.reset();
   }
 }
 
 Llama load_hf_model(const stdfs::path& dir) {
-  Llama model(read_hf_config(dir));
+  Llama model(read_hf_config(dir), LlamaImpl::Fill::uninitialized);
   load_hf_weights(model, dir);
   return model;
 }
@@ -208,11 +212,21 @@ void write_hf_model_dir(Llama& model, const stdfs::path& out, const HfExportOpti
   if (stdfs::exists(out)) throw Error("export to " + out.string() + ": already exists (choose a new directory)");
   if (!options.tokenizer.empty() && !stdfs::is_regular_file(options.tokenizer))
     throw Error("export to " + out.string() + ": tokenizer " + options.tokenizer.string() + " not found");
+  HfTokenIds token_ids;
+  if (!options.tokenizer.empty()) {
+    const auto tokenizer = text::Tokenizer::load(options.tokenizer);
+    if (tokenizer.vocab_size() > static_cast<size_t>(model->config().vocab_size))
+      throw Error("export to " + out.string() + ": tokenizer " + options.tokenizer.string() + " has " +
+                  std::to_string(tokenizer.vocab_size()) + " ids, more than the model's vocab_size " +
+                  std::to_string(model->config().vocab_size));
+    if (tokenizer.has_bos()) token_ids.bos = tokenizer.bos_id();
+    if (tokenizer.has_eot()) token_ids.eos = tokenizer.eot_id();
+  }
   StagedDir staged(out);
   NamedTensors tensors;
   for (const auto& item : model->named_parameters()) tensors.emplace_back(item.key(), item.value());
   write_weights(tensors, staged.path(), options);
-  fs::write_file_atomic(staged.path() / kHfConfigFile, to_hf_config_json(model->config(), dtype_name));
+  fs::write_file_atomic(staged.path() / kHfConfigFile, to_hf_config_json(model->config(), dtype_name, token_ids));
   if (!options.tokenizer.empty())
     stdfs::copy_file(options.tokenizer, staged.path() / kHfTokenizerFile);
   staged.publish(StagedDir::Mode::replace);

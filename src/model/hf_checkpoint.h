@@ -52,7 +52,8 @@ ModelConfig read_hf_config(const std::filesystem::path& dir);
 void load_hf_weights(Llama& model, const std::filesystem::path& dir);
 
 // A model built from `dir`'s config.json (init recipe and std as there, or
-// defaults) with its weights loaded.
+// defaults, kept for runs that continue from it) with its weights loaded.
+// No initialization is drawn first: every parameter comes from the files.
 Llama load_hf_model(const std::filesystem::path& dir);
 
 struct HfExportOptions {

@@ -64,7 +64,7 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& c) {
   return torch::tensor(out, torch::kFloat);
 }
 
-LlamaImpl::LlamaImpl(const ModelConfig& config) : config_(config) {
+LlamaImpl::LlamaImpl(const ModelConfig& config, Fill fill) : config_(config) {
   config_.validate();
   const auto& c = config_;
   auto empty = [](std::initializer_list<int64_t> shape) { return torch::empty(shape); };
@@ -86,7 +86,7 @@ LlamaImpl::LlamaImpl(const ModelConfig& config) : config_(config) {
   }
   final_norm_ = add_weight(*this, "model.norm", empty({c.dim}));
   if (!c.tie_embeddings) lm_head_ = add_weight(*this, "lm_head", empty({c.vocab_size, c.dim}));
-  reset_parameters();
+  if (fill == Fill::drawn) reset_parameters();
 }
 
 void truncated_normal_(torch::Tensor& t, double std, double cut_sigmas) {

@@ -26,10 +26,17 @@ struct CheckpointedBlock;  // llama.cpp: a decoder layer recomputed in backward
 
 class LlamaImpl : public torch::nn::Module {
  public:
-  // Parameters drawn by config.init (model/config.h, InitRecipe; norm weights
-  // 1) from torch's global generator: call torch::manual_seed first for
-  // determinism.
-  explicit LlamaImpl(const ModelConfig& config);
+  // How the constructor fills the parameters.
+  enum class Fill {
+    // Drawn by config.init (model/config.h, InitRecipe; norm weights 1) from
+    // torch's global generator: call torch::manual_seed first for determinism.
+    drawn,
+    // Left uninitialized, for a loader that overwrites every parameter or
+    // fails (load_hf_model, checkpoint loading): drawing the initialization
+    // first would cost as much as reading the weights.
+    uninitialized,
+  };
+  explicit LlamaImpl(const ModelConfig& config, Fill fill = Fill::drawn);
 
   // tokens [B,T] int64 -> logits [B,T,V] fp32.
   torch::Tensor forward(const torch::Tensor& tokens);

@@ -1,5 +1,8 @@
 #include "model/safetensors.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -195,6 +198,30 @@ torch::Tensor SafetensorsFile::view(const Entry& e) const {
   return torch::from_blob(bytes, e.shape, torch::TensorOptions().dtype(e.dtype));
 }
 
+namespace {
+
+// madvise over the whole pages inside [begin, begin + bytes); advice only, so
+// failures (a kernel before 5.14 has no MADV_POPULATE_WRITE) are ignored.
+// (Transparent huge pages for the fresh parameters were measured too and
+// left out: on this project's VM, first-touching 2.5 GB took 2.3-7.9 s with
+// them against 1.5-1.8 s without.)
+void advise_pages(const void* begin, size_t bytes, int advice) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const auto stop = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
+  if (stop > start) (void)::madvise(reinterpret_cast<void*>(start), stop - start, advice);
+}
+
+}  // namespace
+
+void SafetensorsFile::prefetch() const { advise_pages(file_.data(), file_.size(), MADV_WILLNEED); }
+
+void SafetensorsFile::copy_to(torch::Tensor& target, const Entry& entry) const {
+  if (target.device().is_cpu() && target.is_contiguous())
+    advise_pages(target.data_ptr(), target.nbytes(), MADV_POPULATE_WRITE);
+  target.copy_(view(entry));
+}
+
 SafetensorsContents read_safetensors(const std::filesystem::path& path) {
   const SafetensorsFile file(path);
   SafetensorsContents out;
@@ -244,7 +271,8 @@ Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path
     throw Error(where + ": missing tensors: " + missing);
   }
   torch::NoGradGuard no_grad;
-  for (auto& [target, entry] : copies) target.copy_(file.view(*entry));
+  file.prefetch();
+  for (auto& [target, entry] : copies) file.copy_to(target, *entry);
   return file.metadata();
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "model/memory_plan.h"
@@ -142,10 +143,8 @@ std::vector<SourceStore> plan_sources(const RunConfig& rc, const Facts& facts) {
   return out;
 }
 
-// The estimate is of host memory on a CPU run; a GPU run keeps its state
-// and activations in device memory, which this gate does not model.
-void check_memory(const RunConfig& rc) {
-  if (rc.settings.device != "cpu") return;
+// The host memory gate of a CPU run (estimate_training_memory).
+void check_host_memory(const RunConfig& rc) {
   const uint64_t need = estimate_training_memory(rc.model, rc.settings.microbatch(), rc.seq_len,
                                                  rc.settings.train.activation_checkpointing)
                             .total();
@@ -159,6 +158,58 @@ void check_memory(const RunConfig& rc) {
                 "(`replay model memory` shows the terms)");
   }
 }
+
+// A CUDA run keeps its state and activations in device memory: the memory
+// plan against the device's size, when the driver tells it (a machine
+// without one is refused later, by the trainer, naming the device).
+void check_device_memory(const RunConfig& rc, int index) {
+  const auto bytes = cuda_device_memory_bytes(index);
+  if (!bytes) return;
+  model::MemoryPlanOptions plan;
+  plan.microbatch = rc.settings.microbatch();
+  plan.seq_len = rc.seq_len;
+  plan.bf16_compute = rc.settings.compute_dtype == "bf16";
+  plan.checkpointing = rc.settings.train.activation_checkpointing;
+  const std::string refusal = device_memory_refusal(rc.model, plan, static_cast<double>(*bytes), rc.settings.device);
+  if (!refusal.empty()) throw Error(rc.file + ": " + refusal);
+}
+
+void check_memory(const RunConfig& rc) {
+  if (const auto index = rc.settings.cuda_index()) return check_device_memory(rc, *index);
+  check_host_memory(rc);
+}
+
+}  // namespace
+
+std::string device_memory_refusal(const model::ModelConfig& m, const model::MemoryPlanOptions& plan,
+                                  double device_bytes, const std::string& device) {
+  const model::MemoryBreakdown need = model::plan_memory(m, plan);
+  const double usable = kDeviceGateShare * device_bytes;
+  if (need.total() <= usable) return "";
+  auto gb = [](double b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
+    return std::string(buf);
+  };
+  std::string ways;
+  for (const auto& way : model::ways_to_fit(m, plan, usable)) {
+    if (!way.fits) continue;
+    // The trainer checkpoints activations; the other ways are plans only.
+    const bool trainer_has_it = !way.options.bf16_state && !way.options.offload_optimizer &&
+                                !way.options.shard_optimizer;
+    ways += (ways.empty() ? "" : "; ") + way.name + " (" + gb(way.memory.total()) +
+            (trainer_has_it ? ": train.activation_checkpointing = true" : ": not in Replay's trainer yet") + ")";
+  }
+  return "this run needs about " + gb(need.total()) + " on " + device + " (weights " + gb(need.weights) +
+         ", gradients " + gb(need.gradients) + ", optimizer " + gb(need.optimizer) + ", activations " +
+         gb(need.activations) + ", loss " + gb(need.loss) + " at train.microbatch " +
+         std::to_string(plan.microbatch) + " x " + std::to_string(plan.seq_len) + " tokens), more than " +
+         std::to_string(static_cast<int>(kDeviceGateShare * 100)) + "% of its " + gb(device_bytes) +
+         ". Ways that fit: " + (ways.empty() ? "none of the standard ones; pick a smaller [model]" : ways) +
+         ", or a smaller train.microbatch (`replay model memory` shows the plan)";
+}
+
+namespace {
 
 nlohmann::json describe_data(const RunConfig& rc, const Facts& facts, const store::Manifest& stores) {
   nlohmann::json sources = nlohmann::json::object();
@@ -248,12 +299,6 @@ RunDescription load_run_toml(const std::filesystem::path& file, const std::vecto
   toml::table root = parse_toml_file(file.string());
   for (const auto& o : overrides) apply_override(root, o);
   return parse_run_description(root, file.string());
-}
-
-uint64_t physical_memory_bytes() {
-  long pages = ::sysconf(_SC_PHYS_PAGES);
-  long page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
 MemoryEstimate estimate_training_memory(const model::ModelConfig& m, int64_t microbatch, int64_t seq_len,

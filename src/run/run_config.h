@@ -14,7 +14,7 @@
 //   complete_model       vocabulary and max_seq_len default to the data's
 //   check_token_ids_fit  every store's largest token id is below model.vocab_size
 //   build_plan           the schedule engine's RunPlan
-//   check_memory         refuse what cannot fit this machine
+//   check_memory         refuse what cannot fit this machine or its CUDA device
 //   describe             the canonical JSON (config.json) and its content hash
 // Each stage serializes what it parsed. Keys that do not apply to the run's
 // protocol are absent from the description and the hash (fine-tuning: its
@@ -28,6 +28,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "model/memory_plan.h"
+#include "run/machine.h"
 #include <vector>
 
 #include "model/config.h"
@@ -125,6 +128,17 @@ MemoryEstimate estimate_training_memory(const model::ModelConfig& model, int64_t
 // processes; with the calibrated estimate above, nothing admitted is meant
 // to meet the OOM killer on a machine otherwise idle.
 inline constexpr double kMemoryGateShare = 0.85;
-uint64_t physical_memory_bytes();
+
+// The device gate (check_memory on a CUDA run, when the driver reports the
+// device's memory: run/machine.h): the memory plan of model/memory_plan.h
+// (fp32 weights, gradients and moments; the run's compute dtype, microbatch,
+// sequence length and activation checkpointing) must be at most this share
+// of the device. The rest is the CUDA context, libraries' workspaces and the
+// caching allocator's fragmentation.
+inline constexpr double kDeviceGateShare = 0.90;
+// Empty when `model` trains within kDeviceGateShare of `device_bytes`;
+// otherwise the refusal: the plan term by term and the ways that would fit.
+std::string device_memory_refusal(const model::ModelConfig& model, const model::MemoryPlanOptions& plan,
+                                  double device_bytes, const std::string& device);
 
 }  // namespace replay::run

@@ -85,6 +85,12 @@ void parse_checkpoint(TomlReader r, CheckpointSettings& c) {
 
 }  // namespace
 
+std::optional<int> RunSettings::cuda_index() const {
+  if (device == "cpu") return std::nullopt;
+  const std::string prefix = "cuda:";  // parse_run_settings admitted nothing else
+  return device.size() > prefix.size() ? std::stoi(device.substr(prefix.size())) : 0;
+}
+
 std::string RunSettings::shared_dir() const {
   if (!shared.empty()) return shared;
   std::filesystem::path o(out);

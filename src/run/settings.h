@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace replay::run {
@@ -64,6 +65,8 @@ struct RunSettings {
   CheckpointSettings checkpoint;
 
   int64_t microbatch() const { return train.microbatch > 0 ? train.microbatch : train.batch_size; }
+  // The CUDA device index of `device` ("cuda" is 0); nullopt on the CPU.
+  std::optional<int> cuda_index() const;
   int64_t eval_microbatch() const { return eval.microbatch > 0 ? eval.microbatch : microbatch(); }
   std::string shared_dir() const;
 };

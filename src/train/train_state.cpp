@@ -111,7 +111,8 @@ LoadedModel load_model_from(const stdfs::path& path) {
     throw Error(config_path.string() + ": not a run config: " + e.what());
   }
   if (!config.contains("model")) throw Error(config_path.string() + ": no model description under config.model");
-  out.model = model::Llama(model::model_config_from_json(config["model"], config_path.string() + ": config.model"));
+  out.model = model::Llama(model::model_config_from_json(config["model"], config_path.string() + ": config.model"),
+                           model::LlamaImpl::Fill::uninitialized);
   load_training_checkpoint(out.weights, out.model, nullptr);
   // The tokenizer path as the run recorded it (relative paths: from where it ran).
   const std::string tokenizer = config.value("/data/tokenizer"_json_pointer, std::string());

@@ -13,6 +13,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
 #include "temp_dir.h"
+#include "text/tokenizer.h"
 #include "util/fs.h"
 
 using namespace replay::model;
@@ -58,11 +59,25 @@ void write_raw(const stdfs::path& path, const std::string& header, const std::st
   replay::fs::write_file_atomic(path, bytes + header + data);
 }
 
+// A real byte-level BPE tokenizer.json of `vocab` ids, <|endoftext|> last.
+void write_tokenizer(const stdfs::path& file, size_t vocab) {
+  int left = 50;
+  const auto next = [&](std::string& text) {
+    text = "the cat sat on the mat and the cat ran";
+    return left-- > 0;
+  };
+  replay::text::BpeTrainOptions options;
+  options.vocab_size = vocab;
+  options.threads = 1;
+  replay::text::train_bpe(next, options).save(file);
+}
+
 }  // namespace
 
 TEST(HfCheckpoint, ExportImportExportIsByteIdentical) {
   const TempDir tmp("hf_roundtrip");
   ModelConfig c = preset("tiny");
+  c.vocab_size = 288;  // room for a byte-level tokenizer's 256 bytes, merges and <|endoftext|>
   Llama model = random_model(c, 1);
   // F32 in one file.
   write_hf_model_dir(model, tmp.path / "a");
@@ -74,7 +89,7 @@ TEST(HfCheckpoint, ExportImportExportIsByteIdentical) {
   expect_identical_dirs(tmp.path / "a", tmp.path / "b");
 
   // BF16, sharded (tiny's tensors are 2-32 KiB in bf16), with a tokenizer.
-  replay::fs::write_file_atomic(tmp.path / "tok.json", "{\"model\": {}}");
+  write_tokenizer(tmp.path / "tok.json", 260);
   HfExportOptions bf16{20000, torch::kBFloat16, tmp.path / "tok.json"};
   write_hf_model_dir(model, tmp.path / "c", bf16);
   const auto index = nlohmann::json::parse(replay::fs::read_file(tmp.path / "c" / kHfIndexFile));
@@ -92,11 +107,15 @@ TEST(HfCheckpoint, ExportImportExportIsByteIdentical) {
   for (const auto& shard : shards) {
     const SafetensorsFile f(tmp.path / "c" / shard);
     EXPECT_EQ(f.metadata().at("format"), "pt");
-    // Over the limit only as a lone tensor (the embedding, 32 KiB).
+    // Over the limit only as a lone tensor (the embedding, 36 KiB).
     if (f.entries().size() > 1) largest_group = std::max<uint64_t>(largest_group, f.entries().back().end);
   }
   EXPECT_LE(largest_group, 20000u);
-  EXPECT_EQ(nlohmann::json::parse(replay::fs::read_file(tmp.path / "c" / kHfConfigFile))["torch_dtype"], "bfloat16");
+  const auto config = nlohmann::json::parse(replay::fs::read_file(tmp.path / "c" / kHfConfigFile));
+  EXPECT_EQ(config["torch_dtype"], "bfloat16");
+  // The exported tokenizer's end-of-text id; it adds no BOS, so none is named.
+  EXPECT_EQ(config["eos_token_id"], 259);
+  EXPECT_FALSE(config.contains("bos_token_id"));
   Llama from_bf16 = load_hf_model(tmp.path / "c");
   EXPECT_TRUE(torch::equal(from_bf16->embedding_weight(), model->embedding_weight().to(torch::kBFloat16).to(torch::kFloat)));
   bf16.tokenizer = tmp.path / "c" / kHfTokenizerFile;
@@ -109,6 +128,12 @@ TEST(HfCheckpoint, ExportImportExportIsByteIdentical) {
     std::memcpy(&n, replay::fs::read_file(tmp.path / "d" / name).data(), 8);
     EXPECT_EQ(n % 8, 0u) << name;
   }
+  // A tokenizer with ids the model cannot embed is refused, before writing.
+  Llama small = random_model(preset("tiny"), 3);  // vocab_size 256
+  const std::string refused =
+      error_of([&] { write_hf_model_dir(small, tmp.path / "e", {20000, torch::kFloat, tmp.path / "tok.json"}); });
+  EXPECT_NE(refused.find("260 ids, more than the model's vocab_size 256"), std::string::npos) << refused;
+  EXPECT_FALSE(stdfs::exists(tmp.path / "e"));
   // An existing output is never overwritten.
   EXPECT_NE(error_of([&] { write_hf_model_dir(model, tmp.path / "d"); }).find("already exists"), std::string::npos);
 }

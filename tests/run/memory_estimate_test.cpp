@@ -40,3 +40,40 @@ TEST(MemoryEstimate, BoundsTheMeasuredPeakOfTheRealTrainer) {
   EXPECT_NE(read_log(log).find("peak memory about " + std::to_string(estimate >> 20) + " MiB"), std::string::npos)
       << read_log(log);
 }
+
+// The device gate of a CUDA run: Llama-3.1-8B at the paper's precision, one
+// 4096-token sequence per microbatch. An H200-sized device (143,771 MiB as
+// the driver reports it) admits it only with activation checkpointing, which
+// the refusal names with the config key; an 80 GB device admits it with no
+// way the trainer has, and the refusal says so.
+TEST(DeviceGate, RefusesWhatDoesNotFitAndNamesTheWaysThatWould) {
+  const auto m = replay::model::preset("llama-3.1-8b");
+  replay::model::MemoryPlanOptions plan;
+  plan.microbatch = 1;
+  plan.seq_len = 4096;
+  const double h200 = 143771.0 * (1 << 20), h100 = 81559.0 * (1 << 20);
+  const std::string refused = replay::run::device_memory_refusal(m, plan, h200, "cuda:0");
+  ASSERT_FALSE(refused.empty());
+  EXPECT_NE(refused.find("on cuda:0"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("weights 32.1 GB"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("activation checkpointing ("), std::string::npos) << refused;
+  EXPECT_NE(refused.find("train.activation_checkpointing = true"), std::string::npos) << refused;
+
+  plan.checkpointing = true;
+  EXPECT_EQ(replay::run::device_memory_refusal(m, plan, h200, "cuda:0"), "");
+  const std::string small = replay::run::device_memory_refusal(m, plan, h100, "cuda:1");
+  ASSERT_FALSE(small.empty());
+  EXPECT_EQ(small.find("train.activation_checkpointing = true"), std::string::npos) << small;
+  EXPECT_NE(small.find("not in Replay's trainer yet"), std::string::npos) << small;
+}
+
+// The device the gate asks the driver about (run/machine.h), from the one
+// parsed `device` setting.
+TEST(DeviceGate, DeviceIndexComesFromTheSettings) {
+  replay::run::RunSettings s;
+  EXPECT_FALSE(s.cuda_index().has_value());
+  s.device = "cuda";
+  EXPECT_EQ(s.cuda_index(), 0);
+  s.device = "cuda:3";
+  EXPECT_EQ(s.cuda_index(), 3);
+}

@@ -306,12 +306,12 @@ TEST_F(SweepProcess, TwoConcurrentSweepsTrainEachRunOnce) {
   const std::string logs = fs::read_file(dir() / "first.log") + fs::read_file(dir() / "second.log");
   for (const auto& r : runs()) {
     EXPECT_EQ(r.status, RunStatus::done) << r.name;
-    // The trainer's banner ("training N parameters, 30 steps x ...") is
-    // printed only when it computes steps; a trainer that a sweep starts on a
-    // run the other sweep just finished finds it complete and computes none
-    // (its "done: 30 steps" line alone does not tell the two apart).
-    EXPECT_EQ(count(fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog), "parameters, 30 steps x"), 1u)
-        << r.name << "\n" << logs;
+    // The banner ("training N parameters, 30 steps x ...") and "done" are
+    // printed only by a trainer that computes steps; one that a sweep starts
+    // on a run the other sweep just finished says "already complete".
+    const std::string log = fs::read_file(stdfs::path(r.run_dir) / run::kTrainLog);
+    EXPECT_EQ(count(log, "parameters, 30 steps x"), 1u) << r.name << "\n" << logs;
+    EXPECT_EQ(count(log, "done: 30 steps"), 1u) << r.name << "\n" << logs;
   }
 }
 

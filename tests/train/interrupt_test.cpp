@@ -53,29 +53,11 @@ class RunGuardTest : public ::testing::Test {
     ASSERT_EQ(wait_exit(spawn_train(write_config(name, steps), {}, log_of(name))), 0) << read_log(log_of(name));
   }
 
-  // Waits until `pid` (training `name`) has logged at least `lines` steps.
   void wait_for_steps(pid_t pid, const std::string& name, size_t lines) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (count_step_lines(metrics_of(name)) < lines) {
-      int status = 0;
-      ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "finished too early: " << read_log(log_of(name));
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
+    testing::wait_for_step_lines(pid, metrics_of(name), lines, log_of(name));
   }
-
-  // Every line of `name`'s metrics parses, and its losses equal `ref`'s bit for bit.
   void expect_same_losses(const std::string& ref, const std::string& name, int steps) {
-    auto a = testing::read_metrics(metrics_of(ref));
-    auto b = testing::read_metrics(metrics_of(name));  // throws on a line that is not JSON
-    ASSERT_EQ(a.steps.size(), static_cast<size_t>(steps));
-    ASSERT_EQ(b.steps.size(), static_cast<size_t>(steps));
-    for (size_t i = 0; i < a.steps.size(); ++i) {
-      EXPECT_EQ(b.steps[i].step, a.steps[i].step);
-      EXPECT_EQ(b.steps[i].loss, a.steps[i].loss) << "step " << i + 1;
-    }
-    ASSERT_EQ(a.evals.size(), b.evals.size());
-    for (size_t i = 0; i < a.evals.size(); ++i) EXPECT_EQ(a.evals[i]["val"], b.evals[i]["val"]);
+    testing::expect_same_losses(metrics_of(ref), metrics_of(name), steps);
   }
 
   TempDir tmp_{"guard"};

@@ -49,13 +49,8 @@ class ResumeTest : public ::testing::Test {
     const int kill_at = std::uniform_int_distribution<int>(kill_min, kill_max)(rng);
     const stdfs::path metrics = tmp_.path / "victim" / "metrics.jsonl";
     pid_t pid = spawn_train(vic_cfg, {}, tmp_.path / "victim.log");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (count_step_lines(metrics) < static_cast<size_t>(kill_at)) {
-      int status = 0;
-      ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "finished before the kill: " << read_log(tmp_.path / "victim.log");
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
+    testing::wait_for_step_lines(pid, metrics, kill_at, tmp_.path / "victim.log");
+    if (HasFatalFailure()) return;
     ::kill(pid, SIGKILL);
     ASSERT_EQ(wait_exit(pid), -SIGKILL);
     const size_t seen = count_step_lines(metrics);
@@ -66,18 +61,8 @@ class ResumeTest : public ::testing::Test {
     EXPECT_NE(read_log(tmp_.path / "victim.log").find("resuming from"), std::string::npos)
         << "killed after " << seen << " steps; log:\n" << read_log(tmp_.path / "victim.log");
 
-    auto a = testing::read_metrics(tmp_.path / "reference" / "metrics.jsonl");
-    auto b = testing::read_metrics(metrics);
-    ASSERT_EQ(a.steps.size(), static_cast<size_t>(steps));
-    ASSERT_EQ(b.steps.size(), static_cast<size_t>(steps)) << "killed after " << seen << " steps";
-    for (size_t i = 0; i < a.steps.size(); ++i) {
-      EXPECT_EQ(b.steps[i].step, a.steps[i].step);
-      EXPECT_EQ(b.steps[i].phase, a.steps[i].phase);
-      // Bit for bit: the JSON doubles round-trip exactly.
-      EXPECT_EQ(b.steps[i].loss, a.steps[i].loss) << "step " << i + 1 << ", killed after " << seen;
-    }
-    ASSERT_EQ(a.evals.size(), b.evals.size());
-    for (size_t i = 0; i < a.evals.size(); ++i) EXPECT_EQ(a.evals[i]["val"], b.evals[i]["val"]);
+    testing::expect_same_losses(tmp_.path / "reference" / "metrics.jsonl", metrics, steps,
+                                ", killed after " + std::to_string(seen) + " steps");
   }
 
   TempDir tmp_{"resume"};

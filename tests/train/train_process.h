@@ -2,17 +2,22 @@
 // in the background with its console going to a log, watch its metrics, send
 // it signals, collect its exit status.
 #pragma once
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "tiny_run.h"
 
 namespace replay::train::testing {
 
@@ -76,6 +81,37 @@ inline size_t count_step_lines(const std::filesystem::path& metrics) {
 inline std::string read_log(const std::filesystem::path& log) {
   std::ifstream in(log);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Waits until `pid` has logged at least `lines` steps to `metrics` (fails if
+// it exits first, printing `log`, or after two minutes).
+inline void wait_for_step_lines(pid_t pid, const std::filesystem::path& metrics, size_t lines,
+                                const std::filesystem::path& log) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (count_step_lines(metrics) < lines) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "finished too early: " << read_log(log);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
+
+// Both metrics files have `steps` steps (every line parses) with the same
+// phases and losses bit for bit (JSON doubles round-trip exactly), and the
+// same evaluations. `context` is added to failure messages.
+inline void expect_same_losses(const std::filesystem::path& reference, const std::filesystem::path& other,
+                               int steps, const std::string& context = "") {
+  auto a = read_metrics(reference);
+  auto b = read_metrics(other);  // throws on a line that is not JSON
+  ASSERT_EQ(a.steps.size(), static_cast<size_t>(steps));
+  ASSERT_EQ(b.steps.size(), static_cast<size_t>(steps)) << context;
+  for (size_t i = 0; i < a.steps.size(); ++i) {
+    EXPECT_EQ(b.steps[i].step, a.steps[i].step);
+    EXPECT_EQ(b.steps[i].phase, a.steps[i].phase);
+    EXPECT_EQ(b.steps[i].loss, a.steps[i].loss) << "step " << i + 1 << context;
+  }
+  ASSERT_EQ(a.evals.size(), b.evals.size());
+  for (size_t i = 0; i < a.evals.size(); ++i) EXPECT_EQ(a.evals[i]["val"], b.evals[i]["val"]);
 }
 
 }  // namespace replay::train::testing
