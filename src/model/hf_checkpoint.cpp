@@ -129,13 +129,14 @@ void load_hf_weights(Llama& model, const stdfs::path& dir) {
   }
   // Pass 2: copy, unmapping each file once done, so at most one shard's
   // pages are resident besides the model.
-  // The next shard is read ahead while this one is converted.
+  // The files are read ahead, in this order, while the tensors are converted.
+  std::vector<stdfs::path> files;
+  for (const ShardPlan& plan : plans) files.push_back(plan.file->path());
+  const fs::ReadAhead read_ahead(files);
   torch::NoGradGuard no_grad;
-  if (!plans.empty()) plans.front().file->prefetch();
-  for (size_t i = 0; i < plans.size(); ++i) {
-    if (i + 1 < plans.size()) plans[i + 1].file->prefetch();
-    for (auto& [target, entry] : plans[i].copies) plans[i].file->copy_to(target, *entry);
-    plans[i].file.reset();
+  for (ShardPlan& plan : plans) {
+    for (auto& [target, entry] : plan.copies) plan.file->copy_to(target, *entry);
+    plan.file.reset();
   }
 }
 

@@ -214,8 +214,6 @@ void advise_pages(const void* begin, size_t bytes, int advice) {
 
 }  // namespace
 
-void SafetensorsFile::prefetch() const { advise_pages(file_.data(), file_.size(), MADV_WILLNEED); }
-
 void SafetensorsFile::copy_to(torch::Tensor& target, const Entry& entry) const {
   if (target.device().is_cpu() && target.is_contiguous())
     advise_pages(target.data_ptr(), target.nbytes(), MADV_POPULATE_WRITE);
@@ -271,7 +269,7 @@ Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path
     throw Error(where + ": missing tensors: " + missing);
   }
   torch::NoGradGuard no_grad;
-  file.prefetch();
+  const fs::ReadAhead read_ahead({path});
   for (auto& [target, entry] : copies) file.copy_to(target, *entry);
   return file.metadata();
 }

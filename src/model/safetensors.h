@@ -51,10 +51,6 @@ class SafetensorsFile {
   // A tensor over the mapped bytes (no copy): valid while this object lives.
   // Copy it (copy_, clone, to) before the file goes away.
   torch::Tensor view(const Entry& entry) const;
-  // Asks the kernel to start reading the whole file into the page cache
-  // (MADV_WILLNEED, asynchronous), so that a loader converting one file's
-  // tensors overlaps with the disk reading the next.
-  void prefetch() const;
   // Copies the tensor into `target` (same shape, any floating dtype), the
   // loaders' one copy. A CPU target's pages are first made resident in one
   // call (MADV_POPULATE_WRITE): fresh parameters otherwise take one page

@@ -176,4 +176,18 @@ void MappedFile::release() {
   size_ = 0;
 }
 
+ReadAhead::ReadAhead(std::vector<stdfs::path> files)
+    : thread_([files = std::move(files)](std::stop_token stop) {
+        std::vector<char> chunk(8u << 20);
+        for (const auto& file : files) {
+          const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+          if (fd < 0) continue;
+          while (!stop.stop_requested() && ::read(fd, chunk.data(), chunk.size()) > 0) {
+          }
+          ::close(fd);
+        }
+      }) {}
+
+ReadAhead::~ReadAhead() = default;  // jthread: request_stop, then join
+
 }  // namespace replay::fs

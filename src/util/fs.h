@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace replay::fs {
 
@@ -76,6 +78,25 @@ class MappedFile {
   stdfs::path path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+};
+
+// Reads `files` front to back into the page cache on a background thread,
+// as `cat files > /dev/null` would, so that a consumer of their memory maps
+// (the model loaders) finds the pages there instead of faulting each one in
+// from disk: mapped reads fault page by page with small read-ahead, while
+// sequential read() gets the kernel's full read-ahead (measured: a cold
+// 1.3 GB checkpoint load took 3.4-5 s through faults alone, against 1.2 s for
+// cat). Errors are ignored: the consumer reads the files itself and reports
+// them. The destructor stops the thread after its current chunk.
+class ReadAhead {
+ public:
+  explicit ReadAhead(std::vector<stdfs::path> files);
+  ~ReadAhead();
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+ private:
+  std::jthread thread_;
 };
 
 }  // namespace replay::fs
