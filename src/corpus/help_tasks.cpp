@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdarg>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <unordered_set>
 
 #include "corpus/archive.h"
+#include "corpus/convert.h"
 #include "corpus/fetch.h"
 #include "corpus/holdout.h"
 #include "util/error.h"
@@ -130,10 +132,26 @@ Package fetch_package(const PackageCache& cache, const std::string& name, std::F
 
 using PageMap = std::map<std::string, std::vector<HelpParagraph>>;  // page key -> paragraphs
 
+// The Basque text of the training pages (html_to_text of each, as the corpus
+// converts them): an evaluation paragraph or sentence found anywhere in it,
+// even inside a longer paragraph (embedded sections, notes), is dropped.
+class TrainingText {
+ public:
+  void add(std::string_view page_text) {
+    blob_ += page_text;
+    blob_ += "\n\n";
+  }
+  bool contains(std::string_view s) const {
+    return memmem(blob_.data(), blob_.size(), s.data(), s.size()) != nullptr;
+  }
+
+ private:
+  std::string blob_;
+};
+
 // Held-out pages of `archive`, parsed; the texts of the other pages go into
 // `training` when given.
-PageMap read_pages(const Package& pkg, const HoldoutRule& rule, std::unordered_set<std::string>* training,
-                   size_t& all_pages) {
+PageMap read_pages(const Package& pkg, const HoldoutRule& rule, TrainingText* training, size_t& all_pages) {
   PageMap held;
   for_each_archive_file(pkg.archive, kHelpPages, [&](ArchiveFile& f) {
     std::optional<std::string> key = help_page_key(f.path);
@@ -141,12 +159,10 @@ PageMap read_pages(const Package& pkg, const HoldoutRule& rule, std::unordered_s
     ++all_pages;
     const bool held_out = is_held_out_page(rule, *key);
     if (!held_out && !training) return;
-    std::vector<HelpParagraph> paragraphs = parse_help_page(f.content);
-    if (held_out) {
-      held[*key] = std::move(paragraphs);
-    } else {
-      for (auto& p : paragraphs) training->insert(std::move(p.text));
-    }
+    if (held_out)
+      held[*key] = parse_help_page(f.content);
+    else
+      training->add(html_to_text(f.content));
   });
   return held;
 }
@@ -166,14 +182,15 @@ struct Aligned {
   size_t pages = 0;
 };
 
-bool keep_pair(const HelpParagraph& eu, const std::string& en, size_t min_chars,
-               const std::unordered_set<std::string>& training) {
+// Headings are not looked up in the training text: page titles are link
+// texts on other pages; what they introduce (a paragraph) is.
+bool keep_pair(const HelpParagraph& eu, const std::string& en, size_t min_chars, const TrainingText& training) {
   const size_t min = eu.level > 0 ? 3 : min_chars;
-  return eu.text != en && eu.text.size() >= min && en.size() >= min && !training.count(eu.text);
+  return eu.text != en && eu.text.size() >= min && en.size() >= min &&
+         (eu.level > 0 || !training.contains(eu.text));
 }
 
-Aligned align(const PageMap& eu, const PageMap& en, size_t min_chars,
-              const std::unordered_set<std::string>& training) {
+Aligned align(const PageMap& eu, const PageMap& en, size_t min_chars, const TrainingText& training) {
   Aligned out;
   std::unordered_set<std::string> seen_eu, seen_en;  // paragraph dedup (headings are judged per task)
   for (const auto& [key, eu_pars] : eu) {
@@ -297,7 +314,7 @@ std::vector<Task> make_tasks(const Family& f, uint64_t seed) {
   return tasks;
 }
 
-Family next_sentence_family(const Aligned& a, size_t min_chars) {
+Family next_sentence_family(const Aligned& a, size_t min_chars, const TrainingText& training) {
   Family f{"help_next_sentence",
            "LibreOffice help ({lang}): choose the last sentence of a paragraph.", {}, {}, {same_module}};
   std::unordered_set<std::string> seen_eu, seen_en;
@@ -306,7 +323,7 @@ Family next_sentence_family(const Aligned& a, size_t min_chars) {
     auto [ctx_eu, last_eu] = split_last_sentence(e.eu);
     auto [ctx_en, last_en] = split_last_sentence(e.en);
     if (last_eu.size() < min_chars || last_en.size() < min_chars || ctx_eu.size() < min_chars ||
-        ctx_en.size() < min_chars || last_eu == last_en)
+        ctx_en.size() < min_chars || last_eu == last_en || training.contains(last_eu) || training.contains(ctx_eu))
       continue;
     if (!seen_eu.insert(last_eu).second || !seen_en.insert(last_en).second) continue;
     f.questions.push_back({e.id, ctx_eu, ctx_en, f.pool.size()});
@@ -457,7 +474,7 @@ nlohmann::ordered_json manifest(const HelpTaskOptions& o, const std::vector<Pack
 struct Inputs {
   std::vector<Package> packages;  // eu, en
   PageMap eu, en;
-  std::unordered_set<std::string> training;  // Basque texts of pages that are not held out
+  TrainingText training;  // Basque text of the pages that are not held out
   size_t eu_pages = 0, en_pages = 0;
 };
 
@@ -502,7 +519,7 @@ HelpTaskSummary build_help_tasks(const HelpTaskOptions& o) {
   logf(o.log, "[help] %zu pages, %zu held out (%s); %zu aligned paragraphs and headings\n", s.pages,
        s.held_out_pages, rule.describe().c_str(), s.aligned);
   std::vector<Task> tasks;
-  for (Family f : {next_sentence_family(aligned, o.min_chars), title_description_family(aligned),
+  for (Family f : {next_sentence_family(aligned, o.min_chars, in.training), title_description_family(aligned),
                    translation_family(aligned)}) {
     cap_questions(f, o.max_items, o.seed);
     for (Task& t : make_tasks(f, o.seed)) {
