@@ -7,8 +7,11 @@
 // Pipeline: fetch both packages (fetch.h) -> parse every page, keeping the
 // text of each element whose id starts with "par_id" or "hd_id" -> align eu/en
 // by (page key, id) on held-out pages -> drop untranslated (eu == en), short
-// (< min_chars bytes, headings < 3) and duplicate paragraphs, and any whose
-// Basque text also occurs on a training page (embedded sections) -> tasks.
+// (< min_chars bytes, headings < 3) and duplicate paragraphs, and every
+// paragraph or choice sentence whose Basque text occurs anywhere in the
+// text of a training page (html_to_text, as the corpus converts it:
+// embedded sections, notes) -> tasks. Headings used as contexts are exempt:
+// page titles are link texts on other pages.
 //
 // Tasks (each in 4 files: Basque "_eu" and English "_en" twins built from the
 // same ids, same label, distractors the aligned texts of the same distractor
