@@ -509,7 +509,7 @@ HelpTaskSummary build_help_tasks(const HelpTaskOptions& o) {
   Inputs in = read_inputs(o, rule, true);
   HelpTaskSummary s;
   s.out_dir = o.out_dir;
-  s.pages = std::min(in.eu_pages, in.en_pages);
+  s.pages = in.eu_pages;
   Aligned aligned = align(in.eu, in.en, o.min_chars, in.training);
   s.held_out_pages = aligned.pages;
   s.aligned = aligned.entries.size();

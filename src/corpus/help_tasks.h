@@ -101,7 +101,7 @@ struct HelpTaskOptions {
 
 struct HelpTaskSummary {
   std::filesystem::path out_dir;
-  size_t pages = 0;           // pages in both packages
+  size_t pages = 0;           // help pages in the Basque package
   size_t held_out_pages = 0;  // of those, held out
   size_t aligned = 0;         // paragraphs kept after alignment and filters
   std::vector<std::pair<std::string, size_t>> items;  // task name -> items

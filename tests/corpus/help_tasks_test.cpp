@@ -17,6 +17,7 @@
 #include "corpus/recipe.h"
 #include "corpus_test_util.h"
 #include "fixtures.h"
+#include "replay_cli.h"
 #include "util/fs.h"
 #include "util/hash.h"
 
@@ -279,6 +280,22 @@ TEST(HelpTasks, BadInputsAreErrorsThatNameTheCause) {
                         make_deb({{"./usr/share/doc/x/README", "nothing"}}));
   e = error_of([&] { build_help_tasks(fx.options); });
   EXPECT_NE(e.find("libreoffice-help-en-us): no help pages"), std::string::npos) << e;
+}
+
+TEST(HelpTasks, CommandLineBuildsTheFolderAndReportsCounts) {
+  HelpFixture fx;
+  const stdfs::path out = fx.dir.path / "cli";
+  CliResult r = run_replay("tasks build-help --quiet --min-items 1 --seed 3 --out " + out.string() + " --cache " +
+                           fx.cache.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("help_title_description_en_easy"), std::string::npos) << r.out;
+  auto manifest = nlohmann::json::parse(fs::read_file(out / "MANIFEST.json"));
+  EXPECT_EQ(manifest["seed"], 3);
+  EXPECT_EQ(manifest["tasks"].size(), 12u);
+  r = run_replay("tasks build-help --out " + (fx.dir.path / "cli2").string() + " --cache " + fx.cache.string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("fewer than the 1000 required"), std::string::npos) << r.out;
+  EXPECT_FALSE(stdfs::exists(fx.dir.path / "cli2"));
 }
 
 // The frozen benchmark (tasks/help/MANIFEST.json) is what the builder makes
