@@ -239,6 +239,44 @@ TEST(HelpTasks, TwinsShareIdsAndLabelsAndTheManifestDescribesTheFiles) {
                       "label = \"label\"\n"), std::string::npos) << toml;
 }
 
+// The page number a fixture text is from: its first 3-digit run.
+int fixture_page(const std::string& text) {
+  for (size_t i = 0; i + 3 <= text.size(); ++i)
+    if (std::isdigit((unsigned char)text[i]) && std::isdigit((unsigned char)text[i + 1]) &&
+        std::isdigit((unsigned char)text[i + 2]))
+      return std::stoi(text.substr(i, 3));
+  return -1;
+}
+
+// Hard distractors come from near the item (same module / same page), easy
+// ones from other modules: the fixture's modules alternate with the page number.
+TEST(HelpTasks, HardDistractorsAreNearAndEasyOnesFar) {
+  HelpFixture fx;
+  build_help_tasks(fx.options);
+  struct Case { const char* task; bool hard; bool same_page; };
+  for (Case c : {Case{"help_next_sentence_eu_hard", true, false}, Case{"help_next_sentence_en_easy", false, false},
+                 Case{"help_title_description_eu_hard", true, false},
+                 Case{"help_title_description_eu_easy", false, false},
+                 Case{"help_translation_eu_hard", true, true}, Case{"help_translation_en_easy", false, false}}) {
+    auto items = read_jsonl(fx.options.out_dir / (std::string(c.task) + ".jsonl"));
+    ASSERT_FALSE(items.empty()) << c.task;
+    for (const auto& item : items) {
+      const int page = fixture_page(item["id"]);
+      const int label = item["label"];
+      EXPECT_EQ(fixture_page(item["choices"][label]), page) << c.task << item;
+      for (int k = 0; k < 4; ++k) {
+        if (k == label) continue;
+        const int other = fixture_page(item["choices"][k]);
+        if (c.same_page) EXPECT_EQ(other, page) << c.task << item;
+        else if (c.hard) EXPECT_EQ(other % 2, page % 2) << c.task << item;
+        else EXPECT_NE(other % 2, page % 2) << c.task << item;
+        if (!c.same_page && std::string(c.task).find("title") != std::string::npos)
+          EXPECT_NE(other, page) << c.task << item;  // other pages, not the item's own
+      }
+    }
+  }
+}
+
 TEST(HelpTasks, SameSeedSameBytesOtherSeedOtherLabels) {
   HelpFixture fx;
   build_help_tasks(fx.options);
