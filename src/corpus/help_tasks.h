@@ -43,7 +43,8 @@
 //                  choice_list = "choices", choice = " {choice}", label = "label"
 //   MANIFEST.json  {"format": "replay-help-tasks-1", "seed", "packages": [{name, version}],
 //                  "holdout": {rule, fraction, seed, pages, held_out_pages},
-//                  "aligned_paragraphs", "tasks": [{name, items, jsonl, xxh128,
+//                  "aligned_paragraphs", "min_chars", "max_items", "baseline"
+//                  (a sentence), "tasks": [{name, items, jsonl, xxh128,
 //                  longest_choice_acc}]}; xxh128 is hash::xxh128_hex of the
 //                  JSONL bytes; longest_choice_acc the accuracy of always
 //                  picking the longest choice (bytes; first on ties).
