@@ -43,9 +43,10 @@ la_ssize_t nested_read(struct archive*, void* client, const void** out) {
 
 class Walker {
  public:
+  // `member`: the .deb member walked inside ("data.tar" or "control.tar").
   Walker(const std::string& archive_name, const PathFilter& filter,
-         const std::function<void(ArchiveFile&)>& visit)
-      : name_(archive_name), filter_(filter), visit_(visit) {}
+         const std::function<void(ArchiveFile&)>& visit, std::string member = "data.tar")
+      : name_(archive_name), member_(std::move(member)), filter_(filter), visit_(visit) {}
 
   // `is_outer`: a .deb's inner data.tar is walked with is_outer = false.
   void walk(struct archive* a, bool is_outer) {
@@ -57,7 +58,7 @@ class Walker {
       std::string path = clean_name(archive_entry_pathname(entry));
       bool is_ar = (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_AR;
       if (is_outer && is_ar) {
-        if (path.rfind("data.tar", 0) == 0) {
+        if (path.rfind(member_, 0) == 0) {
           walk_nested(a, path);
           saw_data_ = true;
         }
@@ -73,7 +74,8 @@ class Walker {
   }
   void check_deb(struct archive* a) {
     bool is_ar = (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_AR;
-    if (is_ar && !saw_data_) throw Error(name_ + ": .deb without a data.tar member");
+    if (is_ar && !saw_data_) throw Error(name_ + ": .deb without a " + member_ + " member");
+    if (!is_ar && member_ != "data.tar") throw Error(name_ + ": not a .deb (no " + member_ + ")");
   }
   size_t visited() const { return visited_; }
 
@@ -110,6 +112,7 @@ class Walker {
   }
 
   std::string name_;
+  std::string member_;
   const PathFilter& filter_;
   const std::function<void(ArchiveFile&)>& visit_;
   size_t visited_ = 0;
@@ -118,8 +121,10 @@ class Walker {
 
 }  // namespace
 
-size_t for_each_archive_file(const std::filesystem::path& archive_path, const PathFilter& filter,
-                             const std::function<void(ArchiveFile&)>& visit) {
+namespace {
+
+size_t walk_archive(const std::filesystem::path& archive_path, const PathFilter& filter,
+                    const std::function<void(ArchiveFile&)>& visit, const std::string& member) {
   if (!std::filesystem::is_regular_file(archive_path))
     throw Error("archive not found: " + archive_path.string());
   ArchivePtr a = new_reader();
@@ -127,10 +132,45 @@ size_t for_each_archive_file(const std::filesystem::path& archive_path, const Pa
     const char* why = archive_error_string(a.get());
     throw Error("cannot open archive " + archive_path.string() + ": " + (why ? why : "unknown"));
   }
-  Walker walker(archive_path.string(), filter, visit);
+  Walker walker(archive_path.string(), filter, visit, member);
   walker.walk(a.get(), true);
   walker.check_deb(a.get());
   return walker.visited();
+}
+
+}  // namespace
+
+size_t for_each_archive_file(const std::filesystem::path& archive_path, const PathFilter& filter,
+                             const std::function<void(ArchiveFile&)>& visit) {
+  return walk_archive(archive_path, filter, visit, "data.tar");
+}
+
+std::string read_deb_control(const std::filesystem::path& archive_path) {
+  std::string control;
+  bool found = false;
+  walk_archive(archive_path, PathFilter{{"control"}, {}}, [&](ArchiveFile& f) {
+    if (f.path != "control") return;
+    control = std::move(f.content);
+    found = true;
+  }, "control.tar");
+  if (!found) throw Error(archive_path.string() + ": .deb without a control file");
+  return control;
+}
+
+std::string control_field(const std::string& control, const std::string& field) {
+  const std::string prefix = field + ":";
+  size_t pos = 0;
+  while (pos < control.size()) {
+    size_t end = control.find('\n', pos);
+    if (end == std::string::npos) end = control.size();
+    if (control.compare(pos, prefix.size(), prefix) == 0) {
+      size_t b = pos + prefix.size();
+      while (b < end && control[b] == ' ') ++b;
+      return control.substr(b, end - b);
+    }
+    pos = end + 1;
+  }
+  return "";
 }
 
 }  // namespace replay::corpus

@@ -23,4 +23,12 @@ struct ArchiveFile {
 size_t for_each_archive_file(const std::filesystem::path& archive, const PathFilter& filter,
                              const std::function<void(ArchiveFile&)>& visit);
 
+// The control file of a .deb (./control inside its control.tar member):
+// "Package: NAME\nVersion: 1.2-3\n...". Throws replay::Error naming the
+// archive when it is not a .deb or has no control file.
+std::string read_deb_control(const std::filesystem::path& archive);
+
+// The value of one field of a control file ("" when absent).
+std::string control_field(const std::string& control, const std::string& field);
+
 }  // namespace replay::corpus

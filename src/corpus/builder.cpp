@@ -91,6 +91,10 @@ DomainSummary build_domain(const DomainSpec& domain, const BuildOptions& options
     const uint64_t cap = src.max_mb > 0 ? static_cast<uint64_t>(src.max_mb * 1e6) : UINT64_MAX;
     for_each_archive_file(fetched.archive, src.files, [&](ArchiveFile& file) {
       if (!sampled(file.path, src.sample)) return;
+      if (src.holdout && is_held_out_file(*src.holdout, file.path)) {
+        ++stats.held_out;
+        return;
+      }
       ++stats.files;
       const std::string where = src.package + ":" + file.path;
       std::string content = src.json_field.empty() ? std::move(file.content)
@@ -109,6 +113,9 @@ DomainSummary build_domain(const DomainSpec& domain, const BuildOptions& options
     logf(options.log, "[%s]   %llu files -> %llu documents, %.2f MB (%.1f s)\n", domain.name.c_str(),
          (unsigned long long)stats.files, (unsigned long long)stats.documents, stats.bytes / 1e6,
          seconds_since(ts));
+    if (src.holdout)
+      logf(options.log, "[%s]   %llu files held out for evaluation (%s)\n", domain.name.c_str(),
+           (unsigned long long)stats.held_out, src.holdout->describe().c_str());
     summary.documents += stats.documents;
     summary.bytes += stats.bytes;
     summary.sources.push_back(stats);

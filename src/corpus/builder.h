@@ -24,6 +24,7 @@ struct SourceStats {
   uint64_t dropped_duplicate = 0;
   uint64_t dropped_encoding = 0;
   uint64_t dropped_cap = 0;     // over max_mb
+  uint64_t held_out = 0;        // files skipped by the source's holdout rule (not counted in `files`)
   uint64_t download_bytes = 0;  // archive size
   bool cache_hit = false;
 };

@@ -48,6 +48,7 @@ SourceSpec parse_source(TomlReader s, size_t domain_min) {
   spec.sample = s.get_double("sample", 1.0);
   spec.max_mb = s.get_double("max_mb", 0);
   spec.min_chars = get_count(s, "min_chars", domain_min);
+  auto holdout = s.string_opt("holdout");
   s.string_opt("note");  // free text: sizes, provenance
   s.finish();
   if (!package) s.fail("package", "missing (the package to fetch)");
@@ -55,6 +56,13 @@ SourceSpec parse_source(TomlReader s, size_t domain_min) {
   if (spec.files.include.empty()) s.fail("include", "missing (file patterns)");
   if (!(spec.sample > 0 && spec.sample <= 1)) s.fail("sample", "must be in (0, 1]");
   if (!(spec.max_mb >= 0)) s.fail("max_mb", "must be >= 0");
+  if (holdout) {
+    try {
+      spec.holdout = &holdout_rule(*holdout);
+    } catch (const Error& e) {
+      s.fail("holdout", e.what());
+    }
+  }
   return spec;
 }
 

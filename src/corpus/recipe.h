@@ -9,6 +9,7 @@
 
 #include "corpus/convert.h"
 #include "corpus/glob.h"
+#include "corpus/holdout.h"
 
 namespace replay::corpus {
 
@@ -24,6 +25,7 @@ struct SourceSpec {
   double sample = 1.0;          // keep this fraction of files, chosen by a hash of their path
   double max_mb = 0;            // stop after this many MB of kept text (0: no cap)
   size_t min_chars = 0;         // documents shorter than this are dropped (0: domain default)
+  const HoldoutRule* holdout = nullptr;  // `holdout = "NAME"`: files this rule holds out are skipped
   std::string label() const { return package; }
 };
 
