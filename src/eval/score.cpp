@@ -27,7 +27,9 @@ Request make_request(const Task& task, size_t i, size_t c, const text::Tokenizer
   if (tok.has_bos()) prefix.push_back(tok.bos_id());
   else if (item.context.empty() && tok.has_eot()) prefix.push_back(tok.eot_id());
   else if (item.context.empty()) throw Error(where + ": empty context and the tokenizer has neither BOS nor EOT");
-  const auto context = ids_of(prefix, tok, item.context);
+  // lm-eval's _encode_pair: trailing whitespace of the context belongs to the continuation.
+  const size_t kept = item.context.find_last_not_of(" \t\n\r\f\v") + 1;  // 0 when all whitespace
+  const auto context = ids_of(prefix, tok, item.context.substr(0, kept));
   Request r{i, c, ids_of(prefix, tok, item.context + item.choices[c]), 0, false, false};
   r.mismatch = r.tokens.size() < context.size() || !std::equal(context.begin(), context.end(), r.tokens.begin());
   r.continuation = static_cast<int64_t>(r.tokens.size()) - static_cast<int64_t>(context.size());

@@ -5,7 +5,8 @@
 // Per item and choice (a "request"):
 //   prefix   = [BOS] when the tokenizer's template adds one (has_bos()); with
 //              no BOS and an empty context, [EOT] (lm-eval's prefix token)
-//   context  = prefix + encode(context)
+//   context  = prefix + encode(context without its trailing whitespace)
+//              (lm-eval moves trailing whitespace to the continuation)
 //   whole    = prefix + encode(context + choice)
 //   the continuation is whole[len(context):]. When `context` is not a prefix
 //   of `whole` (a merge across the boundary) the request counts as a

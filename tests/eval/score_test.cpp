@@ -133,3 +133,35 @@ TEST(EvalScore, VocabularyMismatchIsAClearError) {
   EXPECT_NE(message.find("vocab_size is 256"), std::string::npos) << message;
   EXPECT_NE(message.find("300"), std::string::npos) << message;
 }
+
+TEST(EvalScore, MismatchesAreCountedAndTrailingSpacesMoveToTheContinuation) {
+  const TempDir tmp("eval_mismatch");
+  const auto tok = write_tokenizer(tmp.path / "tok.json", 300, true);
+  // " the" is one of the trained merges, " th" + "e" crosses it.
+  const auto the = tok.encode(" the"), th = tok.encode(" th");
+  ASSERT_EQ(the.size(), 1u);
+  ASSERT_FALSE(th.size() <= the.size() && std::equal(th.begin(), th.end(), the.begin()));
+  replay::fs::write_file_atomic(tmp.path / "m.jsonl",
+                                R"({"id": "a", "context": "I saw th", "choices": ["e cat", "is"], "label": 0})" "\n"
+                                R"({"id": "b", "context": "I saw ", "choices": ["the cat", "a cat"], "label": 0})" "\n");
+  replay::fs::write_file_atomic(tmp.path / "m.toml",
+                                "name = \"m\"\nitems = \"m.jsonl\"\n[template]\ncontext = \"{context}\"\n"
+                                "choice_list = \"choices\"\nchoice = \"{choice}\"\nlabel = \"label\"\n");
+  const Task task = load_task(tmp.path / "m.toml");
+  const auto requests = build_requests(task, tok, 64);
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_TRUE(requests[0].mismatch);  // "I saw th" + "e cat": " th" becomes " the"
+  EXPECT_EQ(requests[0].tokens.front(), tok.bos_id());
+  const auto whole = tok.encode("I saw the cat");
+  EXPECT_EQ(requests[0].tokens.size(), whole.size() + 1);
+  // Still scored, as lm-eval does: the tokens after the context's length.
+  EXPECT_EQ(requests[0].continuation, static_cast<int64_t>(whole.size() + 1 - (tok.encode("I saw th").size() + 1)));
+  // "I saw " + "the cat": the context is encoded as "I saw" and the space
+  // goes with the continuation, so " the" stays one token and no mismatch.
+  EXPECT_FALSE(requests[2].mismatch);
+  EXPECT_EQ(requests[2].continuation, static_cast<int64_t>(tok.encode("I saw the cat").size() - tok.encode("I saw").size()));
+  replay::model::Llama model = tiny_model(320);
+  const TaskResult r = score_task(model, tok, task);
+  EXPECT_EQ(r.mismatches, 1);
+  EXPECT_EQ(r.requests, 4);
+}
