@@ -89,7 +89,7 @@ void setup(CLI::App& app) {
   static std::string ca, cb;
   auto* cmd = app.add_subcommand("eval", "Score multiple-choice tasks (lm-eval style acc / acc_norm); compare results paired");
   cmd->add_option("MODEL", args.model, "Run directory, checkpoint or Hugging Face model directory");
-  cmd->add_option("--task", args.tasks, "Task file (TOML, see docs/eval.md); repeatable");
+  cmd->add_option("--task", args.tasks, "Task file (TOML, see docs/eval.md); repeat --task for more")->allow_extra_args(false);
   cmd->add_option("--out", args.out, "Write <task>.jsonl per-item results and summary.json here");
   cmd->add_option("--tokenizer", args.tokenizer, "Tokenizer (default: the run's data.tokenizer or the HF dir's tokenizer.json)");
   cmd->add_option("--batch-tokens", args.batch_tokens, "Padded tokens per forward batch")->capture_default_str();
