@@ -60,6 +60,11 @@ void run_eval(const EvalArgs& args) {
   replay::model::configure_threads(args.threads);
   auto loaded = replay::train::load_model_from(args.model);
   const auto tokenizer = tokenizer_for(args, loaded);
+  eval::check_vocabulary(loaded.model, tokenizer);
+  const auto model_vocab = static_cast<size_t>(loaded.model->config().vocab_size);
+  if (model_vocab > tokenizer.vocab_size() + tokenizer.vocab_size() / 8 + 128)
+    std::fprintf(stderr, "warning: the model has %zu ids, the tokenizer %s only %zu: is it the model's tokenizer?\n",
+                 model_vocab, tokenizer.source().c_str(), tokenizer.vocab_size());
   loaded.model->eval();
   std::vector<eval::TaskResult> results;
   for (const auto& task : tasks) {
