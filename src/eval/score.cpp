@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "util/error.h"
@@ -44,36 +45,57 @@ Request make_request(const Task& task, size_t i, size_t c, const text::Tokenizer
   return r;
 }
 
-// Scores requests order[begin, end) (one padded batch) into `out`.
-void score_batch(model::Llama& model, const std::vector<Request>& requests, const std::vector<size_t>& order,
-                 size_t begin, size_t end, std::vector<double>& out) {
+// Requests whose inputs (all tokens but the last) and continuation lengths
+// are equal share one row of the batch and its LM-head rows: only their
+// last targets differ (one-token choices after the same context, " A" / " B").
+using Groups = std::vector<std::vector<size_t>>;
+
+Groups group_shared_inputs(const std::vector<Request>& requests) {
+  std::map<std::pair<std::vector<int64_t>, int64_t>, size_t> index;
+  Groups groups;
+  for (size_t k = 0; k < requests.size(); ++k) {
+    const Request& r = requests[k];
+    auto key = std::make_pair(std::vector<int64_t>(r.tokens.begin(), r.tokens.end() - 1), r.continuation);
+    const auto [it, added] = index.emplace(std::move(key), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(k);
+  }
+  return groups;
+}
+
+// Scores the groups order[begin, end) (one padded batch) into `out`.
+void score_batch(model::Llama& model, const std::vector<Request>& requests, const Groups& groups,
+                 const std::vector<size_t>& order, size_t begin, size_t end, std::vector<double>& out) {
   const int64_t b = static_cast<int64_t>(end - begin);
-  const int64_t t = static_cast<int64_t>(requests[order[begin]].tokens.size()) - 1;
-  std::vector<int64_t> input(b * t, 0), rows, targets;
+  const int64_t t = static_cast<int64_t>(requests[groups[order[begin]][0]].tokens.size()) - 1;
+  std::vector<int64_t> input(b * t, 0), rows, head_rows, targets;
   for (int64_t k = 0; k < b; ++k) {
-    const Request& r = requests[order[begin + k]];
-    const int64_t len = static_cast<int64_t>(r.tokens.size());
-    std::copy(r.tokens.begin(), r.tokens.end() - 1, input.begin() + k * t);
-    for (int64_t p = len - 1 - r.continuation; p < len - 1; ++p) {
-      rows.push_back(k * t + p);  // position p predicts token p + 1
-      targets.push_back(r.tokens[p + 1]);
-    }
+    const auto& members = groups[order[begin + k]];
+    const Request& first = requests[members[0]];
+    const int64_t len = static_cast<int64_t>(first.tokens.size()), base = static_cast<int64_t>(rows.size());
+    std::copy(first.tokens.begin(), first.tokens.end() - 1, input.begin() + k * t);
+    for (int64_t p = len - 1 - first.continuation; p < len - 1; ++p) rows.push_back(k * t + p);  // p predicts p + 1
+    for (size_t m : members)
+      for (int64_t j = 0; j < first.continuation; ++j) {
+        head_rows.push_back(base + j);
+        targets.push_back(requests[m].tokens[len - first.continuation + j]);
+      }
   }
-  const auto tokens = torch::from_blob(input.data(), {b, t}, torch::kLong);
-  const torch::Tensor hidden = model->hidden_states(tokens);
-  const auto device = hidden.device();
-  const auto idx = torch::from_blob(rows.data(), {static_cast<int64_t>(rows.size())}, torch::kLong).to(device);
-  const auto tgt = torch::from_blob(targets.data(), {static_cast<int64_t>(targets.size()), 1}, torch::kLong).to(device);
-  const torch::Tensor h = hidden.reshape({b * t, -1}).index_select(0, idx).to(torch::kFloat);
-  const torch::Tensor logits = at::linear(h, model->lm_head_weight().to(torch::kFloat));
-  const torch::Tensor picked = torch::log_softmax(logits, -1).gather(1, tgt).squeeze(1).to(torch::kDouble).cpu();
+  const torch::Tensor hidden = model->hidden_states(torch::from_blob(input.data(), {b, t}, torch::kLong));
+  const auto on_device = [&](std::vector<int64_t>& v) {
+    return torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kLong).to(hidden.device());
+  };
+  const torch::Tensor h = hidden.reshape({b * t, -1}).index_select(0, on_device(rows)).to(torch::kFloat);
+  const torch::Tensor logprobs = torch::log_softmax(at::linear(h, model->lm_head_weight().to(torch::kFloat)), -1);
+  const torch::Tensor picked =
+      logprobs.index({on_device(head_rows), on_device(targets)}).to(torch::kDouble).cpu().contiguous();
   const double* lp = picked.data_ptr<double>();
-  for (int64_t k = 0, row = 0; k < b; ++k) {
-    const Request& r = requests[order[begin + k]];
-    double sum = 0;
-    for (int64_t j = 0; j < r.continuation; ++j) sum += lp[row++];
-    out[order[begin + k]] = sum;
-  }
+  for (int64_t k = 0, row = 0; k < b; ++k)
+    for (size_t m : groups[order[begin + k]]) {
+      double sum = 0;
+      for (int64_t j = 0; j < requests[m].continuation; ++j) sum += lp[row++];
+      out[m] = sum;
+    }
 }
 
 }  // namespace
@@ -88,16 +110,17 @@ std::vector<Request> build_requests(const Task& task, const text::Tokenizer& tok
 std::vector<double> score_requests(model::Llama& model, const std::vector<Request>& requests,
                                    const ScoreOptions& options) {
   torch::NoGradGuard no_grad;
-  std::vector<size_t> order(requests.size());
+  const Groups groups = group_shared_inputs(requests);
+  const auto length = [&](size_t g) { return static_cast<int64_t>(requests[groups[g][0]].tokens.size()) - 1; };
+  std::vector<size_t> order(groups.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return requests[a].tokens.size() > requests[b].tokens.size(); });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return length(a) > length(b); });
   std::vector<double> out(requests.size(), 0.0);
   for (size_t begin = 0; begin < order.size();) {
-    const int64_t t = static_cast<int64_t>(requests[order[begin]].tokens.size()) - 1;
+    const int64_t t = length(order[begin]);
     size_t end = begin + 1;
     while (end < order.size() && static_cast<int64_t>(end - begin + 1) * t <= options.batch_tokens) ++end;
-    score_batch(model, requests, order, begin, end, out);
+    score_batch(model, requests, groups, order, begin, end, out);
     begin = end;
   }
   return out;

@@ -26,7 +26,10 @@
 // Speed: requests are sorted by length (longest first) and packed into
 // right-padded batches of at most `batch_tokens` padded tokens; each batch is
 // one forward to the final hidden states, and the LM head runs only on the
-// rows that predict continuation tokens (never [B, T, V] logits).
+// rows that predict continuation tokens (never [B, T, V] logits). Requests
+// with the same input (all tokens but the last; e.g. one-token choices " A",
+// " B", " C", " D" after one context) and continuation length share one row
+// of the batch and one LM-head pass.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -165,3 +165,26 @@ TEST(EvalScore, MismatchesAreCountedAndTrailingSpacesMoveToTheContinuation) {
   EXPECT_EQ(r.mismatches, 1);
   EXPECT_EQ(r.requests, 4);
 }
+
+TEST(EvalScore, ChoicesSharingTheirInputShareTheForwardAndScoreAsAlone) {
+  const TempDir tmp("eval_shared");
+  const auto tok = write_tokenizer(tmp.path / "tok.json", 300, true);
+  replay::fs::write_file_atomic(tmp.path / "l.jsonl",
+                                R"({"context": "The man broke his toe. Answer:", "choices": ["A", "B", "C", "D"], "label": 2})" "\n"
+                                R"({"context": "I tipped the bottle. Answer:", "choices": ["A", "B", "the cat"], "label": 0})" "\n");
+  replay::fs::write_file_atomic(tmp.path / "l.toml",
+                                "name = \"letters\"\nitems = \"l.jsonl\"\n[template]\ncontext = \"{context}\"\n"
+                                "choice_list = \"choices\"\nchoice = \" {choice}\"\nlabel = \"label\"\n");
+  const Task task = load_task(tmp.path / "l.toml");
+  const auto requests = build_requests(task, tok, 64);
+  ASSERT_EQ(requests.size(), 7u);
+  // " A" .. " D" after the same context: same input, different last token.
+  EXPECT_TRUE(std::equal(requests[0].tokens.begin(), requests[0].tokens.end() - 1, requests[1].tokens.begin()));
+  replay::model::Llama model = tiny_model(320);
+  const auto together = score_requests(model, requests, {1 << 20});
+  for (size_t k = 0; k < requests.size(); ++k) {
+    const auto alone = score_requests(model, {requests[k]}, {1 << 20});
+    EXPECT_NEAR(together[k], alone[0], 1e-5 * std::abs(alone[0])) << k;
+  }
+  EXPECT_NE(together[0], together[1]);
+}
