@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""N synthetic COPA-style items (English word salad with COPA's fields and
-lengths) for bench/eval. Usage: make_items.py N OUT.jsonl"""
+"""N synthetic items for bench/eval: COPA-style (English word salad with
+COPA's fields and lengths), or with --letters MMLU-style items in the generic
+pre-rendered form (a question of 20-40 words and four options in the context,
+choices "A".."D"). Usage: make_items.py N OUT.jsonl [--letters]"""
 import json
 import random
 import sys
@@ -19,6 +21,14 @@ def sentence(rng, lo, hi):
 def main():
     n, out = int(sys.argv[1]), sys.argv[2]
     rng = random.Random(1234)
+    if "--letters" in sys.argv[3:]:
+        with open(out, "w") as f:
+            for i in range(n):
+                options = "\n".join(f"{c}. {sentence(rng, 3, 8)}" for c in "ABCD")
+                context = f"Question: {sentence(rng, 20, 40)}\n{options}\nAnswer:"
+                item = {"id": f"m{i}", "context": context, "choices": list("ABCD"), "label": rng.randint(0, 3)}
+                f.write(json.dumps(item) + "\n")
+        return
     with open(out, "w") as f:
         for i in range(n):
             item = {"id": f"b{i}", "premise": sentence(rng, 5, 12), "choice1": sentence(rng, 4, 9),

