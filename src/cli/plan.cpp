@@ -84,6 +84,11 @@ void print_header(const std::string& file, const RunPlan& plan) {
                 static_cast<long long>(s.size), static_cast<long long>(mix.pool_size(static_cast<int32_t>(i))),
                 s.shuffle ? "shuffled" : "store order", to_string(s.repeat));
   }
+  if (const auto& c = plan.continued)
+    std::printf("  continued-pretraining: target_steps %lld, rho %.6g: %lld steps, target weight %.6f, "
+                "target exposure %lld sequences (the same stream for every rho)\n",
+                static_cast<long long>(c->target_steps), c->rho, static_cast<long long>(c->total_steps),
+                c->target_weight, static_cast<long long>(c->target_sequences));
   if (!plan.paper) return;
   const PaperSchedule& p = *plan.paper;
   std::printf("  paper: f %.10g, e %g, gamma %.6g, rho %.6g, alpha %.6g, delta %.6g\n", p.f, p.e, p.gamma, p.rho,
@@ -114,7 +119,9 @@ void print_stages_and_phases(const RunPlan& plan) {
   for (const Phase& ph : plan.phases) {
     std::printf("  %s: steps %lld-%lld, %s\n", ph.name.c_str(), static_cast<long long>(ph.first_step),
                 static_cast<long long>(ph.first_step + ph.num_steps),
-                ph.reset_optimizer ? "optimizer reset (weights only)" : "optimizer continues");
+                ph.first_step == 0 ? "fresh optimizer"
+                : ph.reset_optimizer ? "optimizer reset (weights only)"
+                                     : "optimizer continues");
     std::printf("    lr: %s (%s)\n", describe(ph.lr, ph.lr_first_step).c_str(), ph.lr_key.c_str());
     print_usage(measure_usage(mix, ph.first_step, ph.num_steps), "    ");
   }

@@ -237,9 +237,15 @@ nlohmann::json describe_schedule(const schedule::RunPlan& plan) {
                       {"lr", schedule::to_json(p.lr)},
                       {"lr_first_step", p.lr_first_step}});
   }
-  return {{"protocol", schedule::to_string(plan.protocol)},
-          {"phases", phases},
-          {"plan_key", schedule::phase_content_key(plan, plan.phases.size() - 1, "")}};
+  nlohmann::json j = {{"protocol", schedule::to_string(plan.protocol)},
+                      {"phases", phases},
+                      {"plan_key", schedule::phase_content_key(plan, plan.phases.size() - 1, "")}};
+  if (const auto& c = plan.continued)
+    j["continued_pretraining"] = {{"target_steps", c->target_steps},
+                                  {"rho", c->rho},
+                                  {"target_weight", c->target_weight},
+                                  {"target_sequences", c->target_sequences}};
+  return j;
 }
 
 // The canonical description: each stage's own JSON, and the keys that do not
@@ -269,6 +275,21 @@ std::string content_hash_of(const RunConfig& rc) {
   return hash::xxh128_hex(identity.dump());
 }
 
+// train.steps: given, or derived by the schedule stage (continued-pretraining
+// computes target_steps / (1 - rho) and has already checked a given value).
+// That protocol starts from a pretrained model: train.init_from is required.
+void take_train_steps(RunDescription& d) {
+  const bool continued = d.schedule.spec.protocol == schedule::Protocol::continued_pretraining;
+  if (continued) {
+    d.settings.train.steps = d.schedule.spec.steps;
+    if (d.settings.train.init_from.empty())
+      throw Error(d.file + ": train.init_from: missing; protocol 'continued-pretraining' starts from a "
+                  "pretrained model (a Hugging Face model dir, run dir or checkpoint)");
+  }
+  if (d.settings.train.steps <= 0)
+    throw Error(d.file + ": train.steps: missing (number of optimizer steps, e.g. steps = 512)");
+}
+
 }  // namespace
 
 bool RunDescription::base_lr_applies() const {
@@ -285,6 +306,7 @@ RunDescription parse_run_description(const toml::table& root, const std::string&
   basics.batch_size = d.settings.train.batch_size;
   basics.lr = parse_base_lr(root, file, d.settings.optim.lr);
   d.schedule = schedule::parse_data_and_schedule(root, file, basics);
+  take_train_steps(d);
 
   static const toml::table kEmpty;
   const toml::table* model_table = root["model"].as_table();

@@ -26,10 +26,11 @@ void require(bool ok, TomlReader& r, const std::string& key, const std::string& 
 }
 
 void parse_train(TomlReader r, TrainSettings& t) {
+  // Left out: 0 here; the run description derives it (continued-pretraining)
+  // or reports it missing (run_config.cpp).
   auto steps = r.int_opt("steps");
-  if (!steps) r.fail("steps", "missing (number of optimizer steps, e.g. steps = 512)");
-  t.steps = *steps;
-  require(t.steps > 0, r, "steps", "must be > 0, got " + std::to_string(t.steps));
+  t.steps = steps.value_or(0);
+  require(!steps || t.steps > 0, r, "steps", "must be > 0, got " + std::to_string(t.steps));
   // A guard against typos (1e12 for 1e5): no language model trains that
   // many optimizer steps, and the warmup alone would outlast the machine.
   require(t.steps <= kMaxSteps, r, "steps",

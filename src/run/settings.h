@@ -19,7 +19,8 @@ namespace replay::run {
 inline constexpr int64_t kMaxSteps = 1'000'000'000;
 
 struct TrainSettings {
-  int64_t steps = 0;        // optimizer steps of the whole run (required)
+  int64_t steps = 0;        // optimizer steps of the whole run (required, except where the
+                            // protocol derives it: continued-pretraining; 0 = left out)
   int64_t batch_size = 32;  // sequences per optimizer step
   int64_t microbatch = 0;   // sequences per forward/backward; 0 = batch_size
   std::string init_from;    // checkpoint dir, run dir or Hugging Face model dir: weights only, optimizer fresh

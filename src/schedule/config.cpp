@@ -1,6 +1,7 @@
 #include "schedule/config.h"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -109,6 +110,32 @@ std::vector<GeneralStage> parse_stages(Reader& sched, const LrSchedule& run_lr) 
   return out;
 }
 
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+// continued-pretraining: this stage owns train.steps' value, N = round(T / (1 -
+// rho)); the run layer passes train.steps (0 = left out) and takes spec.steps.
+void derive_continued_steps(Reader& r, const RunBasics& basics, ProtocolSpec& spec) {
+  auto t = r.int_opt("target_steps");
+  if (!t) r.fail("target_steps", "is required for protocol 'continued-pretraining' (the budget of target steps)");
+  spec.target_steps = *t;
+  const double rho = spec.knobs.rho.value_or(0.0);
+  int64_t n = 0;
+  try {
+    n = continued_pretraining_steps(spec.target_steps, rho);
+  } catch (const Error& e) {
+    throw Error(r.file() + ": " + e.what());
+  }
+  if (basics.steps > 0 && basics.steps != n)
+    throw Error(r.file() + ": train.steps = " + std::to_string(basics.steps) + " disagrees with " +
+                "schedule.target_steps = " + std::to_string(spec.target_steps) + " / (1 - schedule.rho = " +
+                short_number(rho) + ") = " + std::to_string(n) + " steps (leave train.steps out to derive it)");
+  spec.steps = n;
+}
+
 }  // namespace
 
 LrSchedule parse_lr_table(Reader& r, LrSchedule base, const std::string& peak_key) {
@@ -149,6 +176,13 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
   spec.knobs.alpha = r.double_opt("alpha");
   spec.knobs.delta = r.double_opt("delta");
   if (r.has("f") && !(spec.knobs.f > 0)) r.fail("f", "must be > 0");
+  if (spec.protocol == Protocol::continued_pretraining) {
+    for (const char* key : {"f", "e", "alpha", "delta", "m", "block_size", "apportion"})
+      if (r.has(key)) r.fail(key, "protocol 'continued-pretraining' does not take this key (it takes target, "
+                                  "generic, target_steps, rho)");
+  } else if (r.has("target_steps")) {
+    r.fail("target_steps", "only protocol 'continued-pretraining' takes this key");
+  }
   if (auto m = r.double_opt("m")) {
     if (spec.protocol != Protocol::fine_tuning) r.fail("m", "only protocol 'fine-tuning' takes this key");
     if (spec.knobs.rho) r.fail("m", "give m or rho, not both");
@@ -165,6 +199,7 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
   else if (apportion == "reference") spec.apportion = Apportion::reference;
   else r.fail("apportion", "'" + apportion + "' is not one of exact, reference");
 
+  if (spec.protocol == Protocol::continued_pretraining) derive_continued_steps(r, basics, spec);
   spec.pretrain_lr = parse_phase_lr(r, "pretrain", 1e-3);
   spec.finetune_lr = parse_phase_lr(r, "finetune", 3e-4);
   spec.stages = parse_stages(r, spec.lr);

@@ -11,11 +11,17 @@
 //                          shuffle = true (seeded order of the split; false = store order)
 // [schedule]
 //   protocol   = "single" | "reference" | "mid-training" | "fine-tuning" | "general"
+//                | "continued-pretraining"
 //   source     (single)    target, generic (paper protocols)
 //   f, e       (e defaults to 64 for fine-tuning, 32 otherwise; f may be left out
 //               when data.sources.<target>.pool is given: f = pool / (steps * batch_size))
 //   rho, alpha, delta      (mid-training: any two)
 //   m          (fine-tuning: replay multiplier, default 1; or give rho: m = 1 / (1 - rho))
+//   target_steps, rho (continued-pretraining: T >= 1, rho in [0, 1) default 0; this
+//               stage derives train.steps = round(T / (1 - rho)) into spec.steps: the
+//               run layer passes train.steps as given (0 = left out) and takes spec.steps;
+//               a given value that differs is an error naming both keys. f, e, alpha,
+//               delta, m, block_size and apportion are refused for it)
 //   block_size = 2048      apportion = "exact" | "reference"
 //   [schedule.pretrain] / [schedule.finetune]: lr, kind, warmup, cooldown, min_lr_ratio
 //               (defaults 1e-3 cosine / 3e-4 cosine, warmup 0.01, min_lr_ratio 0)
@@ -38,7 +44,7 @@ namespace replay::schedule {
 // What a plan takes from outside [data] and [schedule].
 struct RunBasics {
   uint64_t seed = 42;
-  int64_t steps = 0;       // train.steps
+  int64_t steps = 0;       // train.steps (0 = left out: continued-pretraining derives it)
   int64_t batch_size = 0;  // train.batch_size
   LrSchedule lr;           // optim.lr as peak, shape from [lr_schedule]
 };

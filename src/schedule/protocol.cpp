@@ -258,7 +258,64 @@ void plan_general(const ProtocolSpec& spec, std::vector<SourceSpec> sources, Run
   }
 }
 
+void plan_continued_pretraining(const ProtocolSpec& spec, std::vector<SourceSpec> sources, RunPlan& plan) {
+  const int32_t target = find_source(sources, spec.target, "target");
+  const int32_t generic = find_source(sources, spec.generic, "generic");
+  if (target == generic) throw Error("[schedule]: target and generic must be different sources");
+  if (spec.knobs.alpha || spec.knobs.delta || spec.knobs.f > 0)
+    throw Error("[schedule]: protocol 'continued-pretraining' takes target_steps and rho (not f, alpha, delta)");
+  if (spec.apportion != Apportion::exact)
+    throw Error("[schedule]: protocol 'continued-pretraining' needs apportion = \"exact\" (the target "
+                "exposure T * batch_size is its invariant)");
+  const double rho = spec.knobs.rho.value_or(0.0);
+  const int64_t n = continued_pretraining_steps(spec.target_steps, rho);
+  if (spec.steps != n)
+    throw Error("train.steps = " + std::to_string(spec.steps) + " disagrees with schedule.target_steps = " +
+                std::to_string(spec.target_steps) + " / (1 - schedule.rho = " + num(rho) + ") = " +
+                std::to_string(n) + " steps (leave train.steps out to derive it)");
+  ContinuedPretraining c;
+  c.target_steps = spec.target_steps;
+  c.rho = rho;
+  c.total_steps = n;
+  c.target_sequences = spec.target_steps * spec.batch_size;
+  c.target_weight = static_cast<double>(spec.target_steps) / static_cast<double>(n);
+  if (n != spec.target_steps && static_cast<double>(n) * (1 - rho) != static_cast<double>(spec.target_steps))
+    plan.warnings.push_back("target_steps / (1 - rho) = " + num(spec.target_steps / (1 - rho)) + " rounded to " +
+                            std::to_string(n) + " steps; target weight " + num(c.target_weight) +
+                            " keeps the target exposure exact");
+  const SourceSpec& t = sources[target];
+  const int64_t pool = t.pool > 0 ? std::min(t.pool, t.size) : t.size;
+  if (t.pool > 0 && c.target_sequences > pool)
+    plan.warnings.push_back("target '" + t.name + "': the budget of " + std::to_string(c.target_sequences) +
+                            " sequences is larger than its pool of " + std::to_string(pool) + ": the pool repeats (" +
+                            to_string(t.repeat) + ", " + num(static_cast<double>(c.target_sequences) / pool) +
+                            " epochs)");
+  MixtureSpec m = base_mixture(spec, std::move(sources));
+  // One-position blocks: position p holds the target iff the cumulative
+  // exact count round(w (p + 1)) grows there, and then it is draw round(w p),
+  // so the k-th target position of the stream is target draw k for every rho.
+  m.block_size = 1;
+  m.stages.push_back({0, two_weights(m.sources.size(), target, c.target_weight, generic)});
+  plan.mixture = std::make_shared<Mixture>(std::move(m));
+  plan.target = target;
+  plan.continued = c;
+  plan.phases.push_back(
+      make_phase("continued-pretraining", 0, n, false, with_length(spec.lr, n), 0, plan.mixture));
+}
+
 }  // namespace
+
+int64_t continued_pretraining_steps(int64_t target_steps, double rho) {
+  if (target_steps < 1)
+    throw Error("schedule.target_steps = " + std::to_string(target_steps) +
+                ": must be >= 1 (the budget of target steps; required for protocol 'continued-pretraining')");
+  if (!(rho >= 0 && rho < 1))
+    throw Error("schedule.rho = " + num(rho) + ": must be in [0, 1) (the replay fraction; rho = 1 would never "
+                "reach the target budget)");
+  const double n = static_cast<double>(target_steps) / (1 - rho);
+  if (!(n <= 1e15)) throw Error("schedule.rho = " + num(rho) + ": target_steps / (1 - rho) is too large");
+  return std::llround(n);
+}
 
 Protocol parse_protocol(const std::string& text, const std::string& where) {
   if (text == "single") return Protocol::single;
@@ -266,7 +323,9 @@ Protocol parse_protocol(const std::string& text, const std::string& where) {
   if (text == "mid-training") return Protocol::mid_training;
   if (text == "fine-tuning") return Protocol::fine_tuning;
   if (text == "general") return Protocol::general;
-  throw Error(where + ": '" + text + "' is not one of single, reference, mid-training, fine-tuning, general");
+  if (text == "continued-pretraining") return Protocol::continued_pretraining;
+  throw Error(where + ": '" + text +
+              "' is not one of single, reference, mid-training, fine-tuning, general, continued-pretraining");
 }
 
 const char* to_string(Protocol p) {
@@ -276,6 +335,7 @@ const char* to_string(Protocol p) {
     case Protocol::mid_training: return "mid-training";
     case Protocol::fine_tuning: return "fine-tuning";
     case Protocol::general: return "general";
+    case Protocol::continued_pretraining: return "continued-pretraining";
   }
   return "?";
 }
@@ -314,6 +374,9 @@ RunPlan build_run_plan(const ProtocolSpec& spec, const DataConfig& data, const S
       break;
     case Protocol::general:
       plan_general(spec, std::move(sources), plan);
+      break;
+    case Protocol::continued_pretraining:
+      plan_continued_pretraining(spec, std::move(sources), plan);
       break;
   }
   add_wrap_warnings(plan);

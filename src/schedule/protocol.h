@@ -14,6 +14,26 @@
 //                 target weight 1/m (rho = 1 - 1/m)
 //   general       any stages; each may reset the optimizer and/or start a new
 //                 LR schedule, otherwise the running schedule continues
+//   continued-pretraining
+//                 the paper's practical experiment (spec/finetune.md section 1):
+//                 from a pretrained model (train.init_from, required; weights
+//                 only, the optimizer starts fresh) a fixed budget of T =
+//                 target_steps *target* steps. With replay fraction rho in
+//                 [0, 1) the run trains N = round(T / (1 - rho)) steps (round
+//                 half away from zero; train.steps may be omitted and is then
+//                 N, if given it must equal N) in one phase, one stage, one LR
+//                 schedule (the run's optim.lr / [lr_schedule] over N steps).
+//                 Target weight is T / N (= 1 - rho when T / (1 - rho) is a
+//                 whole number) at every step and the `exact` apportionment
+//                 (required) realizes exactly T * batch_size target sequences
+//                 for every rho. The target stream does not depend on rho: draw
+//                 k of the target is sequence_for_draw(k) of its own order and
+//                 pool (seed, name, data.sources.<target>.pool/repeat), so runs
+//                 of a rho sweep see the same target sequences in the same
+//                 order; replay adds N - T steps' worth of fresh generic data.
+//                 A target budget beyond the target's pool (or split) repeats it
+//                 by the source's `repeat` rule; generic data beyond its split
+//                 wraps likewise. Both carry a plan warning.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -29,7 +49,7 @@
 
 namespace replay::schedule {
 
-enum class Protocol { single, reference, mid_training, fine_tuning, general };
+enum class Protocol { single, reference, mid_training, fine_tuning, general, continued_pretraining };
 Protocol parse_protocol(const std::string& text, const std::string& where);
 const char* to_string(Protocol p);
 
@@ -65,6 +85,7 @@ struct ProtocolSpec {
   std::string target, generic;
   PaperKnobs knobs;     // reference (f, e), mid-training (f, e, two of rho/alpha/delta)
   double m = 1;         // fine-tuning: replay multiplier (target weight 1/m)
+  int64_t target_steps = 0;  // continued-pretraining: T (rho in knobs.rho, default 0)
   int64_t block_size = 2048;
   Apportion apportion = Apportion::exact;
   int64_t steps = 0, batch_size = 0;
@@ -73,6 +94,20 @@ struct ProtocolSpec {
   LrSchedule pretrain_lr{LrKind::cosine, 1e-3};  // fine-tuning: the pre-training phase
   LrSchedule finetune_lr{LrKind::cosine, 3e-4};  // fine-tuning: the fine-tuning phase
   std::vector<GeneralStage> stages;
+};
+
+// continued-pretraining: N = round(T / (1 - rho)) (std::llround). Throws
+// replay::Error for T < 1 or rho outside [0, 1), naming schedule.target_steps /
+// schedule.rho and the value.
+int64_t continued_pretraining_steps(int64_t target_steps, double rho);
+
+// What `replay plan` and the registry show of a continued-pretraining run.
+struct ContinuedPretraining {
+  int64_t target_steps = 0;      // T
+  double rho = 0;
+  int64_t total_steps = 0;       // N
+  double target_weight = 0;      // T / N
+  int64_t target_sequences = 0;  // T * batch_size, for every rho
 };
 
 struct Phase {
@@ -92,6 +127,7 @@ struct RunPlan {
   std::shared_ptr<const Mixture> mixture;  // the whole run
   std::vector<Phase> phases;               // cover [0, steps) in order
   std::optional<PaperSchedule> paper;      // reference / mid-training / fine-tuning knobs
+  std::optional<ContinuedPretraining> continued;  // continued-pretraining
   std::vector<std::string> warnings;
   int64_t target = -1;                     // source index of the target, -1 if none
 

@@ -70,6 +70,10 @@ std::map<std::string, std::string> tags_for(const RunSpec& spec, const run::RunC
     tags.emplace("rho", number(paper->rho));
     tags.emplace("alpha", number(paper->alpha));
   }
+  if (const auto& c = config.plan.continued) {
+    tags.emplace("rho", number(c->rho));
+    tags.emplace("target_steps", std::to_string(c->target_steps));
+  }
   return tags;
 }
 

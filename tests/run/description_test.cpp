@@ -224,3 +224,69 @@ TEST(Description, FineTuningSaysTheBaseLrDoesNotApply) {
   // Mid-training uses them: no warning.
   EXPECT_TRUE(parse_run_description(parse(kMid), "run.toml").warnings.empty());
 }
+
+namespace {
+
+const char* kContinued = R"(
+[data.sources.generic]
+store = "stores/generic"
+[data.sources.math]
+store = "stores/math"
+[schedule]
+protocol = "continued-pretraining"
+target = "math"
+generic = "generic"
+target_steps = 40
+rho = 0.75
+[train]
+batch_size = 8
+init_from = "runs/pretrained"
+[optim]
+lr = 1e-5
+[lr_schedule]
+kind = "cosine"
+warmup = 0.1
+)";
+
+}  // namespace
+
+// train.steps is derived by the schedule stage (T / (1 - rho)) and taken by
+// the run layer; the run's optim.lr / [lr_schedule] is the phase's schedule.
+TEST(Config, ContinuedPretrainingDerivesTrainSteps) {
+  const toml::table root = parse(kContinued);
+  const auto d = parse_run_description(root, "run.toml");
+  EXPECT_EQ(d.settings.train.steps, 160);
+  EXPECT_EQ(d.schedule.spec.steps, 160);
+  EXPECT_EQ(d.schedule.spec.target_steps, 40);
+  const RunPlan plan = load_run_plan(root);
+  ASSERT_EQ(plan.phases.size(), 1u);
+  EXPECT_EQ(plan.phases[0].num_steps, 160);
+  EXPECT_EQ(plan.phases[0].lr.total_steps, 160);
+  EXPECT_DOUBLE_EQ(plan.phases[0].lr.peak, 1e-5);
+  EXPECT_EQ(plan.continued->target_sequences, 320);
+  // Given and equal: accepted; rho left out: 0 (no replay).
+  EXPECT_EQ(parse_run_description(parse(replace(kContinued, "batch_size = 8", "batch_size = 8\nsteps = 160")), "run.toml")
+                .settings.train.steps,
+            160);
+  EXPECT_EQ(parse_run_description(parse(replace(kContinued, "rho = 0.75", "")), "run.toml").settings.train.steps, 40);
+}
+
+TEST(Config, ContinuedPretrainingErrorsNameKeysAndValues) {
+  const std::string rho = error_of(replace(kContinued, "rho = 0.75", "rho = 1.0"));
+  EXPECT_EQ(rho.rfind("run.toml: schedule.rho = 1", 0), 0u) << rho;
+  EXPECT_NE(rho.find("[0, 1)"), std::string::npos) << rho;
+  const std::string t = error_of(replace(kContinued, "target_steps = 40", ""));
+  EXPECT_NE(t.find("run.toml"), std::string::npos) << t;
+  EXPECT_NE(t.find("schedule.target_steps"), std::string::npos) << t;
+  EXPECT_NE(t.find("required"), std::string::npos) << t;
+  const std::string steps = error_of(replace(kContinued, "batch_size = 8", "batch_size = 8\nsteps = 100"));
+  EXPECT_NE(steps.find("run.toml: train.steps = 100 disagrees with schedule.target_steps = 40 / "
+                       "(1 - schedule.rho = 0.75) = 160"),
+            std::string::npos)
+      << steps;
+  const std::string init = error_of(replace(kContinued, "init_from = \"runs/pretrained\"", ""));
+  EXPECT_NE(init.find("run.toml: train.init_from: missing"), std::string::npos) << init;
+  EXPECT_NE(error_of(replace(kContinued, "rho = 0.75", "rho = 0.75\nf = 0.1")).find("schedule.f"), std::string::npos);
+  EXPECT_NE(error_of(replace(kMid, "rho = 0.5", "rho = 0.5\ntarget_steps = 4")).find("schedule.target_steps"),
+            std::string::npos);
+}

@@ -34,6 +34,26 @@ TEST(PlanCli, FineTuningExample) {
   EXPECT_NE(r.out.find("whole run:"), std::string::npos) << r.out;
 }
 
+// The continued-pretraining example: train.steps derived (64 / (1 - 0.75)),
+// exposure T x B, and the rho sweep's values through --set.
+TEST(PlanCli, ContinuedPretrainingExample) {
+  const std::string cmd = "plan " + kExamples + "continued_pretraining_micro.toml --store-size generic=200000 "
+                          "--store-size basque=4000";
+  const CliResult r = run_replay(cmd);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("protocol continued-pretraining"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("target_steps 64, rho 0.75: 256 steps, target weight 0.250000, target exposure 1024 "
+                       "sequences"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("continued-pretraining: steps 0-256, fresh optimizer"), std::string::npos) << r.out;
+  const CliResult rho9 = run_replay(cmd + " --set schedule.rho=0.9");
+  ASSERT_EQ(rho9.status, 0) << rho9.out;
+  EXPECT_NE(rho9.out.find("640 steps, target weight 0.100000, target exposure 1024 sequences"), std::string::npos)
+      << rho9.out;
+  const CliResult one = run_replay(cmd + " --set schedule.rho=1");
+  EXPECT_EQ(one.status, 1) << one.out;
+  EXPECT_NE(one.out.find("schedule.rho = 1: must be in [0, 1)"), std::string::npos) << one.out;
+}
+
 TEST(PlanCli, PaperScaleWithoutStores) {
   const CliResult r = run_replay("plan " + kExamples + "mid_training_paper.toml --store-size generic=1048576 --store-size math=4096");
   ASSERT_EQ(r.status, 0) << r.out;

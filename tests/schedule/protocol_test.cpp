@@ -211,3 +211,132 @@ TEST(Protocol, WarnsWhenGenericWraps) {
   ASSERT_EQ(plan.warnings.size(), 1u);
   EXPECT_NE(plan.warnings[0].find("repeats"), std::string::npos);
 }
+
+// continued-pretraining: N = round(T / (1 - rho)) steps, one phase, target
+// weight T / N at every step.
+TEST(Protocol, ContinuedPretrainingTotalSteps) {
+  EXPECT_EQ(continued_pretraining_steps(100, 0.0), 100);
+  EXPECT_EQ(continued_pretraining_steps(100, 0.5), 200);
+  EXPECT_EQ(continued_pretraining_steps(100, 0.75), 400);
+  EXPECT_EQ(continued_pretraining_steps(100, 0.9), 1000);
+  EXPECT_EQ(continued_pretraining_steps(10, 1.0 / 3), 15);
+  EXPECT_EQ(continued_pretraining_steps(7, 0.5), 14);
+  EXPECT_EQ(continued_pretraining_steps(5, 0.3), 7);  // 7.142... rounds to nearest
+  for (double bad : {1.0, 1.5, -0.1}) {
+    try {
+      continued_pretraining_steps(100, bad);
+      FAIL() << "rho " << bad;
+    } catch (const replay::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("schedule.rho"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(continued_pretraining_steps(0, 0.5), replay::Error);
+}
+
+namespace {
+
+ProtocolSpec continued(int64_t target_steps, double rho) {
+  ProtocolSpec p;
+  p.protocol = Protocol::continued_pretraining;
+  p.target = "math";
+  p.generic = "generic";
+  p.target_steps = target_steps;
+  p.knobs.rho = rho;
+  p.steps = continued_pretraining_steps(target_steps, rho);
+  p.batch_size = 8;
+  p.lr = LrSchedule{LrKind::cosine, 1e-5};
+  p.lr.warmup = 0.1;
+  return p;
+}
+
+// The target sequence indices in stream order, and the generic usage.
+struct Streams {
+  std::vector<int64_t> target;
+  int64_t generic = 0, generic_unique = 0;
+  int64_t steps = 0;
+};
+Streams streams_of(const RunPlan& plan) {
+  Streams s;
+  std::set<int64_t> seen;
+  for (const Phase& ph : plan.phases) {
+    s.steps += ph.num_steps;
+    for (const SequenceRef& r : all_batches(*ph.data)) {
+      if (r.source == plan.target) {
+        s.target.push_back(r.index);
+      } else {
+        ++s.generic;
+        seen.insert(r.index);
+      }
+    }
+  }
+  s.generic_unique = static_cast<int64_t>(seen.size());
+  return s;
+}
+
+}  // namespace
+
+TEST(Protocol, ContinuedPretrainingSameTargetStreamForEveryRho) {
+  const int64_t T = 40;
+  const RunPlan base = build_run_plan(continued(T, 0.0), micro_data(), sizes);
+  const Streams reference = streams_of(base);
+  ASSERT_EQ(reference.target.size(), static_cast<size_t>(T * 8));
+  for (double rho : {0.0, 0.5, 0.75, 0.9}) {
+    const RunPlan plan = build_run_plan(continued(T, rho), micro_data(), sizes);
+    ASSERT_EQ(plan.phases.size(), 1u);
+    const Phase& ph = plan.phases[0];
+    EXPECT_EQ(ph.name, "continued-pretraining");
+    EXPECT_EQ(ph.num_steps, continued_pretraining_steps(T, rho));
+    EXPECT_EQ(ph.lr.total_steps, ph.num_steps);
+    EXPECT_DOUBLE_EQ(ph.lr.peak, 1e-5);
+    ASSERT_TRUE(plan.continued);
+    EXPECT_EQ(plan.continued->target_sequences, T * 8);
+    EXPECT_DOUBLE_EQ(plan.continued->target_weight, 1 - rho);
+    const Streams s = streams_of(plan);
+    EXPECT_EQ(s.target, reference.target) << "rho " << rho;  // same sequences, same order
+    EXPECT_EQ(s.generic, (ph.num_steps - T) * 8);
+    EXPECT_EQ(s.generic_unique, s.generic) << "replay is fresh generic data";
+    // Every step carries floor or ceil of (1 - rho) * batch target sequences.
+    std::vector<SequenceRef> buf(8);
+    for (int64_t step = 0; step < ph.num_steps; ++step) {
+      ph.data->batch(step, buf);
+      int64_t t = 0;
+      for (const SequenceRef& r : buf) t += r.source == plan.target;
+      EXPECT_LE(std::abs(static_cast<double>(t) - (1 - rho) * 8), 1.0) << "rho " << rho << " step " << step;
+    }
+  }
+}
+
+// A budget beyond the target's pool repeats the pool by its `repeat` rule, the
+// same way for every rho, with a warning.
+TEST(Protocol, ContinuedPretrainingBudgetBeyondThePoolRepeats) {
+  DataConfig data = micro_data();
+  data.sources[1].pool = 100;  // 40 steps x 8 = 320 target sequences: 3.2 epochs
+  const Streams a = streams_of(build_run_plan(continued(40, 0.0), data, sizes));
+  const RunPlan plan = build_run_plan(continued(40, 0.75), data, sizes);
+  EXPECT_EQ(streams_of(plan).target, a.target);
+  EXPECT_EQ(std::set<int64_t>(a.target.begin(), a.target.end()).size(), 100u);
+  ASSERT_FALSE(plan.warnings.empty());
+  EXPECT_NE(plan.warnings[0].find("repeats"), std::string::npos) << plan.warnings[0];
+}
+
+TEST(Protocol, ContinuedPretrainingErrors) {
+  auto error_of = [](const ProtocolSpec& spec) -> std::string {
+    try {
+      build_run_plan(spec, micro_data(), sizes);
+    } catch (const replay::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  ProtocolSpec steps = continued(40, 0.5);
+  steps.steps = 79;
+  const std::string e = error_of(steps);
+  EXPECT_NE(e.find("train.steps = 79"), std::string::npos) << e;
+  EXPECT_NE(e.find("schedule.target_steps = 40"), std::string::npos) << e;
+  ProtocolSpec same = continued(40, 0.5);
+  same.generic = "math";
+  EXPECT_NE(error_of(same).find("different"), std::string::npos);
+  ProtocolSpec reference = continued(40, 0.5);
+  reference.apportion = Apportion::reference;
+  EXPECT_NE(error_of(reference).find("exact"), std::string::npos);
+}

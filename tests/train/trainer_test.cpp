@@ -14,6 +14,7 @@
 #include "train/checkpoint.h"
 #include "run/cadence.h"
 #include "run/run_config.h"
+#include "run/state_key.h"
 #include "train/train_state.h"
 #include "train/train_step.h"
 #include "train/trainer.h"
@@ -378,4 +379,71 @@ TEST_F(TrainerTest, InitFromHuggingFaceDirectoryTrainsExportsAndReimports) {
 }
 
 }  // namespace
+}  // namespace replay::train
+
+namespace replay::train {
+namespace {
+
+// The target sequence indices a run's plan feeds the trainer, in order.
+std::vector<int64_t> target_stream(const RunConfig& cfg) {
+  std::vector<int64_t> out;
+  std::vector<schedule::SequenceRef> buf(static_cast<size_t>(cfg.settings.train.batch_size));
+  for (const auto& phase : cfg.plan.phases)
+    for (int64_t step = 0; step < phase.num_steps; ++step) {
+      phase.data->batch(step, buf);
+      for (const auto& r : buf)
+        if (r.source == cfg.plan.target) out.push_back(r.index);
+    }
+  return out;
+}
+
+}  // namespace
+
+// continued-pretraining end to end: `replay train` from a tiny run's
+// checkpoint (init_from) for rho = 0 and rho = 0.5. train.steps is derived
+// (T = 4: 4 and 8 steps), both runs read the same 32 target sequences in the
+// same order, and they share no training state from step 1 on.
+TEST_F(TrainerTest, ContinuedPretrainingFromACheckpointSameTargetStreamForEveryRho) {
+  const stdfs::path pretrained = tmp_.path / "pretrained";
+  train(load(mid_training_config(pretrained.string()), {"train.steps=4"}), quiet(ResumeMode::never));
+  auto config = [&](const std::string& name, const std::string& rho) {
+    const stdfs::path file = tmp_.path / (name + ".toml");
+    testing::write_text(file, "seed = 5\nout = \"" + (tmp_.path / name).string() + "\"\nthreads = 1\n" +
+                                  "[model]\npreset = \"tiny\"\n"
+                                  "[data.sources.generic]\nstore = \"" + store("generic") + "\"\n"
+                                  "[data.sources.math]\nstore = \"" + store("math") + "\"\n"
+                                  "[schedule]\nprotocol = \"continued-pretraining\"\ntarget = \"math\"\n"
+                                  "generic = \"generic\"\ntarget_steps = 4\nrho = " + rho + "\n"
+                                  "[train]\nbatch_size = 8\nmicrobatch = 4\ninit_from = \"" +
+                                  pretrained.string() + "\"\n[optim]\nlr = 1e-5\n"
+                                  "[lr_schedule]\nkind = \"cosine\"\nwarmup = 0.25\n"
+                                  "[eval]\nevery = 0\nsequences = 8\n[checkpoint]\nevery = 0\n");
+    return file;
+  };
+  const stdfs::path a = config("rho0", "0.0"), b = config("rho05", "0.5");
+  const RunConfig ca = load_run_config(a, {}), cb = load_run_config(b, {});
+  EXPECT_EQ(ca.settings.train.steps, 4);
+  EXPECT_EQ(cb.settings.train.steps, 8);
+  const std::vector<int64_t> ta = target_stream(ca), tb = target_stream(cb);
+  EXPECT_EQ(ta.size(), 32u);
+  EXPECT_EQ(ta, tb);
+  EXPECT_NE(run::state_key(ca, 1), run::state_key(cb, 1));
+
+  const CliResult plan = run_replay("plan " + b.string());
+  EXPECT_EQ(plan.status, 0) << plan.out;
+  EXPECT_NE(plan.out.find("protocol continued-pretraining"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("8 steps, target weight 0.500000, target exposure 32 sequences"), std::string::npos)
+      << plan.out;
+  for (const auto& [file, steps] : {std::pair{a, 4}, std::pair{b, 8}}) {
+    const CliResult r = run_replay("train " + file.string());
+    ASSERT_EQ(r.status, 0) << r.out;
+    const auto metrics = testing::read_metrics(file.parent_path() / file.stem() / "metrics.jsonl");
+    ASSERT_EQ(metrics.steps.size(), static_cast<size_t>(steps)) << r.out;
+    EXPECT_EQ(metrics.steps.back().step, steps);
+    EXPECT_EQ(metrics.steps.front().phase, "continued-pretraining");
+    EXPECT_NE(r.out.find("initialized weights from " + pretrained.string()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(optimizer fresh)"), std::string::npos) << r.out;
+  }
+}
+
 }  // namespace replay::train
