@@ -15,6 +15,7 @@
 #include "run/cadence.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
+#include "text/byte_level.h"
 #include "train/train_state.h"
 #include "train/train_step.h"
 #include "train/trainer.h"
@@ -351,7 +352,15 @@ TEST_F(TrainerTest, InitFromHuggingFaceDirectoryTrainsExportsAndReimports) {
   // the tokenizer its config names (the test stores have none: name one).
   const stdfs::path config_file = stdfs::path(out) / "config.json";
   auto run_config = nlohmann::json::parse(fs::read_file(config_file));
-  fs::write_file_atomic(tmp_.path / "tok.json", "{\"version\": \"1.0\"}");
+  // A byte-level tokenizer.json of exactly the 256 byte tokens (the tiny
+  // model's vocabulary; export refuses a tokenizer with more ids).
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[text::bytes_to_byte_level(std::string(1, static_cast<char>(b)))] = b;
+  const nlohmann::json tokenizer = {{"version", "1.0"},
+                                    {"added_tokens", nlohmann::json::array()},
+                                    {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+                                    {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
+  fs::write_file_atomic(tmp_.path / "tok.json", tokenizer.dump());
   run_config["config"]["data"]["tokenizer"] = (tmp_.path / "tok.json").string();
   fs::write_file_atomic(config_file, run_config.dump(2));
   const stdfs::path cli_out = tmp_.path / "cli_export";
