@@ -128,11 +128,16 @@ void load_hf_weights(Llama& model, const stdfs::path& dir) {
     throw Error(dir.string() + ": missing tensors: " + missing);
   }
   // Pass 2: copy, unmapping each file once done, so at most one shard's
-  // pages are resident besides the model.
-  // The files are read ahead, in this order, while the tensors are converted.
+  // pages are resident besides the model. The files are read ahead, in
+  // this order, while the parameters are made resident and then converted.
   std::vector<stdfs::path> files;
-  for (const ShardPlan& plan : plans) files.push_back(plan.file->path());
+  std::vector<torch::Tensor> fresh;
+  for (const ShardPlan& plan : plans) {
+    files.push_back(plan.file->path());
+    for (const auto& copy : plan.copies) fresh.push_back(copy.first);
+  }
   const fs::ReadAhead read_ahead(files);
+  populate_for_writing(fresh);
   torch::NoGradGuard no_grad;
   for (ShardPlan& plan : plans) {
     for (auto& [target, entry] : plan.copies) plan.file->copy_to(target, *entry);

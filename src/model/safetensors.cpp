@@ -214,18 +214,23 @@ void advise_pages(const void* begin, size_t bytes, int advice) {
 
 }  // namespace
 
-void SafetensorsFile::copy_to(torch::Tensor& target, const Entry& entry) const {
-  if (target.device().is_cpu() && target.is_contiguous()) {
-    // In 16 MiB pieces across the torch threads: zeroing fresh pages is the
-    // kernel's work and scales with cores.
-    auto* base = static_cast<char*>(target.data_ptr());
-    const int64_t bytes = static_cast<int64_t>(target.nbytes()), piece = int64_t{16} << 20;
-    at::parallel_for(0, (bytes + piece - 1) / piece, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        advise_pages(base + i * piece, static_cast<size_t>(std::min(piece, bytes - i * piece)), MADV_POPULATE_WRITE);
-    });
+void SafetensorsFile::copy_to(torch::Tensor& target, const Entry& entry) const { target.copy_(view(entry)); }
+
+void populate_for_writing(const std::vector<torch::Tensor>& tensors) {
+  // 16 MiB pieces of every tensor, spread over the torch threads: zeroing
+  // fresh pages is the kernel's work and scales with cores.
+  constexpr int64_t kPiece = int64_t{16} << 20;
+  std::vector<std::pair<char*, int64_t>> pieces;
+  for (const auto& t : tensors) {
+    if (!t.device().is_cpu() || !t.is_contiguous()) continue;
+    auto* base = static_cast<char*>(t.data_ptr());
+    const auto bytes = static_cast<int64_t>(t.nbytes());
+    for (int64_t at = 0; at < bytes; at += kPiece) pieces.emplace_back(base + at, std::min(kPiece, bytes - at));
   }
-  target.copy_(view(entry));
+  at::parallel_for(0, static_cast<int64_t>(pieces.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      advise_pages(pieces[i].first, static_cast<size_t>(pieces[i].second), MADV_POPULATE_WRITE);
+  });
 }
 
 SafetensorsContents read_safetensors(const std::filesystem::path& path) {
@@ -278,6 +283,9 @@ Metadata load_safetensors(torch::nn::Module& module, const std::filesystem::path
   }
   torch::NoGradGuard no_grad;
   const fs::ReadAhead read_ahead({path});
+  std::vector<torch::Tensor> fresh;
+  for (const auto& copy : copies) fresh.push_back(copy.first);
+  populate_for_writing(fresh);
   for (auto& [target, entry] : copies) file.copy_to(target, *entry);
   return file.metadata();
 }

@@ -52,11 +52,7 @@ class SafetensorsFile {
   // Copy it (copy_, clone, to) before the file goes away.
   torch::Tensor view(const Entry& entry) const;
   // Copies the tensor into `target` (same shape, any floating dtype), the
-  // loaders' one copy. A CPU target's pages are first made resident in one
-  // call (MADV_POPULATE_WRITE): fresh parameters otherwise take one page
-  // fault per 4 KiB inside the parallel dtype conversion, where the threads
-  // contend and wait on each other (bench/model/hf_load.sh: a 1.3 GB load
-  // took 2.8 s that way, 1.5 s populated first).
+  // loaders' one copy.
   void copy_to(torch::Tensor& target, const Entry& entry) const;
   // Where errors point: "safetensors file <path>".
   std::string where() const { return "safetensors file " + path().string(); }
@@ -69,6 +65,15 @@ class SafetensorsFile {
   Metadata metadata_;
   std::vector<Entry> entries_;
 };
+
+// Makes the pages of fresh CPU tensors resident before a loader writes them
+// (MADV_POPULATE_WRITE in 16 MiB pieces on the torch threads): left to the
+// dtype conversion, they take one page fault per 4 KiB inside its parallel
+// loop, where the threads contend and wait on each other. The loaders call
+// it for all their targets at once while fs::ReadAhead reads the files, so
+// the kernel's zeroing overlaps with the disk (bench/model/hf_load.sh).
+// Pages already resident cost nothing.
+void populate_for_writing(const std::vector<torch::Tensor>& tensors);
 
 // The safetensors dtype name ("BF16", "F32", ...) of a torch dtype; throws
 // replay::Error naming `tensor` for a dtype safetensors cannot store.

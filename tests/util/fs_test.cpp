@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "error_of.h"
@@ -76,4 +77,15 @@ TEST(CheckOutputPath, NamesTheKeyAndTheReasonAndCreatesNothing) {
   EXPECT_EQ(error_of([&] { fs::check_output_path(tmp.path / "a" / "b", fs::OutputKind::directory, "out"); }), "(no error)");
   EXPECT_EQ(error_of([&] { fs::check_output_path(file, fs::OutputKind::file, "out"); }), "(no error)");
   EXPECT_EQ(std::distance(stdfs::directory_iterator(tmp.path), stdfs::directory_iterator()), 1);
+}
+
+// ReadAhead skips what it cannot open (its consumer reports it), and its
+// destructor stops the reader between chunks: /dev/zero never ends, so a
+// reader that ignored the stop would hang here.
+TEST(ReadAhead, SkipsMissingFilesAndStopsWhenDestroyed) {
+  const TempDir tmp("read_ahead");
+  const auto t0 = std::chrono::steady_clock::now();
+  { const replay::fs::ReadAhead ahead({tmp.path / "missing.bin", "/dev/zero"}); }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 5.0);
 }
