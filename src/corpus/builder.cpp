@@ -6,6 +6,7 @@
 
 #include "corpus/archive.h"
 #include "corpus/fetch.h"
+#include "corpus/progress_log.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -14,15 +15,6 @@ namespace replay::corpus {
 namespace stdfs = std::filesystem;
 
 namespace {
-
-void logf(std::FILE* log, const char* fmt, ...) {
-  if (!log) return;
-  va_list args;
-  va_start(args, fmt);
-  std::vfprintf(log, fmt, args);
-  va_end(args);
-  std::fflush(log);
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -14,6 +14,7 @@
 #include "corpus/archive.h"
 #include "corpus/convert.h"
 #include "corpus/fetch.h"
+#include "corpus/progress_log.h"
 #include "corpus/holdout.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -25,15 +26,6 @@ namespace replay::corpus {
 namespace stdfs = std::filesystem;
 
 namespace {
-
-void logf(std::FILE* log, const char* fmt, ...) {
-  if (!log) return;
-  va_list args;
-  va_start(args, fmt);
-  std::vfprintf(log, fmt, args);
-  va_end(args);
-  std::fflush(log);
-}
 
 // ---------------------------------------------------------------- parsing
 

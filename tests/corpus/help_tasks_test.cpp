@@ -30,7 +30,7 @@ namespace {
 const HoldoutRule& help_rule() { return holdout_rule("libreoffice-help"); }
 
 std::string num(int i) {
-  char b[8];
+  char b[16];
   std::snprintf(b, sizeof b, "%03d", i);
   return b;
 }
@@ -156,15 +156,21 @@ TEST(HelpTasks, ParsesIdElementsAndSplitsTheLastSentence) {
   EXPECT_EQ(split_last_sentence("Only one sentence. with lower case."), std::make_pair(std::string(), std::string()));
 }
 
-// The proof of no leakage: the real basque recipe and the real builders.
-TEST(HelpTasks, NoEvaluationTextReachesTheBasqueCorpus) {
-  HelpFixture fx;
+// The basque domain of the real recipe (corpora/default.toml), built by the
+// real corpus builder from the fixture's packages.
+static DomainSummary build_basque_corpus(const HelpFixture& fx) {
   Recipe recipe = load_recipe(stdfs::path(REPLAY_SOURCE_DIR) / "corpora/default.toml");
   BuildOptions bo;
   bo.cache_dir = fx.cache;
   bo.out_dir = fx.dir.path / "corpora";
   bo.log = nullptr;
-  DomainSummary corpus = build_domain(*recipe.find("basque"), bo);
+  return build_domain(*recipe.find("basque"), bo);
+}
+
+// The proof of no leakage: the real basque recipe and the real builders.
+TEST(HelpTasks, NoEvaluationTextReachesTheBasqueCorpus) {
+  HelpFixture fx;
+  DomainSummary corpus = build_basque_corpus(fx);
   std::vector<Document> docs = read_all(corpus.output);
   build_help_tasks(fx.options);
   std::set<std::string> eval_texts;
@@ -187,12 +193,7 @@ TEST(HelpTasks, NoEvaluationTextReachesTheBasqueCorpus) {
 // the corpus leaves out.
 TEST(HelpTasks, HeldOutPagesAreExactlyThePagesTheCorpusSkips) {
   HelpFixture fx;
-  Recipe recipe = load_recipe(stdfs::path(REPLAY_SOURCE_DIR) / "corpora/default.toml");
-  BuildOptions bo;
-  bo.cache_dir = fx.cache;
-  bo.out_dir = fx.dir.path / "corpora";
-  bo.log = nullptr;
-  DomainSummary corpus = build_domain(*recipe.find("basque"), bo);
+  DomainSummary corpus = build_basque_corpus(fx);
   std::set<std::string> in_corpus;
   for (const auto& doc : read_all(corpus.output)) in_corpus.insert(*help_page_key(doc.source.substr(doc.source.find(':') + 1)));
   std::vector<std::string> held = held_out_help_pages(fx.options);
@@ -267,11 +268,16 @@ TEST(HelpTasks, HardDistractorsAreNearAndEasyOnesFar) {
       for (int k = 0; k < 4; ++k) {
         if (k == label) continue;
         const int other = fixture_page(item["choices"][k]);
-        if (c.same_page) EXPECT_EQ(other, page) << c.task << item;
-        else if (c.hard) EXPECT_EQ(other % 2, page % 2) << c.task << item;
-        else EXPECT_NE(other % 2, page % 2) << c.task << item;
-        if (!c.same_page && std::string(c.task).find("title") != std::string::npos)
+        if (c.same_page) {
+          EXPECT_EQ(other, page) << c.task << item;
+        } else if (c.hard) {
+          EXPECT_EQ(other % 2, page % 2) << c.task << item;
+        } else {
+          EXPECT_NE(other % 2, page % 2) << c.task << item;
+        }
+        if (!c.same_page && std::string(c.task).find("title") != std::string::npos) {
           EXPECT_NE(other, page) << c.task << item;  // other pages, not the item's own
+        }
       }
     }
   }
