@@ -127,11 +127,22 @@ TEST_F(RealCorpus, ValidationIsDisjointFromTrainingOnRealDocuments) {
   std::set<std::string> inputs(docs.begin(), docs.end());
   std::set<std::string> train_set(train.begin(), train.end());
   uint64_t max_val_key = 0, min_train_key = UINT64_MAX;
+  // A validation sequence identical to a training one is dropped (split_rule
+  // val_dropped_duplicates: source files repeat signatures between .h and
+  // .cpp), which cuts a gap into the one or two documents it spans: those
+  // decode to no input, and only they may.
+  uint64_t cut = 0;
   for (const auto& d : val) {
-    EXPECT_TRUE(inputs.count(d)) << "decoded validation text is not an input document";
     EXPECT_FALSE(train_set.count(d));
+    if (!inputs.count(d)) {
+      ++cut;
+      continue;
+    }
     max_val_key = std::max(max_val_key, document_key(d, 3));
   }
+  EXPECT_LE(cut, 2 * m.split_rule.val_dropped_duplicates)
+      << "decoded validation texts that are no input document, beyond what dropped duplicates explain";
+  EXPECT_LT(cut, val.size());
   for (const auto& d : train) {
     EXPECT_TRUE(inputs.count(d));
     min_train_key = std::min(min_train_key, document_key(d, 3));
