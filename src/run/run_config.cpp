@@ -87,6 +87,9 @@ const store::Manifest& check_stores_agree(const RunDescription& d, const Facts& 
 
 void check_tokenizer(const RunDescription& d, const store::Manifest& stores) {
   const std::string& path = d.schedule.data.tokenizer;
+  // Task items are text: scoring them needs the tokenizer the model reads.
+  if (path.empty() && !d.settings.eval.tasks.empty())
+    throw Error(d.file + ": eval.tasks: scoring tasks needs data.tokenizer (the stores' tokenizer)");
   if (path.empty()) return;
   if (!std::filesystem::exists(path)) throw Error(d.file + ": data.tokenizer: no such file '" + path + "'");
   if (text::Tokenizer::load(path).fingerprint() != stores.tokenizer_fingerprint) {

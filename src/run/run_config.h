@@ -11,6 +11,7 @@
 //   read_store_facts     the token stores' manifests (sizes, vocabulary, sequence length)
 //   check_stores_agree   one sequence length and one tokenizer across sources
 //   check_tokenizer      data.tokenizer, when given, is the stores' tokenizer
+//                        (and it is given when eval.tasks is)
 //   complete_model       vocabulary and max_seq_len default to the data's
 //   check_token_ids_fit  every store's largest token id is below model.vocab_size
 //   build_plan           the schedule engine's RunPlan

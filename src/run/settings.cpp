@@ -73,6 +73,11 @@ void parse_eval(TomlReader r, EvalSettings& e) {
   require(e.sequences >= 0, r, "sequences", "must be >= 0 (0 disables evaluation)");
   e.microbatch = r.get_int("microbatch", e.microbatch);
   require(e.microbatch >= 0, r, "microbatch", "must be >= 0 (0 = the training microbatch)");
+  e.tasks = r.strings_opt("tasks").value_or(std::vector<std::string>{});
+  for (const auto& task : e.tasks)
+    require(std::filesystem::is_regular_file(task), r, "tasks", "task file '" + task + "' not found");
+  e.task_items = r.get_int("task_items", e.task_items);
+  require(e.task_items >= 0, r, "task_items", "must be >= 0 (0 = every item)");
   r.finish();
 }
 
@@ -148,6 +153,10 @@ nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
   j["eval"] = {{"every", s.eval.every},
                {"sequences", s.eval.sequences},
                {"microbatch", s.eval_microbatch()}};
+  if (!s.eval.tasks.empty()) {  // absent otherwise: run ids from before the key stay the same
+    j["eval"]["tasks"] = s.eval.tasks;
+    j["eval"]["task_items"] = s.eval.task_items;
+  }
   j["checkpoint"] = {{"every", s.checkpoint.every}, {"keep", s.checkpoint.keep}};
   return j;
 }

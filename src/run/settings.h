@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace replay::run {
 
@@ -44,6 +45,11 @@ struct EvalSettings {
   int64_t every = 0;        // steps between evaluations; 0 = only at the end
   int64_t sequences = 64;   // per validation set (first N of each val split)
   int64_t microbatch = 0;   // sequences per eval forward; 0 = train microbatch
+  // Multiple-choice task files (docs/eval.md) scored at every evaluation,
+  // encoded with data.tokenizer; `task_items` > 0 scores only each task's
+  // first items. Part of the run's description only when set.
+  std::vector<std::string> tasks;
+  int64_t task_items = 0;
 };
 
 struct CheckpointSettings {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <memory>
 
+#include "eval/score.h"
+#include "eval/task.h"
 #include "model/llama.h"
 #include "model/threads.h"
 #include "train/checkpoint.h"
@@ -79,6 +81,8 @@ class Trainer {
   bool start_from_shared(const std::string& key);
   void run_step(int64_t step);
   void run_eval(int64_t steps_done);
+  void load_tasks();
+  void score_tasks(int64_t steps_done);
   void after_step(int64_t done);  // evaluate, checkpoint, publish: as the cadence says
   void save(int64_t steps_done, size_t phase);
   void lock_run_folder();
@@ -99,6 +103,8 @@ class Trainer {
   int threads_ = 1;  // CPU threads of the maths
   std::unique_ptr<DataFeed> feed_;
   std::map<std::string, torch::Tensor> val_sets_;
+  std::vector<eval::Task> tasks_;             // eval.tasks, scored at every evaluation
+  std::optional<text::Tokenizer> tokenizer_;  // data.tokenizer, when there are tasks
   model::Llama model_{nullptr};
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<MetricsLog> metrics_;
@@ -246,7 +252,42 @@ void Trainer::run_step(int64_t step) {
   result_.last_loss = loss;
 }
 
+// The task files are read once, before anything is trained or written:
+// a bad file is an error naming it (eval/task.h).
+void Trainer::load_tasks() {
+  if (s_.eval.tasks.empty()) return;
+  tokenizer_ = text::Tokenizer::load(cfg_.schedule.data.tokenizer);
+  for (const auto& file : s_.eval.tasks) tasks_.push_back(eval::load_task(file, s_.eval.task_items));
+}
+
+// One metrics line per task: accuracy with its standard error over items
+// (eval/score.h), normalized accuracy when the task reports it, and the
+// mean log-likelihood of the gold choices (a continuous measure that moves
+// before the accuracy does).
+void Trainer::score_tasks(int64_t steps_done) {
+  for (const auto& task : tasks_) {
+    const eval::TaskResult r = eval::score_task(model_, *tokenizer_, task);
+    const eval::Accuracy acc = r.accuracy(false), norm = r.accuracy(true);
+    double gold = 0;
+    for (const auto& item : r.items) gold += item.scores[static_cast<size_t>(item.gold)];
+    nlohmann::json line = {{"kind", "task"},   {"step", steps_done},  {"tokens", tokens_},
+                           {"task", task.name}, {"items", r.items.size()}, {"acc", acc.mean},
+                           {"acc_stderr", acc.stderr_}, {"mismatches", r.mismatches},
+                           {"gold_loglik", r.items.empty() ? 0.0 : gold / static_cast<double>(r.items.size())}};
+    if (task.acc_norm) {
+      line["acc_norm"] = norm.mean;
+      line["acc_norm_stderr"] = norm.stderr_;
+    }
+    metrics_->write(line);
+    char text[160];
+    std::snprintf(text, sizeof text, "step %lld: %s acc %.4f +- %.4f (%zu items)",
+                  static_cast<long long>(steps_done), task.name.c_str(), acc.mean, acc.stderr_, r.items.size());
+    say(text);
+  }
+}
+
 void Trainer::run_eval(int64_t steps_done) {
+  score_tasks(steps_done);
   if (val_sets_.empty()) return;
   nlohmann::json val = nlohmann::json::object();
   std::map<std::string, double> losses;
@@ -333,6 +374,7 @@ TrainResult Trainer::run() {
   }
   // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  load_tasks();
   lock_run_folder();
 
   feed_ = std::make_unique<DataFeed>(cfg_);
