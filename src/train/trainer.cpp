@@ -252,12 +252,17 @@ void Trainer::run_step(int64_t step) {
   result_.last_loss = loss;
 }
 
-// The task files are read once, before anything is trained or written:
-// a bad file is an error naming it (eval/task.h).
+// The task files are read and every item encoded once, before anything is
+// trained or written: a bad file, or a choice longer than the model's
+// context, is an error naming it (eval/task.h, eval/score.h) now rather
+// than at the first evaluation.
 void Trainer::load_tasks() {
   if (s_.eval.tasks.empty()) return;
   tokenizer_ = text::Tokenizer::load(cfg_.schedule.data.tokenizer);
-  for (const auto& file : s_.eval.tasks) tasks_.push_back(eval::load_task(file, s_.eval.task_items));
+  for (const auto& file : s_.eval.tasks) {
+    tasks_.push_back(eval::load_task(file, s_.eval.task_items));
+    (void)eval::build_requests(tasks_.back(), *tokenizer_, cfg_.model.max_seq_len);
+  }
 }
 
 // One metrics line per task: accuracy with its standard error over items

@@ -116,7 +116,7 @@ TEST_F(TaskEvalTest, TasksAreScoredAtEveryEvaluationAsReplayEvalScoresThem) {
   EXPECT_NE(lines[0]["gold_loglik"], lines[1]["gold_loglik"]);
 }
 
-TEST_F(TaskEvalTest, TasksWithoutATokenizerOrWithAMissingFileAreRefusedBeforeTraining) {
+TEST_F(TaskEvalTest, BadTasksAreRefusedBeforeTraining) {
   const CliResult r = run_replay("train " + config("no_tok", true, /*tokenizer=*/false));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("eval.tasks: scoring tasks needs data.tokenizer"), std::string::npos) << r.out;
@@ -129,6 +129,16 @@ TEST_F(TaskEvalTest, TasksWithoutATokenizerOrWithAMissingFileAreRefusedBeforeTra
   EXPECT_NE(m.out.find("eval.tasks"), std::string::npos) << m.out;
   EXPECT_NE(m.out.find("nope.toml' not found"), std::string::npos) << m.out;
   EXPECT_FALSE(stdfs::exists(tmp_.path / "missing"));
+  // A choice longer than the model's context (tiny: 64 tokens) is found
+  // when the tasks are read, not at the first evaluation.
+  fs::write_file_atomic(tmp_.path / "t.jsonl",
+                        nlohmann::json({{"context", "the cat"}, {"choices", {std::string(400, 'x'), "sat"}}, {"label", 0}})
+                                .dump() + "\n");
+  const CliResult l = run_replay("train " + config("long", true));
+  EXPECT_NE(l.status, 0);
+  EXPECT_NE(l.out.find("t.toml"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("max_seq_len"), std::string::npos) << l.out;
+  EXPECT_FALSE(stdfs::exists(tmp_.path / "long" / "metrics.jsonl")) << "trained before reading its tasks";
 }
 
 }  // namespace
