@@ -22,6 +22,11 @@ void setup(CLI::App& app) {
   cmd->add_option("--domain", options->domains, "Target domain(s): math, code, basque, qa")
       ->capture_default_str();
   cmd->add_flag("--full", options->full, "All target domains and the rho x alpha schedule sweep");
+  cmd->add_flag("--practical", options->practical,
+                "The practical experiment instead: pre-train an English micro model once, export it in "
+                "Hugging Face format, continue it on Basque with replay rho = 0, 0.5, 0.75, 0.9 at a fixed "
+                "target budget, score Basque tasks and their English twins (runs/reports/practical*)")
+      ->excludes("--full");
   cmd->add_option("-j,--jobs", options->jobs, "Runs in parallel (cores are divided between them)")
       ->capture_default_str();
   cmd->add_option("--data", options->data, "Data folder (corpora, tokenizer, stores)")->capture_default_str();
@@ -32,7 +37,8 @@ void setup(CLI::App& app) {
     replay::fs::check_output_path(options->runs, replay::fs::OutputKind::directory, "--runs");
     // SIGTERM, SIGINT, SIGHUP: passed on to the step or trainers at work; exit 128 + signal.
     options->stop_signal = &replay::install_stop_handlers();
-    replay::sweep::run_demo(*options);
+    if (options->practical) replay::sweep::run_practical_demo(*options);
+    else replay::sweep::run_demo(*options);
   });
 }
 

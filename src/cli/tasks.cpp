@@ -20,6 +20,7 @@ struct HelpArgs {
   std::string cache = "data/cache/packages";
   uint64_t seed = 1;
   size_t min_items = 1000;
+  size_t max_chars = 0;
   bool quiet = false;
 };
 
@@ -30,6 +31,7 @@ void run_build_help(const HelpArgs& args) {
   options.cache_dir = args.cache;
   options.seed = args.seed;
   options.min_items = args.min_items;
+  options.max_chars = args.max_chars;
   options.log = args.quiet ? nullptr : stderr;
   HelpTaskSummary s = build_help_tasks(options);
   std::printf("%s: %zu pages, %zu held out, %zu aligned paragraphs and headings\n", s.out_dir.string().c_str(),
@@ -48,6 +50,10 @@ void setup(CLI::App& app) {
   help->add_option("--out", args->out, "Output folder (replaced as a whole)")->required();
   help->add_option("--cache", args->cache, "Package download cache folder")->capture_default_str();
   help->add_option("--seed", args->seed, "Seed of the gold positions and distractor choice")->capture_default_str();
+  help->add_option("--max-chars", args->max_chars,
+                   "Drop paragraphs longer than this many bytes in either language (0 = no limit): "
+                   "tasks a model with a short context can score")
+      ->capture_default_str();
   help->add_option("--min-items", args->min_items, "Fail when a task has fewer items")->capture_default_str();
   help->add_flag("--quiet", args->quiet, "No progress lines, only the summary");
   help->callback([args] { run_build_help(*args); });

@@ -176,13 +176,17 @@ struct Aligned {
 
 // Headings are not looked up in the training text: page titles are link
 // texts on other pages; what they introduce (a paragraph) is.
-bool keep_pair(const HelpParagraph& eu, const std::string& en, size_t min_chars, const TrainingText& training) {
-  const size_t min = eu.level > 0 ? 3 : min_chars;
-  return eu.text != en && eu.text.size() >= min && en.size() >= min &&
+// A paragraph longer than max_chars (0: no limit) in either language is
+// dropped here, before any family sees it, so it is neither a context nor a
+// choice anywhere and the twins stay aligned.
+bool keep_pair(const HelpParagraph& eu, const std::string& en, const HelpTaskOptions& o, const TrainingText& training) {
+  const size_t min = eu.level > 0 ? 3 : o.min_chars;
+  const bool short_enough = o.max_chars == 0 || (eu.text.size() <= o.max_chars && en.size() <= o.max_chars);
+  return eu.text != en && eu.text.size() >= min && en.size() >= min && short_enough &&
          (eu.level > 0 || !training.contains(eu.text));
 }
 
-Aligned align(const PageMap& eu, const PageMap& en, size_t min_chars, const TrainingText& training) {
+Aligned align(const PageMap& eu, const PageMap& en, const HelpTaskOptions& o, const TrainingText& training) {
   Aligned out;
   std::unordered_set<std::string> seen_eu, seen_en;  // paragraph dedup (headings are judged per task)
   for (const auto& [key, eu_pars] : eu) {
@@ -194,7 +198,7 @@ Aligned align(const PageMap& eu, const PageMap& en, size_t min_chars, const Trai
     for (size_t i = 0; i < eu_pars.size(); ++i) {
       const HelpParagraph& p = eu_pars[i];
       auto e = en_text.find(p.id);
-      if (e == en_text.end() || !keep_pair(p, *e->second, min_chars, training)) continue;
+      if (e == en_text.end() || !keep_pair(p, *e->second, o, training)) continue;
       if (p.level == 0 && (!seen_eu.insert(p.text).second || !seen_en.insert(*e->second).second)) continue;
       out.entries.push_back({key + "#" + p.id, key, p.text, *e->second, p.level, i});
     }
@@ -459,6 +463,7 @@ nlohmann::ordered_json manifest(const HelpTaskOptions& o, const std::vector<Pack
   m["aligned_paragraphs"] = s.aligned;
   m["min_chars"] = o.min_chars;
   m["max_items"] = o.max_items;
+  if (o.max_chars > 0) m["max_chars"] = o.max_chars;  // absent: no limit (the frozen benchmark)
   m["baseline"] = "longest_choice_acc: always choose the longest choice (bytes, first on ties); chance is 0.25";
   return m;
 }
@@ -502,7 +507,7 @@ HelpTaskSummary build_help_tasks(const HelpTaskOptions& o) {
   HelpTaskSummary s;
   s.out_dir = o.out_dir;
   s.pages = in.eu_pages;
-  Aligned aligned = align(in.eu, in.en, o.min_chars, in.training);
+  Aligned aligned = align(in.eu, in.en, o, in.training);
   s.held_out_pages = aligned.pages;
   s.aligned = aligned.entries.size();
   if (aligned.pages == 0)

@@ -7,7 +7,8 @@
 // Pipeline: fetch both packages (fetch.h) -> parse every page, keeping the
 // text of each element whose id starts with "par_id" or "hd_id" -> align eu/en
 // by (page key, id) on held-out pages -> drop untranslated (eu == en), short
-// (< min_chars bytes, headings < 3) and duplicate paragraphs, and every
+// (< min_chars bytes, headings < 3), long (> max_chars bytes in either
+// language, when max_chars is set) and duplicate paragraphs, and every
 // paragraph or choice sentence whose Basque text occurs anywhere in the
 // text of a training page (html_to_text, as the corpus converts it:
 // embedded sections, notes) -> tasks. Headings used as contexts are exempt:
@@ -43,7 +44,8 @@
 //                  choice_list = "choices", choice = " {choice}", label = "label"
 //   MANIFEST.json  {"format": "replay-help-tasks-1", "seed", "packages": [{name, version}],
 //                  "holdout": {rule, fraction, seed, pages, held_out_pages},
-//                  "aligned_paragraphs", "min_chars", "max_items", "baseline"
+//                  "aligned_paragraphs", "min_chars", "max_items", "max_chars"
+//                  (only when set), "baseline"
 //                  (a sentence), "tasks": [{name, items, jsonl, xxh128,
 //                  longest_choice_acc}]}; xxh128 is hash::xxh128_hex of the
 //                  JSONL bytes; longest_choice_acc the accuracy of always
@@ -95,6 +97,8 @@ struct HelpTaskOptions {
   std::string en_package = "libreoffice-help-en-us";
   std::string holdout = "libreoffice-help";  // a rule name of holdout.h
   size_t min_chars = 20;    // shorter paragraphs and sentences are dropped
+  size_t max_chars = 0;     // longer paragraphs are dropped (0: no limit); small models'
+                            // contexts: help paragraphs reach ~700 bytes
   size_t min_items = 1000;  // a task with fewer items is an error naming it
   size_t max_items = 2000;  // larger tasks keep this many items, chosen by a hash of (seed, id)
   std::FILE* log = stderr;  // progress lines; nullptr for silence

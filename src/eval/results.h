@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/score.h"
+#include "eval/outcome.h"
 
 namespace replay::eval {
 

@@ -126,28 +126,6 @@ std::vector<double> score_requests(model::Llama& model, const std::vector<Reques
   return out;
 }
 
-void decide(ItemResult& item) {
-  item.predicted = item.predicted_norm = 0;
-  for (size_t c = 1; c < item.scores.size(); ++c) {
-    if (item.scores[c] > item.scores[item.predicted]) item.predicted = static_cast<int64_t>(c);
-    const size_t n = static_cast<size_t>(item.predicted_norm);
-    if (item.scores[c] / static_cast<double>(item.chars[c]) > item.scores[n] / static_cast<double>(item.chars[n]))
-      item.predicted_norm = static_cast<int64_t>(c);
-  }
-  item.correct = item.predicted == item.gold;
-  item.correct_norm = item.predicted_norm == item.gold;
-}
-
-Accuracy TaskResult::accuracy(bool norm) const {
-  Accuracy a;
-  const double n = static_cast<double>(items.size());
-  if (items.empty()) return a;
-  for (const auto& item : items) a.mean += (norm ? item.correct_norm : item.correct) ? 1.0 : 0.0;
-  a.mean /= n;
-  a.stderr_ = n > 1 ? std::sqrt(a.mean * (1 - a.mean) / (n - 1)) : 0.0;
-  return a;
-}
-
 void check_vocabulary(const model::Llama& model, const text::Tokenizer& tokenizer) {
   const int64_t model_vocab = model->config().vocab_size;
   if (static_cast<int64_t>(tokenizer.vocab_size()) > model_vocab)

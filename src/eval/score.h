@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/outcome.h"
 #include "eval/task.h"
 #include "model/llama.h"
 #include "text/tokenizer.h"
@@ -60,36 +61,11 @@ struct ScoreOptions {
 std::vector<double> score_requests(model::Llama& model, const std::vector<Request>& requests,
                                    const ScoreOptions& options);
 
-struct ItemResult {
-  std::string id;
-  std::vector<double> scores;        // summed log-likelihood per choice
-  std::vector<int64_t> tokens;       // continuation tokens per choice
-  std::vector<int64_t> chars;        // continuation characters per choice
-  int64_t gold = 0, predicted = 0, predicted_norm = 0;
-  bool correct = false, correct_norm = false;
-};
-
-struct Accuracy {
-  double mean = 0, stderr_ = 0;
-};
-
-struct TaskResult {
-  std::string task;
-  bool acc = true, acc_norm = true;  // the task's metrics
-  std::vector<ItemResult> items;
-  int64_t requests = 0, mismatches = 0, truncated = 0;
-  double seconds = 0;  // scoring time (tokenization included)
-  Accuracy accuracy(bool norm) const;
-};
-
 // Throws replay::Error when the tokenizer has ids the model cannot embed.
 void check_vocabulary(const model::Llama& model, const text::Tokenizer& tokenizer);
 
 // Scores every item of `task` (the model is put in no-grad mode for it).
 TaskResult score_task(model::Llama& model, const text::Tokenizer& tokenizer, const Task& task,
                       const ScoreOptions& options = {});
-
-// Picks the item's predictions from its scores (shared with tests).
-void decide(ItemResult& item);
 
 }  // namespace replay::eval

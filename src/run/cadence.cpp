@@ -6,6 +6,7 @@ Cadence::Cadence(const RunConfig& config, std::set<int64_t> publish_at)
     : total_(config.settings.train.steps),
       eval_every_(config.settings.eval.every),
       checkpoint_every_(config.settings.checkpoint.every),
+      eval_at_start_(!config.settings.train.init_from.empty()),
       publish_at_(std::move(publish_at)) {
   const auto& phases = config.plan.phases;
   for (size_t p = 0; p < phases.size(); ++p) {

@@ -10,6 +10,10 @@
 //     .lock                   held (flock) by the trainer working in the folder;
 //                             holds its PID (util/file_lock.h)
 //     checkpoints/step-NNNNNNNNN/   (train/checkpoint.h)
+//     tasks/step-N/           per-item results of the eval.tasks scored after
+//                             N steps, as `replay eval --out` writes them
+//                             (eval/results.h): `replay eval compare` takes
+//                             two of them (two runs, or two steps of one)
 //   <runs>/_shared/<key>/     a reusable training state (run/state_key.h)
 //     checkpoint/             a regular checkpoint
 //     metrics.jsonl           the metrics lines of every step up to that state
@@ -32,6 +36,12 @@ inline constexpr const char* kSharedDirName = "_shared";
 inline constexpr const char* kSharedCheckpoint = "checkpoint";
 inline constexpr const char* kRegistryFile = "registry.sqlite";
 inline constexpr const char* kDefaultRunsDir = "runs";
+inline constexpr const char* kTaskResultsDir = "tasks";
+
+// The per-item task results of a run after `step` steps.
+inline std::filesystem::path task_results_dir(const std::filesystem::path& run_dir, long long step) {
+  return run_dir / kTaskResultsDir / ("step-" + std::to_string(step));
+}
 
 // Where a sweep puts the run with this content hash.
 inline std::filesystem::path run_dir_for(const std::filesystem::path& runs_dir,

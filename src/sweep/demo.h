@@ -17,6 +17,7 @@ namespace replay::sweep {
 struct DemoOptions {
   std::vector<std::string> domains = {"math"};  // target domains
   bool full = false;                            // all domains + the rho x alpha sweep
+  bool practical = false;                       // run_practical_demo instead
   int jobs = 1;
   std::filesystem::path root = ".";             // repository root (configs/, corpora/)
   std::filesystem::path data = "data";
@@ -28,5 +29,18 @@ struct DemoOptions {
 
 // Returns the report directories written, one per target domain.
 std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
+
+// The practical experiment (the paper's Basque study, shrunk): pre-trains a
+// micro model on the generic (English) corpus once (configs/micro/
+// english.toml) and exports it in Hugging Face format; builds the help
+// benchmark for 128-token contexts (`replay tasks build-help --max-chars
+// 200`); continues the exported model on Basque at a fixed target budget
+// with rho = 0, 0.5, 0.75, 0.9 (configs/micro/practical.toml), scoring two
+// Basque tasks and their English twins before the first step and as it
+// trains; writes the report and a summary table (accuracy with standard
+// errors, paired changes from the pretrained model and from rho = 0 with
+// McNemar p-values) to <runs>/reports/. Fits nothing. Returns the report
+// directory. `domains` and `full` are not used.
+std::vector<std::filesystem::path> run_practical_demo(const DemoOptions& options);
 
 }  // namespace replay::sweep

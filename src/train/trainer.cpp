@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "eval/results.h"
 #include "eval/score.h"
 #include "eval/task.h"
 #include "model/llama.h"
@@ -269,9 +270,13 @@ void Trainer::load_tasks() {
 // (eval/score.h), normalized accuracy when the task reports it, and the
 // mean log-likelihood of the gold choices (a continuous measure that moves
 // before the accuracy does).
+// The per-item results go to tasks/step-N/ (run/layout.h), so two runs of a
+// sweep, or two steps of one run, can be compared item by item.
 void Trainer::score_tasks(int64_t steps_done) {
+  if (tasks_.empty()) return;
+  std::vector<eval::TaskResult> results;
   for (const auto& task : tasks_) {
-    const eval::TaskResult r = eval::score_task(model_, *tokenizer_, task);
+    const eval::TaskResult& r = results.emplace_back(eval::score_task(model_, *tokenizer_, task));
     const eval::Accuracy acc = r.accuracy(false), norm = r.accuracy(true);
     double gold = 0;
     for (const auto& item : r.items) gold += item.scores[static_cast<size_t>(item.gold)];
@@ -289,6 +294,7 @@ void Trainer::score_tasks(int64_t steps_done) {
                   static_cast<long long>(steps_done), task.name.c_str(), acc.mean, acc.stderr_, r.items.size());
     say(text);
   }
+  eval::write_results(run::task_results_dir(out_, steps_done), "step " + std::to_string(steps_done), results);
 }
 
 void Trainer::run_eval(int64_t steps_done) {
@@ -423,6 +429,7 @@ TrainResult Trainer::run() {
                           : "") +
         " -> " + out_.string());
   }
+  if (start_step_ == 0 && cadence_.evaluates_at_start()) run_eval(0);
   for (int64_t step = start_step_; step < total; ++step) {
     run_step(step);
     after_step(step + 1);

@@ -283,6 +283,30 @@ TEST(HelpTasks, HardDistractorsAreNearAndEasyOnesFar) {
   }
 }
 
+// --max-chars: a paragraph longer than the limit in either language is no
+// item and no choice anywhere (the fixture's description paragraphs are
+// 52-58 bytes, its other paragraphs 87-89: translation items lose them).
+TEST(HelpTasks, MaxCharsDropsLongParagraphsEverywhere) {
+  HelpFixture fx;
+  const HelpTaskSummary all = build_help_tasks(fx.options);
+  EXPECT_FALSE(nlohmann::json::parse(fs::read_file(fx.options.out_dir / "MANIFEST.json")).contains("max_chars"));
+  fx.options.max_chars = 60;
+  fx.options.min_items = 0;  // one short paragraph per page leaves translation no same-page distractor
+  const HelpTaskSummary capped = build_help_tasks(fx.options);
+  EXPECT_LT(capped.aligned, all.aligned);
+  EXPECT_EQ(nlohmann::json::parse(fs::read_file(fx.options.out_dir / "MANIFEST.json"))["max_chars"], 60);
+  for (size_t t = 0; t < capped.items.size(); ++t) {
+    const auto& [name, count] = capped.items[t];
+    if (name.find("translation") == std::string::npos) EXPECT_GT(count, 0u) << name;
+    EXPECT_LE(count, all.items[t].second) << name;
+    for (const auto& item : read_jsonl(fx.options.out_dir / (name + ".jsonl"))) {
+      for (const auto& choice : item["choices"]) EXPECT_LE(choice.get<std::string>().size(), 60u) << name << item;
+      // Translation contexts frame the paragraph: "English: <en>\nEuskaraz:".
+      EXPECT_LE(item["context"].get<std::string>().size(), 60u + 20u) << name << item;
+    }
+  }
+}
+
 TEST(HelpTasks, SameSeedSameBytesOtherSeedOtherLabels) {
   HelpFixture fx;
   build_help_tasks(fx.options);

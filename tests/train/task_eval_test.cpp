@@ -114,6 +114,47 @@ TEST_F(TaskEvalTest, TasksAreScoredAtEveryEvaluationAsReplayEvalScoresThem) {
   EXPECT_NEAR(lines[1]["gold_loglik"].get<double>(), gold / 6, 1e-9);
   // ... and the step-3 model scored otherwise.
   EXPECT_NE(lines[0]["gold_loglik"], lines[1]["gold_loglik"]);
+  // The trainer keeps the per-item results of every evaluation, the same
+  // files `replay eval --out` writes.
+  EXPECT_EQ(fs::read_file(tmp_.path / "with" / "tasks" / "step-6" / "cats.jsonl"),
+            fs::read_file(tmp_.path / "scores" / "cats.jsonl"));
+  EXPECT_TRUE(stdfs::exists(tmp_.path / "with" / "tasks" / "step-3" / "summary.json"));
+}
+
+// A run that starts from pretrained weights is scored before its first step:
+// the starting model is the first point of its curves, and its per-item
+// results can be compared with any later step's.
+TEST_F(TaskEvalTest, ARunFromPretrainedWeightsIsScoredBeforeItsFirstStep) {
+  ASSERT_EQ(run_replay("train " + config("base", true)).status, 0);
+  std::string cfg = fs::read_file(config("cont", true));
+  cfg.insert(cfg.find("steps = 6"), "init_from = \"" + (tmp_.path / "base").string() + "\"\n");
+  fs::write_file_atomic(tmp_.path / "cont.toml", cfg);
+  const CliResult r = run_replay("train " + (tmp_.path / "cont.toml").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto metrics = testing::read_metrics(tmp_.path / "cont" / "metrics.jsonl");
+  std::vector<nlohmann::json> tasks;
+  for (const auto& j : metrics.other)
+    if (j.value("kind", "") == "task") tasks.push_back(j);
+  const auto& evals = metrics.evals;
+  ASSERT_EQ(tasks.size(), 3u);  // before step 1, after 3 and 6
+  EXPECT_EQ(tasks[0]["step"], 0);
+  EXPECT_EQ(tasks[0]["tokens"], 0);
+  ASSERT_FALSE(evals.empty());
+  EXPECT_EQ(evals[0]["step"], 0);
+  // Step 0 is the base run's final model: the same scores, item by item.
+  EXPECT_EQ(fs::read_file(tmp_.path / "cont" / "tasks" / "step-0" / "cats.jsonl"),
+            fs::read_file(tmp_.path / "base" / "tasks" / "step-6" / "cats.jsonl"));
+  const CliResult cmp = run_replay("eval compare " + (tmp_.path / "cont" / "tasks" / "step-0").string() + " " +
+                                   (tmp_.path / "cont" / "tasks" / "step-6").string());
+  ASSERT_EQ(cmp.status, 0) << cmp.out;
+  EXPECT_NE(cmp.out.find("cats acc: 6 shared items"), std::string::npos) << cmp.out;
+  // Run again when complete: nothing is recomputed, step 0 is not scored again.
+  ASSERT_EQ(run_replay("train " + (tmp_.path / "cont.toml").string()).status, 0);
+  size_t again = 0;
+  for (const auto& j : testing::read_metrics(tmp_.path / "cont" / "metrics.jsonl").other)
+    again += j.value("kind", "") == "task";
+  EXPECT_EQ(again, 3u);
+  // A run trained from scratch has no step-0 line (the first test).
 }
 
 TEST_F(TaskEvalTest, BadTasksAreRefusedBeforeTraining) {

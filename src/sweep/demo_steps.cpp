@@ -1,0 +1,106 @@
+#include "sweep/demo_steps.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "run/layout.h"
+#include "store/manifest.h"
+#include "sweep/runner.h"
+#include "util/error.h"
+#include "util/interrupted.h"
+#include "util/process.h"
+
+namespace replay::sweep {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// Micro scale (configs/micro/base.toml): sequences of 128 tokens of a small
+// BPE vocabulary trained on all domains, so that a 1M-parameter model learns
+// more than unigram statistics in half a million tokens.
+constexpr int kMicroSeqLen = 128;
+constexpr int kMicroVocab = 1024;
+
+}  // namespace
+
+// The stop signal may have reached the child from the terminal too: it is
+// forwarded once.
+void run_self(const std::vector<std::string>& args, const std::atomic<int>* stop_signal) {
+  std::vector<std::string> argv = {process::self_executable().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string shown = "replay";
+  for (const auto& a : args) shown += " " + a;
+  std::fprintf(stderr, "demo: %s\n", shown.c_str());
+  std::fflush(stderr);
+  pid_t pid = process::spawn(argv);
+  int status = 0, forwarded = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    const int signal = stop_signal ? stop_signal->load() : 0;
+    if (signal && !forwarded) ::kill(pid, forwarded = signal);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (forwarded) throw Interrupted("demo stopped by signal " + std::to_string(forwarded) + " during: " + shown, forwarded);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("demo step failed: " + shown);
+}
+
+void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) {
+  const stdfs::path corpora = o.data / "corpora", tokenizer = o.data / "micro" / "tokenizer.json",
+                    stores = o.data / "micro" / "stores";
+  std::vector<std::string> needed = {"generic"};
+  needed.insert(needed.end(), domains.begin(), domains.end());
+  // The tokenizer is trained on every domain, so one tokenizer serves all
+  // targets: without one, build the whole recipe first.
+  if (!stdfs::exists(tokenizer)) needed = {"generic", "math", "code", "basque", "qa"};
+
+  std::vector<std::string> corpus_cmd = {"corpus", "build", (o.root / "corpora" / "default.toml").string(),
+                                         "--out", corpora.string(), "--cache",
+                                         (o.data / "cache" / "packages").string()};
+  bool missing_corpus = false;
+  for (const auto& d : needed) {
+    if (stdfs::exists(corpora / (d + ".jsonl.zst"))) continue;
+    corpus_cmd.insert(corpus_cmd.end(), {"--domain", d});
+    missing_corpus = true;
+  }
+  if (missing_corpus) run_self(corpus_cmd, o.stop_signal);
+
+  if (!stdfs::exists(tokenizer)) {
+    // Trained on a sample of every domain that exists, so one tokenizer serves all targets.
+    std::vector<std::string> cmd = {"tokenizer", "train", "--vocab-size", std::to_string(kMicroVocab),
+                                    "--sample-mb", "20", "-o", tokenizer.string()};
+    // Sorted: the sample (and so the tokenizer) must not depend on directory order.
+    std::vector<std::string> inputs;
+    for (const auto& entry : stdfs::directory_iterator(corpora))
+      if (entry.path().string().ends_with(".jsonl.zst")) inputs.push_back(entry.path().string());
+    std::sort(inputs.begin(), inputs.end());
+    cmd.insert(cmd.end(), inputs.begin(), inputs.end());
+    run_self(cmd, o.stop_signal);
+  }
+  for (const auto& d : needed) {
+    if (stdfs::exists(stores / d / store::kManifestName)) continue;
+    run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kMicroSeqLen),
+              "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()},
+             o.stop_signal);
+  }
+}
+
+
+std::string run_demo_sweep(const SweepSpec& spec, const DemoOptions& o) {
+  SweepOptions options;
+  options.registry = o.runs / run::kRegistryFile;
+  options.runs_dir = o.runs;
+  options.jobs = o.jobs;
+  options.stop_signal = o.stop_signal;
+  SweepSummary summary = run_sweep(spec, options);
+  if (summary.failed + summary.interrupted > 0)
+    throw Error(std::to_string(summary.failed + summary.interrupted) + " run(s) of sweep " + spec.name +
+                " failed or were interrupted (rerun to resume): see `replay runs --sweep " + spec.name + "`");
+  return spec.name;
+}
+
+}  // namespace replay::sweep
