@@ -86,9 +86,15 @@ void score_batch(model::Llama& model, const std::vector<Request>& requests, cons
     return torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kLong).to(hidden.device());
   };
   const torch::Tensor h = hidden.reshape({b * t, -1}).index_select(0, on_device(rows)).to(torch::kFloat);
-  const torch::Tensor logprobs = torch::log_softmax(at::linear(h, model->lm_head_weight().to(torch::kFloat)), -1);
-  const torch::Tensor picked =
-      logprobs.index({on_device(head_rows), on_device(targets)}).to(torch::kDouble).cpu().contiguous();
+  // log p(target) = logit(target) - logsumexp(logits): no second [rows, V]
+  // tensor (a log_softmax) is written and read back, which at a 128K
+  // vocabulary costs as much memory traffic as the head's matmul output.
+  const torch::Tensor logits = at::linear(h, model->lm_head_weight().to(torch::kFloat));
+  const torch::Tensor index = on_device(head_rows);
+  const torch::Tensor picked = (logits.index({index, on_device(targets)}) - logits.logsumexp(-1).index_select(0, index))
+                                   .to(torch::kDouble)
+                                   .cpu()
+                                   .contiguous();
   const double* lp = picked.data_ptr<double>();
   for (int64_t k = 0, row = 0; k < b; ++k)
     for (size_t m : groups[order[begin + k]]) {
