@@ -118,3 +118,19 @@ TEST(Plot, NiceTicks) {
   EXPECT_FALSE(std::signbit(nice_ticks(-1, 1, 4)[2]));
   EXPECT_TRUE(nice_ticks(1, 1).empty());
 }
+
+TEST(Plot, ErrorBarsAreDrawnInTheSeriesColour) {
+  LineChart chart{"Accuracy", "rho", "acc", {}};
+  Series s;
+  s.x = {0, 0.5, 0.9};
+  s.y = {0.30, 0.35, 0.33};
+  s.line = false;
+  s.markers = false;  // only the bars can put the series colour on the image
+  chart.series.push_back(s);
+  EXPECT_EQ(count_pixels(render(chart, ImageFormat::png, 600, 400), 31, 119, 180), 0);
+  chart.series[0].y_err = {0.02, 0.02, NAN};  // NaN: no bar for that point
+  chart.series[0].x_err = {0.05};             // shorter than x: the others have none
+  std::string png = render(chart, ImageFormat::png, 600, 400);
+  EXPECT_GT(count_pixels(png, 31, 119, 180), 100);
+  EXPECT_NE(render(chart, ImageFormat::svg, 600, 400).find("<svg"), std::string::npos);
+}
