@@ -458,13 +458,17 @@ class ReportBuilder {
   // ---- Downstream tasks (report.h, task_scores.h).
 
   // Each run's scores: the registry's, or its metrics.jsonl's when the
-  // registry has none for it (a file older than schema version 4 read as it
-  // is, or a run whose metrics were not imported yet).
+  // registry cannot have them: a file older than schema version 4 read as
+  // it is, or a run still going (a sweep imports a run's metrics when it
+  // ends). Ended runs are not reread: most reports have no tasks at all.
   void load_tasks() {
+    const bool registry_has_tasks = registry_.schema_version() >= 4;
     for (const auto& r : data_.runs) {
       std::vector<TaskScoreRecord> scores = registry_.task_scores(r.id);
+      bool ended = r.status != RunStatus::running && r.status != RunStatus::queued;
       stdfs::path metrics = resolve_run_dir(r.run_dir) / run::kMetricsFile;
-      if (scores.empty() && !r.run_dir.empty() && stdfs::exists(metrics)) scores = read_metrics(metrics).tasks;
+      if (scores.empty() && !(registry_has_tasks && ended) && !r.run_dir.empty() && stdfs::exists(metrics))
+        scores = read_metrics(metrics).tasks;
       if (scores.empty()) continue;
       for (const auto& s : scores) task_names_.insert(s.task);
       run_tasks_.push_back({&r, task_changes(scores), std::move(scores)});

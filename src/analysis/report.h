@@ -13,7 +13,8 @@
 //
 // Downstream tasks, when any run of the report scored tasks ([eval] tasks;
 // scores from the registry, or from the run's metrics.jsonl when the
-// registry has none for it, e.g. a file older than schema version 4): a
+// registry cannot have them: a file older than schema version 4, a run
+// still running or queued): a
 // table with, per run and task, the final accuracy +- SE, its change since
 // the run's first evaluation of the task (step 0 when the run scored its
 // starting weights, else the table names the step) +- the conservative SE
