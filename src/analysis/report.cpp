@@ -598,8 +598,9 @@ class ReportBuilder {
       t.rows.push_back(std::move(row));
     }
     table(t);
-    paragraph(std::to_string(noise) + " of " + std::to_string(effects) +
-              " mean changes above are within noise (|change| < 2 SE).");
+    if (effects > 0)
+      paragraph(std::to_string(noise) + " of " + std::to_string(effects) +
+                " mean changes above are within noise (|change| < 2 SE).");
     if (gain.empty() || forgetting.empty())
       paragraph("The gain_vs_forgetting figure needs both gain tasks and forgetting tasks.");
     else
