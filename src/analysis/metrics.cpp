@@ -32,6 +32,34 @@ double get_number(const json& obj, const char* key, const std::string& where, bo
   return it->get<double>();
 }
 
+std::string get_string(const json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+    throw Error(where + ": missing or empty \"" + key + "\"");
+  return it->get<std::string>();
+}
+
+TaskScoreRecord parse_task(const json& obj, const std::string& where) {
+  TaskScoreRecord r;
+  r.step = get_int(obj, "step", where);
+  r.tokens = get_int(obj, "tokens", where);
+  r.task = get_string(obj, "task", where);
+  r.items = get_int(obj, "items", where);
+  r.acc = get_number(obj, "acc", where, true);
+  r.acc_stderr = get_number(obj, "acc_stderr", where, true);
+  r.mismatches = get_int(obj, "mismatches", where);
+  r.gold_loglik = get_number(obj, "gold_loglik", where, true);
+  bool norm = obj.contains("acc_norm"), norm_se = obj.contains("acc_norm_stderr");
+  if (norm != norm_se)
+    throw Error(where + ": task " + r.task + " has \"" + (norm ? "acc_norm" : "acc_norm_stderr") +
+                "\" without \"" + (norm ? "acc_norm_stderr" : "acc_norm") + "\"");
+  if (norm) {
+    r.acc_norm = get_number(obj, "acc_norm", where, true);
+    r.acc_norm_stderr = get_number(obj, "acc_norm_stderr", where, true);
+  }
+  return r;
+}
+
 }  // namespace
 
 const EvalRecord* RunMetrics::final_eval() const {
@@ -97,6 +125,8 @@ RunMetrics parse_metrics(std::string_view text, const std::string& source) {
         r.val[split] = loss.get<double>();
       }
       out.evals.push_back(std::move(r));
+    } else if (kind == "task") {
+      out.tasks.push_back(parse_task(obj, where));
     }
   }
   return out;

@@ -104,17 +104,58 @@ void draw_marker(cairo_t* cr, double x, double y, int shape, double r) {
   cairo_fill(cr);
 }
 
-void draw_line_chart(cairo_t* cr, const LineChart& chart, int width, int height) {
-  draw_background_and_title(cr, width, height, chart.title);
-  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+// Half-width of point i's bar, 0 when it has none.
+double half_width(const std::vector<double>& err, size_t i) {
+  return i < err.size() && std::isfinite(err[i]) ? std::fabs(err[i]) : 0.0;
+}
+
+struct Bounds {
+  double xmin, xmax, ymin, ymax;  // +-inf when no point is finite
+};
+
+// The finite points of every series with their error bars.
+Bounds data_bounds(const LineChart& chart) {
+  Bounds b{INFINITY, -INFINITY, INFINITY, -INFINITY};
   for (const auto& s : chart.series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-      xmin = std::min(xmin, s.x[i]);
-      xmax = std::max(xmax, s.x[i]);
-      ymin = std::min(ymin, s.y[i]);
-      ymax = std::max(ymax, s.y[i]);
+      double dx = half_width(s.x_err, i), dy = half_width(s.y_err, i);
+      b.xmin = std::min(b.xmin, s.x[i] - dx);
+      b.xmax = std::max(b.xmax, s.x[i] + dx);
+      b.ymin = std::min(b.ymin, s.y[i] - dy);
+      b.ymax = std::max(b.ymax, s.y[i] + dy);
     }
+  return b;
+}
+
+// Bars with short caps, in the current colour.
+template <typename Px, typename Py>
+void draw_error_bars(cairo_t* cr, const Series& s, Px px, Py py) {
+  cairo_set_line_width(cr, 1.2);
+  const double cap = 4;
+  for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+    if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+    double x = px(s.x[i]), y = py(s.y[i]);
+    if (double dy = half_width(s.y_err, i); dy > 0) {
+      double lo = py(s.y[i] - dy), hi = py(s.y[i] + dy);
+      cairo_move_to(cr, x, lo), cairo_line_to(cr, x, hi);
+      cairo_move_to(cr, x - cap, lo), cairo_line_to(cr, x + cap, lo);
+      cairo_move_to(cr, x - cap, hi), cairo_line_to(cr, x + cap, hi);
+    }
+    if (double dx = half_width(s.x_err, i); dx > 0) {
+      double lo = px(s.x[i] - dx), hi = px(s.x[i] + dx);
+      cairo_move_to(cr, lo, y), cairo_line_to(cr, hi, y);
+      cairo_move_to(cr, lo, y - cap), cairo_line_to(cr, lo, y + cap);
+      cairo_move_to(cr, hi, y - cap), cairo_line_to(cr, hi, y + cap);
+    }
+  }
+  cairo_stroke(cr);
+}
+
+void draw_line_chart(cairo_t* cr, const LineChart& chart, int width, int height) {
+  draw_background_and_title(cr, width, height, chart.title);
+  const Bounds b = data_bounds(chart);
+  double xmin = b.xmin, xmax = b.xmax, ymin = b.ymin, ymax = b.ymax;
   if (!std::isfinite(xmin)) {  // nothing to draw: say so instead of an empty box
     set_font(cr, 14);
     draw_text(cr, width / 2.0, height / 2.0, "no data", 0.5, 0.5);
@@ -193,6 +234,7 @@ void draw_line_chart(cairo_t* cr, const LineChart& chart, int width, int height)
       cairo_stroke(cr);
       cairo_set_dash(cr, nullptr, 0, 0);
     }
+    draw_error_bars(cr, s, px, py);
     if (s.markers)
       for (size_t i = 0; i < n; ++i)
         if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))

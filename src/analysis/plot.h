@@ -20,6 +20,10 @@ struct Series {
   int color = -1;   // palette index; -1 = the series' position
   int marker = -1;  // 0 circle, 1 square, 2 triangle; -1 = follows the colour
   std::vector<std::string> point_labels;  // optional text beside each point
+  // Optional half-widths of error bars (e.g. standard errors) per point, in
+  // the series' colour; missing or non-finite entries draw no bar. The axes
+  // cover the bars.
+  std::vector<double> x_err, y_err;
 };
 
 struct LineChart {

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 
 // Migration step v -> v + 1 is kMigrations[v]; the file's PRAGMA
 // user_version says which steps have run. Version 1: runs, sweeps, evals.
-// Version 2: each run's target identity (registry.h). Version 3: below.
+// Version 2: each run's target identity (registry.h). Versions 3, 4: below.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE runs(
@@ -105,6 +105,25 @@ CREATE TABLE run_aliases(
   PRIMARY KEY(sweep, name)
 );
 CREATE INDEX run_aliases_by_run ON run_aliases(sweep, run_id);
+)sql",
+    // Version 4: downstream task scores, one row per run, task and evaluation
+    // step (metrics.h TaskScoreRecord). Scores are nullable because SQLite
+    // has no NaN (a diverged model's scores read back as NaN).
+    R"sql(
+CREATE TABLE task_scores(
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  task TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  items INTEGER NOT NULL,
+  acc REAL,
+  acc_stderr REAL,
+  acc_norm REAL,
+  acc_norm_stderr REAL,
+  gold_loglik REAL,
+  mismatches INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(run_id, task, step)
+);
 )sql",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -611,6 +630,13 @@ void Registry::import_metrics(const std::string& id, const RunMetrics& metrics) 
       Stmt(db_, where(), "INSERT OR REPLACE INTO evals(run_id, split, step, tokens, loss) VALUES(?, ?, ?, ?, ?)")
           .bind(1, id).bind(2, split).bind(3, e.step).bind(4, e.tokens).bind(5, loss).run();
     }
+  for (const auto& t : metrics.tasks)
+    Stmt(db_, where(),
+         "INSERT OR REPLACE INTO task_scores(run_id, task, step, tokens, items, acc, acc_stderr, acc_norm, "
+         "acc_norm_stderr, gold_loglik, mismatches) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, id).bind(2, t.task).bind(3, t.step).bind(4, t.tokens).bind(5, t.items).bind(6, t.acc)
+        .bind(7, t.acc_stderr).bind(8, t.acc_norm).bind(9, t.acc_norm_stderr).bind(10, t.gold_loglik)
+        .bind(11, t.mismatches).run();
   if (!metrics.steps.empty()) {
     const auto& last = metrics.steps.back();
     Stmt(db_, where(),
@@ -684,6 +710,51 @@ std::vector<SplitLoss> Registry::eval_history(const std::string& id, const std::
   s.bind(1, id).bind(2, split);
   std::vector<SplitLoss> out;
   while (s.step()) out.push_back(SplitLoss{split, s.integer(0), s.integer(1), s.real(2)});
+  return out;
+}
+
+namespace {
+
+constexpr const char* kTaskColumns =
+    "task, step, tokens, items, acc, acc_stderr, acc_norm, acc_norm_stderr, gold_loglik, mismatches";
+
+TaskScoreRecord read_task_columns(const Stmt& s) {
+  TaskScoreRecord t;
+  t.task = s.text(0);
+  t.step = s.integer(1);
+  t.tokens = s.integer(2);
+  t.items = s.integer(3);
+  t.acc = s.real(4);
+  t.acc_stderr = s.real(5);
+  t.acc_norm = s.opt_real(6);
+  t.acc_norm_stderr = s.opt_real(7);
+  t.gold_loglik = s.real(8);
+  t.mismatches = s.integer(9);
+  return t;
+}
+
+}  // namespace
+
+std::vector<TaskScoreRecord> Registry::task_scores(const std::string& id) const {
+  std::vector<TaskScoreRecord> out;
+  if (version_ < 4) return out;  // an older file read as it is has none
+  std::string sql = std::string("SELECT ") + kTaskColumns + " FROM task_scores WHERE run_id = ? ORDER BY task, step";
+  Stmt s(db_, where(), sql.c_str());
+  s.bind(1, id);
+  while (s.step()) out.push_back(read_task_columns(s));
+  return out;
+}
+
+std::vector<TaskScoreRecord> Registry::task_history(const std::string& id, const std::string& task) const {
+  std::vector<TaskScoreRecord> out;
+  for (auto& t : task_scores(id))
+    if (t.task == task) out.push_back(std::move(t));
+  return out;
+}
+
+std::map<std::string, TaskScoreRecord> Registry::final_task_scores(const std::string& id) const {
+  std::map<std::string, TaskScoreRecord> out;
+  for (auto& t : task_scores(id)) out[t.task] = std::move(t);  // ordered by step: the last one stays
   return out;
 }
 

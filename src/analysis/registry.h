@@ -31,12 +31,18 @@
 // killed) can be told from a live one (RunRecord::trainer_gone). A run whose
 // trainer was stopped by a signal is `interrupted` (a rerun resumes it).
 //
+// Task scores (schema version 4). Every downstream task a run scored at an
+// evaluation (metrics.jsonl "task" lines, metrics.h TaskScoreRecord): one row
+// per run, task and step, imported with the losses by import_metrics.
+//
 // Schema versions: opening for writing (create = true) migrates an older
 // file in place (version 1 -> 2 adds the target columns, empty for old runs;
 // 2 -> 3 rebuilds the runs table with the new status and the trainer
-// columns, 0 / "" for old runs, and adds the aliases table, empty).
-// A reader (create = false) never writes: it reads a version-1 file as it is,
-// every run without identity, and refuses a file with no schema at all.
+// columns, 0 / "" for old runs, and adds the aliases table, empty; 3 -> 4
+// adds the task_scores table, empty: a rerun sweep or an import fills it).
+// A reader (create = false) never writes: it reads an older file as it is
+// (a version-1 file has every run without identity, a version-3 or older one
+// has no task scores), and refuses a file with no schema at all.
 //
 // Tag conventions read by `replay fit` and `replay report` (all optional):
 //   family  reference | fine-tuning | mid-training | full | ...
@@ -64,7 +70,7 @@ namespace replay::analysis {
 
 // <runs>/registry.sqlite with the default runs folder (run/layout.h).
 inline const std::string kDefaultRegistryPath = std::string(run::kDefaultRunsDir) + "/" + run::kRegistryFile;
-inline constexpr int kRegistrySchemaVersion = 3;
+inline constexpr int kRegistrySchemaVersion = 4;
 
 enum class RunStatus { queued, running, done, failed, interrupted };
 const char* run_status_name(RunStatus status);
@@ -198,8 +204,8 @@ class Registry {
                        std::optional<double> tokens_per_s = std::nullopt);
   void record_eval(const std::string& id, int64_t step, int64_t tokens,
                    const std::map<std::string, double>& losses);
-  // Imports every eval (and the latest step, median throughput) of a parsed
-  // metrics.jsonl; idempotent.
+  // Imports every eval and task score (and the latest step, median
+  // throughput) of a parsed metrics.jsonl; idempotent.
   void import_metrics(const std::string& id, const RunMetrics& metrics);
   void record_branch(const std::string& id, const std::string& parent_id, int64_t step);
 
@@ -207,6 +213,12 @@ class Registry {
   std::vector<std::string> sweeps() const;
   std::map<std::string, SplitLoss> final_metrics(const std::string& id) const;
   std::vector<SplitLoss> eval_history(const std::string& id, const std::string& split) const;
+  // Task scores (none from a file older than version 4): every one of the
+  // run's, ordered by task then step; one task's, by step; the latest step
+  // of each task, by task name.
+  std::vector<TaskScoreRecord> task_scores(const std::string& id) const;
+  std::vector<TaskScoreRecord> task_history(const std::string& id, const std::string& task) const;
+  std::map<std::string, TaskScoreRecord> final_task_scores(const std::string& id) const;
 
  private:
   void exec(const char* sql) const;

@@ -1,14 +1,15 @@
 #include "analysis/report.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "analysis/metrics.h"
 #include "analysis/plot.h"
+#include "analysis/task_scores.h"
 #include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -159,6 +160,39 @@ std::string safe_file_name(const std::string& s) {
   return out.substr(0, 60);
 }
 
+// "0.350 ± 0.024".
+std::string value_se(double value, double se, int decimals = 3) {
+  return fixed(value, decimals) + " ± " + fixed(se, decimals);
+}
+
+std::string final_loss_text(const RunRecord& r, const std::string& split) {
+  auto it = r.final_metrics.find(split);
+  return it == r.final_metrics.end() ? std::string() : fixed(it->second.loss, 5);
+}
+
+std::string rho_text(const RunRecord& r) { return opt_number(r.tag_number("rho")); }
+
+// The run's name, with its status when it has not finished.
+std::string run_label(const RunRecord& r) {
+  return r.status == RunStatus::done ? r.name : r.name + " (" + run_status_name(r.status) + ")";
+}
+
+// A change cell: "+0.040 ± 0.030", noting a first evaluation after step 0
+// and an effect within noise.
+std::string change_cell(const TaskChange& c) {
+  if (!c.has_change()) return "n/a (one evaluation, step " + std::to_string(c.final.step) + ")";
+  Effect e = c.change();
+  std::string notes;
+  if (c.first.step != 0) notes = "from step " + std::to_string(c.first.step);
+  if (e.within_noise()) notes += (notes.empty() ? "" : "; ") + std::string("within noise");
+  return effect_text(e) + (notes.empty() ? "" : " (" + notes + ")");
+}
+
+std::string effect_cell(const std::optional<Effect>& e) {
+  if (!e) return "n/a (needs two evaluations of every listed task)";
+  return effect_text(*e) + (e->within_noise() ? " (within noise)" : "");
+}
+
 Series make_series(std::string label, bool line = true, bool markers = true, int color = -1) {
   Series s;
   s.label = std::move(label);
@@ -176,8 +210,10 @@ class ReportBuilder {
 
   ReportResult build() {
     data_ = collect_sweep(registry_, options_.collect);
+    load_tasks();  // refuses an unknown gain/forgetting task before anything is written
     result_.dir = options_.out_dir;
     result_.target = data_.target;
+    result_.tasks.assign(task_names_.begin(), task_names_.end());
     heading(1, title());
     size_t done = 0;
     for (const auto& r : data_.runs) done += r.status == RunStatus::done;
@@ -190,6 +226,7 @@ class ReportBuilder {
     efficiency_section();
     heatmap_section();
     rho_section();
+    tasks_section();
     runs_section();
     curves_section();
     return result_;
@@ -220,10 +257,20 @@ class ReportBuilder {
   void efficiency_section() {
     heading(2, "Data efficiency");
     int needed = options_.form == CurveForm::power ? 3 : 4;
+    if (data_.reference.empty()) {
+      // A sweep without reference runs by design (a continued-pretraining
+      // rho sweep) must not read as a failed or pending fit.
+      paragraph("This report has no finished reference runs (family=reference with an x tag) on this "
+                "target, so no reference curve is fitted and no data-efficiency multiplier is computed. "
+                "The schedules are compared by their losses directly.");
+      loss_table();
+      return;
+    }
     if (static_cast<int>(data_.reference.size()) < needed) {
       paragraph("Not enough finished reference runs on this target to fit the reference curve (" +
                 std::to_string(data_.reference.size()) + " of at least " + std::to_string(needed) +
                 "); no multipliers.");
+      loss_table();
       return;
     }
     FitOptions fo;
@@ -268,6 +315,17 @@ class ReportBuilder {
       refs.rows.push_back({format_pool(fit.points[i].x), fixed(fit.points[i].loss, 5),
                            fixed(fit.predict(fit.points[i].x), 5), fixed(fit.residuals[i], 5)});
     table(refs);
+  }
+
+  // The schedules without a fit: their losses only.
+  void loss_table() {
+    if (data_.schedules.empty()) return;
+    heading(3, "Schedules");
+    Table s{{"schedule", "family", "rho", "alpha", "target loss", "generic loss"}, {}};
+    for (const auto& sch : data_.schedules)
+      s.rows.push_back({sch.name, sch.family, opt_number(sch.rho), opt_number(sch.alpha), fixed(sch.loss, 5),
+                        sch.generic_loss ? fixed(*sch.generic_loss, 5) : ""});
+    table(s);
   }
 
   void schedules_table(const CurveFit& fit) {
@@ -356,24 +414,225 @@ class ReportBuilder {
     figure(map, "heatmap_rho_alpha", "Final target loss over (rho, alpha); best cell outlined");
   }
 
+  // The series a schedule with a rho tag belongs to on a rho axis: its
+  // family, with mid-training and full runs only at alpha = 1 (the heatmap
+  // shows the others); "" when it has none.
+  static std::string rho_series(const std::string& family, const std::optional<double>& rho,
+                                const std::optional<double>& alpha) {
+    if (!rho || family == "reference") return "";
+    if (family == "mid-training" || family == "full")
+      return !alpha || *alpha == 1.0 ? "mid-training (alpha = 1)" : "";
+    return family.empty() ? "no family" : family;
+  }
+
   void rho_section() {
-    Series ft = make_series("fine-tuning"), mt = make_series("mid-training (alpha = 1)");
-    std::vector<std::pair<double, double>> ftp, mtp;
+    // Fine-tuning and mid-training first (their colours stay put), then any
+    // other family with a rho tag (continued pretraining).
+    std::map<std::string, std::vector<std::pair<double, double>>> points{{"fine-tuning", {}},
+                                                                         {"mid-training (alpha = 1)", {}}};
+    std::vector<std::string> order{"fine-tuning", "mid-training (alpha = 1)"};
     for (const auto& s : data_.schedules) {
-      if (!s.rho) continue;
-      if (s.family == "fine-tuning") ftp.emplace_back(*s.rho, s.loss);
-      if ((s.family == "mid-training" || s.family == "full") && (!s.alpha || *s.alpha == 1.0))
-        mtp.emplace_back(*s.rho, s.loss);
+      std::string series = rho_series(s.family, s.rho, s.alpha);
+      if (series.empty()) continue;
+      if (!points.count(series)) order.push_back(series);
+      points[series].emplace_back(*s.rho, s.loss);
     }
-    if (ftp.empty() && mtp.empty()) return;
-    std::sort(ftp.begin(), ftp.end());
-    std::sort(mtp.begin(), mtp.end());
-    for (auto [r, l] : ftp) ft.x.push_back(r), ft.y.push_back(l);
-    for (auto [r, l] : mtp) mt.x.push_back(r), mt.y.push_back(l);
+    LineChart chart{"Final target loss against rho (" + target_name(data_) + ")", "rho (replay fraction)",
+                    "target loss (nats/token)", {}};
+    bool any = false;
+    for (const auto& name : order) {
+      auto& p = points[name];
+      std::sort(p.begin(), p.end());
+      // An empty series keeps the colours in place but has no legend entry:
+      // a continued-pretraining sweep must not list fine-tuning.
+      Series series = make_series(p.empty() ? "" : name);
+      for (auto [r, l] : p) series.x.push_back(r), series.y.push_back(l);
+      any |= !p.empty();
+      chart.series.push_back(std::move(series));
+    }
+    if (!any) return;
     heading(2, "Target loss against replay fraction");
-    figure(LineChart{"Final target loss against rho (" + target_name(data_) + ")",
-                     "rho (replay fraction)", "target loss (nats/token)", {ft, mt}},
-           "target_loss_vs_rho", "Final target loss against the replay fraction rho");
+    figure(chart, "target_loss_vs_rho", "Final target loss against the replay fraction rho");
+  }
+
+  // ---- Downstream tasks (report.h, task_scores.h).
+
+  // Each run's scores: the registry's, or its metrics.jsonl's when the
+  // registry cannot have them: a file older than schema version 4 read as
+  // it is, or a run still going (a sweep imports a run's metrics when it
+  // ends). Ended runs are not reread: most reports have no tasks at all.
+  void load_tasks() {
+    const bool registry_has_tasks = registry_.schema_version() >= 4;
+    for (const auto& r : data_.runs) {
+      std::vector<TaskScoreRecord> scores = registry_.task_scores(r.id);
+      bool ended = r.status != RunStatus::running && r.status != RunStatus::queued;
+      stdfs::path metrics = resolve_run_dir(r.run_dir) / run::kMetricsFile;
+      if (scores.empty() && !(registry_has_tasks && ended) && !r.run_dir.empty() && stdfs::exists(metrics))
+        scores = read_metrics(metrics).tasks;
+      if (scores.empty()) continue;
+      for (const auto& s : scores) task_names_.insert(s.task);
+      run_tasks_.push_back({&r, task_changes(scores), std::move(scores)});
+    }
+    check_task_list(options_.gain_tasks, "gain");
+    check_task_list(options_.forgetting_tasks, "forgetting");
+  }
+
+  void check_task_list(const std::vector<std::string>& tasks, const std::string& role) const {
+    for (const auto& task : tasks)
+      if (!task_names_.count(task))
+        throw Error("report: " + role + " task '" + task + "' is not scored by any run in this report (" +
+                    (task_names_.empty() ? std::string("no run has task scores")
+                                         : "tasks scored: " + list_text({task_names_.begin(), task_names_.end()})) +
+                    ")");
+  }
+
+  void tasks_section() {
+    if (run_tasks_.empty()) return;
+    heading(2, "Downstream tasks");
+    paragraph("Multiple-choice accuracy (the fraction of items whose highest-scoring choice is the gold one, "
+              "± its standard error over items) at each run's latest evaluation of each task. The change is "
+              "measured from the run's first evaluation of the task: step 0 (the starting weights) when the "
+              "run scored it, otherwise the cell names the step. Its ± is sqrt(se_first² + se_final²), which "
+              "treats the two evaluations as independent although they score the same items: per-item "
+              "results are not in the metrics, and the paired SE would be smaller, so this SE is conservative. "
+              "A change with |change| < 2 SE is marked within noise.");
+    task_table();
+    task_step_figures();
+    task_rho_figure();
+    gain_forgetting_section();
+  }
+
+  void task_table() {
+    bool norm = false;
+    for (const auto& rt : run_tasks_)
+      for (const auto& [task, c] : rt.changes) norm |= c.final.acc_norm.has_value();
+    Table t{{"run", "rho", "task", "step", "acc"}, {}};
+    if (norm) t.header.push_back("acc_norm");
+    t.header.push_back("change since first evaluation");
+    t.header.push_back("target loss (" + data_.target_split + ")");
+    if (!data_.generic_split.empty()) t.header.push_back("generic loss (" + data_.generic_split + ")");
+    for (const auto& rt : run_tasks_)
+      for (const auto& [task, c] : rt.changes) {
+        std::vector<std::string> row{run_label(*rt.run), rho_text(*rt.run), task, std::to_string(c.final.step),
+                                     value_se(c.final.acc, c.final.acc_stderr)};
+        if (norm)
+          row.push_back(c.final.acc_norm ? value_se(*c.final.acc_norm, c.final.acc_norm_stderr.value_or(NAN)) : "");
+        row.push_back(change_cell(c));
+        row.push_back(final_loss_text(*rt.run, data_.target_split));
+        if (!data_.generic_split.empty()) row.push_back(final_loss_text(*rt.run, data_.generic_split));
+        t.rows.push_back(std::move(row));
+      }
+    table(t);
+  }
+
+  static std::string series_label(const RunRecord& r) {
+    std::string rho = rho_text(r);
+    return rho.empty() ? r.name : r.name + " (rho " + rho + ")";
+  }
+
+  void task_step_figures() {
+    for (const auto& task : task_names_) {
+      LineChart chart{"Accuracy on " + task + " against step", "step", "accuracy (fraction of items)", {}};
+      for (const auto& rt : run_tasks_) {
+        std::map<int64_t, double> by_step;  // a rescored step (resumed run) counts once
+        for (const auto& s : rt.scores)
+          if (s.task == task) by_step[s.step] = s.acc;
+        Series series = make_series(series_label(*rt.run));
+        for (auto [step, acc] : by_step) series.x.push_back(static_cast<double>(step)), series.y.push_back(acc);
+        if (!series.x.empty()) chart.series.push_back(std::move(series));
+      }
+      figure(chart, "task_accuracy_vs_step_" + safe_file_name(task),
+             "Accuracy on " + task + " at each evaluation, one line per run");
+    }
+  }
+
+  void task_rho_figure() {
+    std::vector<std::string> groups;  // rho_series of the runs, in first-seen order
+    for (const auto& rt : run_tasks_) {
+      std::string g = rho_series(rt.run->tag("family"), rt.run->tag_number("rho"), rt.run->tag_number("alpha"));
+      if (!g.empty() && std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+    }
+    if (groups.empty()) return;
+    LineChart chart{"Final task accuracy against rho", "rho (replay fraction)", "accuracy (fraction of items)", {}};
+    for (const auto& task : task_names_)
+      for (const auto& group : groups) {
+        std::vector<std::tuple<double, double, double>> points;
+        for (const auto& rt : run_tasks_) {
+          const RunRecord& r = *rt.run;
+          auto it = rt.changes.find(task);
+          if (it == rt.changes.end() || rho_series(r.tag("family"), r.tag_number("rho"), r.tag_number("alpha")) != group)
+            continue;
+          points.emplace_back(*r.tag_number("rho"), it->second.final.acc, it->second.final.acc_stderr);
+        }
+        if (points.empty()) continue;
+        std::sort(points.begin(), points.end());
+        Series series = make_series(groups.size() > 1 ? task + " (" + group + ")" : task);
+        for (auto [rho, acc, se] : points) series.x.push_back(rho), series.y.push_back(acc), series.y_err.push_back(se);
+        chart.series.push_back(std::move(series));
+      }
+    figure(chart, "task_accuracy_vs_rho",
+           "Final accuracy of each task against the replay fraction rho (error bars: one standard error)");
+  }
+
+  void gain_forgetting_section() {
+    const auto &gain = options_.gain_tasks, &forgetting = options_.forgetting_tasks;
+    if (gain.empty() && forgetting.empty()) return;
+    heading(3, "Gain and forgetting");
+    std::string what = gain.empty() ? "" : "Gain: the mean change over " + list_text(gain) + ". ";
+    if (!forgetting.empty())
+      what += "Forgetting: the mean change over " + list_text(forgetting) + " (negative = forgotten). ";
+    paragraph(what + "The SE of a mean over n tasks is sqrt(sum of their SE²) / n; a mean change with "
+              "|change| < 2 SE is within noise.");
+    Table t{{"run", "rho"}, {}};
+    if (!gain.empty()) t.header.push_back("gain");
+    if (!forgetting.empty()) t.header.push_back("forgetting");
+    int noise = 0, effects = 0;
+    for (const auto& rt : run_tasks_) {
+      std::vector<std::string> row{run_label(*rt.run), rho_text(*rt.run)};
+      for (const auto* tasks : {&gain, &forgetting}) {
+        if (tasks->empty()) continue;
+        auto e = mean_change(rt.changes, *tasks);
+        row.push_back(effect_cell(e));
+        effects += e.has_value(), noise += e && e->within_noise();
+      }
+      t.rows.push_back(std::move(row));
+    }
+    table(t);
+    if (effects > 0)
+      paragraph(std::to_string(noise) + " of " + std::to_string(effects) +
+                " mean changes above are within noise (|change| < 2 SE).");
+    if (gain.empty() || forgetting.empty())
+      paragraph("The gain_vs_forgetting figure needs both gain tasks and forgetting tasks.");
+    else
+      gain_forgetting_figure();
+  }
+
+  void gain_forgetting_figure() {
+    Series runs = make_series("runs", false, true, 0);
+    double xlo = 0, xhi = 0, ylo = 0, yhi = 0;  // the axes always show the origin (no change)
+    for (const auto& rt : run_tasks_) {
+      auto g = mean_change(rt.changes, options_.gain_tasks), f = mean_change(rt.changes, options_.forgetting_tasks);
+      if (!g || !f) continue;
+      runs.x.push_back(f->mean), runs.x_err.push_back(f->se), runs.y.push_back(g->mean), runs.y_err.push_back(g->se);
+      std::string rho = rho_text(*rt.run);
+      runs.point_labels.push_back(rho.empty() ? rt.run->name : "rho=" + rho);
+      xlo = std::min(xlo, f->mean - f->se), xhi = std::max(xhi, f->mean + f->se);
+      ylo = std::min(ylo, g->mean - g->se), yhi = std::max(yhi, g->mean + g->se);
+    }
+    if (runs.x.empty()) {
+      paragraph("No run has two evaluations of every listed task: no gain_vs_forgetting figure.");
+      return;
+    }
+    Series zero_x = make_series("", true, false, 7), zero_y = make_series("", true, false, 7);
+    zero_x.dashed = zero_y.dashed = true;
+    zero_x.x = {xlo, xhi}, zero_x.y = {0, 0};
+    zero_y.x = {0, 0}, zero_y.y = {ylo, yhi};
+    figure(LineChart{"Gain against forgetting (change since the first evaluation)",
+                     "mean change on the forgetting tasks (accuracy)", "mean change on the gain tasks (accuracy)",
+                     {zero_x, zero_y, runs}},
+           "gain_vs_forgetting",
+           "Each run's mean accuracy change on the gain tasks against the forgetting tasks (error bars: one "
+           "conservative SE; dashed: no change)");
   }
 
   void runs_section() {
@@ -381,13 +640,9 @@ class ReportBuilder {
     Table t{{"run", "id", "status", "step", "target loss", "generic loss", "tokens/s",
              "branched from", "error"}, {}};
     for (const auto& r : data_.runs) {
-      auto loss = [&](const std::string& split) {
-        auto it = r.final_metrics.find(split);
-        return it == r.final_metrics.end() ? std::string() : fixed(it->second.loss, 5);
-      };
       t.rows.push_back({r.name, r.id.substr(0, 12), run_status_name(r.status), std::to_string(r.step),
-                        loss(data_.target_split),
-                        data_.generic_split.empty() ? "" : loss(data_.generic_split),
+                        final_loss_text(r, data_.target_split),
+                        data_.generic_split.empty() ? "" : final_loss_text(r, data_.generic_split),
                         r.tokens_per_s ? fixed(*r.tokens_per_s, 0) : "",
                         r.branched_from.empty() ? ""
                                                 : r.branched_from.substr(0, 12) + " @ " +
@@ -444,6 +699,13 @@ class ReportBuilder {
   const ReportOptions& options_;
   stdfs::path dir_;
   SweepData data_;
+  struct RunTasks {
+    const RunRecord* run;  // in data_.runs
+    std::map<std::string, TaskChange> changes;
+    std::vector<TaskScoreRecord> scores;
+  };
+  std::vector<RunTasks> run_tasks_;  // runs with task scores, in report order
+  std::set<std::string> task_names_;
   std::vector<Block> blocks_;
   ReportResult result_;
 };

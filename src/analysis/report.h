@@ -1,12 +1,31 @@
 // `replay report`: one directory per sweep with report.md, report.html and
 // figures/ (each figure as SVG and PNG): the reference fit and the
 // data-efficiency multipliers, the (rho, alpha) heatmap, target loss against
-// rho, training/validation curves per run, and a table of runs. Built from the
-// registry plus each run's metrics.jsonl, and published atomically: the whole
-// directory is written under a temporary name and renamed into place.
+// rho, downstream task scores, training/validation curves per run, and a
+// table of runs. Built from the registry plus each run's metrics.jsonl, and
+// published atomically: the whole directory is written under a temporary
+// name and renamed into place.
 // Which runs a report uses, and the one-target rule: efficiency.h. A fit that
 // is not usable for multipliers (fit.h) gives a report that says so and why,
-// with no multiplier anywhere.
+// with no multiplier anywhere; a sweep without reference runs (e.g. a
+// continued-pretraining rho sweep) gets no fit and no multiplier text, and
+// its schedules are compared by their losses.
+//
+// Downstream tasks, when any run of the report scored tasks ([eval] tasks;
+// scores from the registry, or from the run's metrics.jsonl when the
+// registry cannot have them: a file older than schema version 4, a run
+// still running or queued): a
+// table with, per run and task, the final accuracy +- SE, its change since
+// the run's first evaluation of the task (step 0 when the run scored its
+// starting weights, else the table names the step) +- the conservative SE
+// of task_scores.h, marked "within noise" when |change| < 2 SE, and the
+// run's final target and generic losses; figures task_accuracy_vs_step_<task>
+// (one per task, a line per run), task_accuracy_vs_rho (final accuracy with
+// error bars, a series per task, for runs with a rho tag; mid-training and
+// full runs only at alpha = 1, as for the target loss) and, when both
+// gain_tasks and forgetting_tasks are given, gain_vs_forgetting (a point per
+// run: mean change on the forgetting tasks against mean change on the gain
+// tasks, with error bars, labelled by rho).
 #pragma once
 #include <filesystem>
 #include <string>
@@ -24,6 +43,10 @@ struct ReportOptions {
   CurveForm form = CurveForm::power;
   FitMethod method = FitMethod::multistart;
   int png_width = 800, png_height = 560;
+  // Tasks whose mean change is a run's gain (what the target data should
+  // teach) and its forgetting (what the generic data kept). Each must be
+  // scored by some run of the report, else write_report refuses naming it.
+  std::vector<std::string> gain_tasks, forgetting_tasks;
 };
 
 struct ReportResult {
@@ -32,6 +55,7 @@ struct ReportResult {
   std::optional<CurveFit> fit;                 // unset with fewer than 3 reference points
   std::vector<Multiplier> multipliers;         // the paper's comparisons
   TargetIdentity target;                       // the one target the report is about
+  std::vector<std::string> tasks;              // downstream tasks scored by its runs, sorted
 };
 
 ReportResult write_report(const Registry& registry, const ReportOptions& options);

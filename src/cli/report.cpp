@@ -1,12 +1,14 @@
 // `replay report`: writes a sweep's Markdown + HTML report with figures
 // (SVG and PNG) from the run registry and the run directories, for one
 // target (--target when the sweep's runs span several; which runs are used:
-// analysis/efficiency.h).
+// analysis/efficiency.h). --gain-task / --forgetting-task name the
+// downstream tasks of the gain and forgetting summaries (analysis/report.h).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "analysis/registry.h"
 #include "analysis/report.h"
@@ -23,6 +25,7 @@ struct Options {
   std::string what;  // sweep directory or sweep name
   std::string db, out, target, generic, reference_sweep, form = "power", method = "multistart";
   bool all_sweeps = false;
+  std::vector<std::string> gain_tasks, forgetting_tasks;
 };
 
 void run(const Options& o) {
@@ -55,11 +58,18 @@ void run(const Options& o) {
   ro.out_dir = out;
   ro.form = parse_curve_form(o.form);
   ro.method = parse_fit_method(o.method);
+  ro.gain_tasks = o.gain_tasks;
+  ro.forgetting_tasks = o.forgetting_tasks;
   ReportResult res = write_report(reg, ro);
   std::string target = res.target.domain.empty() ? res.target.source : res.target.domain;
   std::printf("report for sweep %s, target %s: %s (%zu figures)\n", sweep.c_str(), target.c_str(),
               res.markdown.c_str(), res.figures.size());
   std::printf("  html: %s\n", res.html.c_str());
+  if (!res.tasks.empty()) {
+    std::string tasks;
+    for (const auto& t : res.tasks) tasks += (tasks.empty() ? "" : ", ") + t;
+    std::printf("  downstream tasks: %s\n", tasks.c_str());
+  }
   if (res.fit || !res.multipliers.empty())
     for (const auto& line : multiplier_lines(res.fit ? &*res.fit : nullptr, res.multipliers))
       std::printf("  %s\n", line.c_str());
@@ -82,6 +92,13 @@ void setup(CLI::App& app) {
   cmd->add_option("--form", opts->form, "Curve form: power or shifted-power")->capture_default_str();
   cmd->add_option("--fit-method", opts->method, "multistart or reference (the paper's single start)")
       ->capture_default_str();
+  cmd->add_option("--gain-task", opts->gain_tasks,
+                  "A downstream task whose change is the runs' gain (repeatable; a task some run scored)")
+      ->allow_extra_args(false);  // one name per flag: the sweep name may follow
+  cmd->add_option("--forgetting-task", opts->forgetting_tasks,
+                  "A downstream task whose change is the runs' forgetting (repeatable); with --gain-task, "
+                  "draws gain_vs_forgetting")
+      ->allow_extra_args(false);  // one name per flag: the sweep name may follow
   cmd->callback([opts] { run(*opts); });
 }
 

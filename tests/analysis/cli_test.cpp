@@ -133,6 +133,29 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
   EXPECT_FALSE(stdfs::exists(root / "r2"));
 }
 
+// Repeated --gain-task / --forgetting-task collect every name (the mean
+// over both forgetting tasks shows it); an unknown one is refused naming it.
+TEST(Cli, ReportTakesGainAndForgettingTasks) {
+  TempDir tmp("cli_tasks");
+  const stdfs::path& root = tmp.path;
+  fake::build_cpt_sweep(root);
+  const std::string db = " --db " + (root / "registry.sqlite").string();
+  const stdfs::path out = root / "rep";
+  CliResult r = run_replay("report --gain-task help_eu cpt" + db + " --out " + out.string() +
+                           " --forgetting-task arc_easy --forgetting-task hellaswag");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("downstream tasks: arc_easy, hellaswag, help_eu"), std::string::npos) << r.out;
+  EXPECT_TRUE(stdfs::exists(out / "figures" / "gain_vs_forgetting.png"));
+  std::string md = replay::fs::read_file(out / "report.md");
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | +0.100 ± 0.028 | -0.070 ± 0.025 |"), std::string::npos) << md;
+
+  const stdfs::path out2 = root / "rep2";
+  r = run_replay("report cpt" + db + " --out " + out2.string() + " --gain-task help_en --forgetting-task arc_easy");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("gain task 'help_en' is not scored by any run"), std::string::npos) << r.out;
+  EXPECT_FALSE(stdfs::exists(out2));
+}
+
 // One sweep name, two domains: every command names the target, and a fit or
 // report through both is refused until --target picks one.
 // A corrupt registry used to list its runs without their losses, exit 0.

@@ -47,9 +47,11 @@ inline std::string metrics_text(double final_target, double final_generic, int s
   return out;
 }
 
+// `extra_lines` are appended to metrics.jsonl (task lines).
 inline std::string add_done_run(Registry& reg, const stdfs::path& root, const std::string& sweep,
                                 const std::string& name, std::map<std::string, std::string> tags,
-                                double target, double generic, const TargetIdentity& identity = {}) {
+                                double target, double generic, const TargetIdentity& identity = {},
+                                const std::string& extra_lines = "") {
   std::string config = "[run]\nname = \"" + name + "\"\n";
   for (const auto& [k, v] : tags) config += k + " = \"" + v + "\"\n";
   config += "sweep = \"" + sweep + "\"\n";
@@ -59,7 +61,7 @@ inline std::string add_done_run(Registry& reg, const stdfs::path& root, const st
   std::string rel = "runs/" + (identity.empty() ? "" : identity.domain + "-") + name;
   stdfs::path dir = root / rel;
   replay::fs::write_file_atomic(dir / "config.toml", config);
-  replay::fs::write_file_atomic(dir / "metrics.jsonl", metrics_text(target, generic));
+  replay::fs::write_file_atomic(dir / "metrics.jsonl", metrics_text(target, generic) + extra_lines);
   std::string id = reg.add_run({config, "", sweep, name, tags, rel, identity});
   reg.mark_running(id);
   RunMetrics m = read_metrics(dir / "metrics.jsonl");
@@ -107,6 +109,57 @@ inline void build_sweep(const stdfs::path& root, const TargetIdentity& identity 
   reg.mark_running(failed);
   reg.mark_failed(failed, "trainer exited with status 1: loss is NaN at step 12");
   reg.add_run({"[run]\nname = \"waiting\"\n" + identity.store, "", sweep, "waiting", {{"family", "full"}}, "", identity});
+}
+
+// A task line as Trainer::score_tasks writes it (400 items; acc_norm when
+// norm >= 0).
+inline std::string task_line(int step, const std::string& task, double acc, double se, double norm = -1,
+                             double norm_se = 0) {
+  char norm_text[96] = "";
+  if (norm >= 0) std::snprintf(norm_text, sizeof norm_text, "\"acc_norm\":%.4f,\"acc_norm_stderr\":%.4f,", norm, norm_se);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "{\"kind\":\"task\",\"step\":%d,\"tokens\":%d,\"task\":\"%s\",\"items\":400,\"acc\":%.4f,"
+                "\"acc_stderr\":%.4f,%s\"mismatches\":0,\"gold_loglik\":-30.5}\n",
+                step, step * 4096, task.c_str(), acc, se, norm_text);
+  return line;
+}
+
+// A continued-pretraining rho sweep "cpt" with downstream tasks and no
+// reference runs: help_eu (the target's task, SE 0.02), arc_easy (SE 0.03)
+// and hellaswag (SE 0.02, with acc_norm) at steps 0, 32 and 64; cpt-rho0.75
+// scored its tasks from step 32 only. Changes since step 0:
+//   run           help_eu   arc_easy  hellaswag
+//   cpt-rho0      +0.10     -0.10     -0.04
+//   cpt-rho0.5    +0.07     -0.03     -0.01
+//   cpt-rho0.9    +0.01      0         0
+//   cpt-rho0.75   +0.03     -0.02      0      (from step 32)
+inline void build_cpt_sweep(const stdfs::path& root) {
+  Registry reg(root / "registry.sqlite");
+  struct Row {
+    const char* rho;
+    double eu, arc, hs;  // final accuracies
+    int first;           // first task step
+    double eu0, arc0, hs0;
+    double target, generic;
+  };
+  const Row rows[] = {{"0", 0.40, 0.40, 0.36, 0, 0.30, 0.50, 0.40, 3.5, 4.6},
+                      {"0.5", 0.37, 0.47, 0.39, 0, 0.30, 0.50, 0.40, 3.6, 4.3},
+                      {"0.75", 0.36, 0.46, 0.40, 32, 0.33, 0.48, 0.40, 3.65, 4.2},
+                      {"0.9", 0.31, 0.50, 0.40, 0, 0.30, 0.50, 0.40, 3.8, 4.1}};
+  for (const Row& r : rows) {
+    std::string lines;
+    for (int step : {0, 32, 64}) {
+      if (step < r.first) continue;
+      double t = step == 64 ? 1.0 : step == r.first ? 0.0 : 0.5;  // first, midway, final
+      auto mid = [&](double a, double b) { return a + t * (b - a); };
+      lines += task_line(step, "help_eu", mid(r.eu0, r.eu), 0.02);
+      lines += task_line(step, "arc_easy", mid(r.arc0, r.arc), 0.03);
+      lines += task_line(step, "hellaswag", mid(r.hs0, r.hs), 0.02, mid(r.hs0, r.hs) + 0.01, 0.021);
+    }
+    add_done_run(reg, root, "cpt", std::string("cpt-rho") + r.rho,
+                 {{"family", "continued-pretraining"}, {"rho", r.rho}}, r.target, r.generic, {}, lines);
+  }
 }
 
 }  // namespace fake

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "analysis/metrics.h"
 #include "util/error.h"
@@ -56,4 +57,60 @@ TEST(Metrics, MissingFileNamesThePath) {
   } catch (const replay::Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/run/metrics.jsonl"), std::string::npos);
   }
+}
+
+// Task lines as Trainer::score_tasks writes them: acc_norm only for tasks
+// that report it; a step-0 line (the starting weights) is an ordinary line.
+TEST(Metrics, ParsesTaskLines) {
+  std::string text =
+      R"({"kind":"task","step":0,"tokens":0,"task":"help_next_sentence_eu_hard","items":500,"acc":0.31,"acc_stderr":0.02,"acc_norm":0.3,"acc_norm_stderr":0.021,"mismatches":0,"gold_loglik":-40.1})"
+      "\n"
+      R"({"kind":"eval","step":32,"tokens":8192,"val":{"basque":3.1}})"
+      "\n"
+      R"({"kind":"task","step":32,"tokens":8192,"task":"arc_easy","items":120,"acc":0.5,"acc_stderr":0.046,"mismatches":3,"gold_loglik":null,"seconds":1.5})"
+      "\n";
+  RunMetrics m = parse_metrics(text, "m.jsonl");
+  ASSERT_EQ(m.tasks.size(), 2u);
+  EXPECT_EQ(m.evals.size(), 1u);
+  const TaskScoreRecord& a = m.tasks[0];
+  EXPECT_EQ(a.step, 0);
+  EXPECT_EQ(a.task, "help_next_sentence_eu_hard");
+  EXPECT_EQ(a.items, 500);
+  EXPECT_DOUBLE_EQ(a.acc, 0.31);
+  EXPECT_DOUBLE_EQ(a.acc_stderr, 0.02);
+  ASSERT_TRUE(a.acc_norm && a.acc_norm_stderr);
+  EXPECT_DOUBLE_EQ(*a.acc_norm, 0.3);
+  EXPECT_DOUBLE_EQ(*a.acc_norm_stderr, 0.021);
+  EXPECT_DOUBLE_EQ(a.gold_loglik, -40.1);
+  const TaskScoreRecord& b = m.tasks[1];
+  EXPECT_EQ(b.step, 32);
+  EXPECT_EQ(b.tokens, 8192);
+  EXPECT_EQ(b.mismatches, 3);
+  EXPECT_FALSE(b.acc_norm.has_value());
+  EXPECT_TRUE(std::isnan(b.gold_loglik));  // a diverged model's NaN, written as null
+}
+
+TEST(Metrics, ATaskLineMissingAKeyNamesTheLine) {
+  const std::string good =
+      R"({"kind":"task","step":8,"tokens":64,"task":"t","items":10,"acc":0.5,"acc_stderr":0.1,"mismatches":0,"gold_loglik":-3})";
+  EXPECT_EQ(parse_metrics(good + "\n", "f").tasks.size(), 1u);
+  auto without = [&](const std::string& key) {
+    auto j = nlohmann::json::parse(good);
+    j.erase(key);
+    return j.dump() + "\n";
+  };
+  for (const char* key : {"step", "tokens", "task", "items", "acc", "acc_stderr", "mismatches", "gold_loglik"}) {
+    std::string text = good + "\n" + without(key);
+    try {
+      parse_metrics(text, "run/metrics.jsonl");
+      ADD_FAILURE() << "a task line without " << key << " was accepted";
+    } catch (const replay::Error& e) {
+      std::string what = e.what();
+      EXPECT_NE(what.find("run/metrics.jsonl:2"), std::string::npos) << what;
+      EXPECT_NE(what.find(key), std::string::npos) << what;
+    }
+  }
+  // acc_norm comes with its standard error or not at all.
+  std::string half = good.substr(0, good.size() - 1) + R"(,"acc_norm":0.4})" "\n";
+  EXPECT_THROW(parse_metrics(half, "f"), replay::Error);
 }

@@ -1,54 +1,23 @@
-#include <cairo.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 
 #include "analysis/plot.h"
+#include "png_pixels.h"
 #include "temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
 
 namespace stdfs = std::filesystem;
 using namespace replay::analysis;
+using png_pixels::count_pixels;
 
 namespace {
 
 uint32_t be32(const std::string& s, size_t at) {
   auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[at + i])); };
   return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
-}
-
-struct PngReader {
-  const std::string* data;
-  size_t pos = 0;
-};
-cairo_status_t read_png(void* closure, unsigned char* out, unsigned int length) {
-  auto* r = static_cast<PngReader*>(closure);
-  if (r->pos + length > r->data->size()) return CAIRO_STATUS_READ_ERROR;
-  std::memcpy(out, r->data->data() + r->pos, length);
-  r->pos += length;
-  return CAIRO_STATUS_SUCCESS;
-}
-
-// Counts pixels close to an RGB colour in a PNG (decoded by cairo).
-int count_pixels(const std::string& png, int r, int g, int b) {
-  PngReader reader{&png};
-  cairo_surface_t* s = cairo_image_surface_create_from_png_stream(read_png, &reader);
-  EXPECT_EQ(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
-  int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
-  int stride = cairo_image_surface_get_stride(s), n = 0;
-  const unsigned char* px = cairo_image_surface_get_data(s);
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      uint32_t v;
-      std::memcpy(&v, px + y * stride + 4 * x, 4);
-      int pr = (v >> 16) & 255, pg = (v >> 8) & 255, pb = v & 255;
-      n += std::abs(pr - r) < 8 && std::abs(pg - g) < 8 && std::abs(pb - b) < 8;
-    }
-  cairo_surface_destroy(s);
-  return n;
 }
 
 Heatmap sample_heatmap() {
@@ -117,4 +86,20 @@ TEST(Plot, NiceTicks) {
   EXPECT_NEAR(t[1] - t[0], 0.2, 1e-12);  // 0.78 / 6 = 0.13 rounds up to 0.2
   EXPECT_FALSE(std::signbit(nice_ticks(-1, 1, 4)[2]));
   EXPECT_TRUE(nice_ticks(1, 1).empty());
+}
+
+TEST(Plot, ErrorBarsAreDrawnInTheSeriesColour) {
+  LineChart chart{"Accuracy", "rho", "acc", {}};
+  Series s;
+  s.x = {0, 0.5, 0.9};
+  s.y = {0.30, 0.35, 0.33};
+  s.line = false;
+  s.markers = false;  // only the bars can put the series colour on the image
+  chart.series.push_back(s);
+  EXPECT_EQ(count_pixels(render(chart, ImageFormat::png, 600, 400), 31, 119, 180), 0);
+  chart.series[0].y_err = {0.02, 0.02, NAN};  // NaN: no bar for that point
+  chart.series[0].x_err = {0.05};             // shorter than x: the others have none
+  std::string png = render(chart, ImageFormat::png, 600, 400);
+  EXPECT_GT(count_pixels(png, 31, 119, 180), 100);
+  EXPECT_NE(render(chart, ImageFormat::svg, 600, 400).find("<svg"), std::string::npos);
 }

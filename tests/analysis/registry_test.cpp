@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 
@@ -393,7 +394,7 @@ TEST(Registry, VersionTwoFilesAreMigratedKeepingEveryRun) {
     EXPECT_FALSE(runs[1].trainer_gone());  // no pid recorded: cannot tell
   }
   Registry writer(path);
-  EXPECT_EQ(writer.schema_version(), 3);
+  EXPECT_EQ(writer.schema_version(), kRegistrySchemaVersion);
   RunRecord old = writer.get_run("old2");
   EXPECT_EQ(old.status, RunStatus::running);
   EXPECT_EQ(old.branched_from, "old1");
@@ -418,7 +419,104 @@ TEST(Registry, VersionTwoFilesAreMigratedKeepingEveryRun) {
   EXPECT_EQ(runs[1].name, "mid");
   EXPECT_EQ(runs[1].aliases, std::vector<std::string>{"mid-copy"});
   EXPECT_EQ(runs[1].tag("family"), "mid-training");
-  EXPECT_EQ(Registry(path, false).schema_version(), 3);
+  EXPECT_EQ(Registry(path, false).schema_version(), kRegistrySchemaVersion);
+}
+
+namespace {
+
+// A registry file as schema version 3 wrote it: the version-2 file migrated
+// by this build (3 -> 4 only adds a table), without task_scores.
+void write_v3_registry(const stdfs::path& path) {
+  write_v2_registry(path);
+  { Registry migrate(path); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* msg = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE task_scores; PRAGMA user_version=3", nullptr, nullptr, &msg), SQLITE_OK)
+      << (msg ? msg : "");
+  sqlite3_close(db);
+}
+
+const char* const kTaskLines =
+    R"({"kind":"task","step":0,"tokens":0,"task":"hellaswag","items":400,"acc":0.30,"acc_stderr":0.023,"acc_norm":0.32,"acc_norm_stderr":0.0233,"mismatches":0,"gold_loglik":-41.5})" "\n"
+    R"({"kind":"task","step":0,"tokens":0,"task":"arc_easy","items":200,"acc":0.45,"acc_stderr":0.035,"mismatches":2,"gold_loglik":-12.25})" "\n"
+    R"({"kind":"eval","step":64,"tokens":4096,"val":{"target":3.0}})" "\n"
+    R"({"kind":"task","step":64,"tokens":4096,"task":"hellaswag","items":400,"acc":0.35,"acc_stderr":0.0239,"acc_norm":0.36,"acc_norm_stderr":0.024,"mismatches":0,"gold_loglik":-40.0})" "\n"
+    R"({"kind":"task","step":64,"tokens":4096,"task":"arc_easy","items":200,"acc":0.41,"acc_stderr":0.0348,"mismatches":2,"gold_loglik":null})" "\n";
+
+}  // namespace
+
+// Version 3 -> 4 adds the task scores; a reader sees none in a version-3
+// file and does not change it.
+TEST(Registry, VersionThreeFilesAreMigratedToTaskScores) {
+  TempDir tmp("v3");
+  const auto path = tmp.path / "r.sqlite";
+  write_v3_registry(path);
+  const std::string before = replay::fs::read_file(path);
+  {
+    Registry reader(path, /*create=*/false);
+    EXPECT_EQ(reader.schema_version(), 3);
+    EXPECT_TRUE(reader.task_scores("old2").empty());
+    EXPECT_TRUE(reader.task_history("old2", "hellaswag").empty());
+    EXPECT_TRUE(reader.final_task_scores("old2").empty());
+    EXPECT_EQ(reader.list_runs().size(), 2u);
+  }
+  EXPECT_EQ(replay::fs::read_file(path), before);
+  Registry writer(path);
+  EXPECT_EQ(writer.schema_version(), 4);
+  RunRecord old = writer.get_run("old2");
+  EXPECT_EQ(old.status, RunStatus::running);
+  EXPECT_EQ(old.branched_from, "old1");
+  EXPECT_DOUBLE_EQ(old.final_metrics.at("target").loss, 2.5);
+  EXPECT_TRUE(writer.task_scores("old2").empty());
+  writer.import_metrics("old2", parse_metrics(kTaskLines, "m"));
+  EXPECT_EQ(writer.task_scores("old2").size(), 4u);
+  EXPECT_EQ(Registry(path, false).final_task_scores("old2").size(), 2u);
+}
+
+TEST(Registry, ImportsTaskScoresIdempotentlyAndReadsThemBack) {
+  TempDir tmp("tasks");
+  Registry reg(tmp.path / "r.sqlite");
+  std::string a = reg.add_run({"cfg a", "", "s", "a", {}, "", {}});
+  std::string b = reg.add_run({"cfg b", "", "s", "b", {}, "", {}});
+  RunMetrics m = parse_metrics(kTaskLines, "m");
+  reg.import_metrics(a, m);
+  reg.import_metrics(a, m);  // idempotent: one row per (run, task, step)
+  EXPECT_EQ(reg.task_scores(a).size(), 4u);
+  EXPECT_TRUE(reg.task_scores(b).empty());
+
+  auto history = reg.task_history(a, "hellaswag");
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].step, 0);
+  EXPECT_EQ(history[1].step, 64);
+  EXPECT_EQ(history[1].tokens, 4096);
+  EXPECT_EQ(history[1].items, 400);
+  EXPECT_DOUBLE_EQ(history[1].acc, 0.35);
+  EXPECT_DOUBLE_EQ(history[1].acc_stderr, 0.0239);
+  ASSERT_TRUE(history[1].acc_norm && history[1].acc_norm_stderr);
+  EXPECT_DOUBLE_EQ(*history[1].acc_norm, 0.36);
+  EXPECT_DOUBLE_EQ(*history[1].acc_norm_stderr, 0.024);
+  EXPECT_DOUBLE_EQ(history[1].gold_loglik, -40.0);
+
+  auto final = reg.final_task_scores(a);
+  ASSERT_EQ(final.size(), 2u);
+  const TaskScoreRecord& arc = final.at("arc_easy");
+  EXPECT_EQ(arc.step, 64);
+  EXPECT_DOUBLE_EQ(arc.acc, 0.41);
+  EXPECT_EQ(arc.mismatches, 2);
+  EXPECT_FALSE(arc.acc_norm.has_value());  // the task reports no acc_norm
+  EXPECT_TRUE(std::isnan(arc.gold_loglik));  // null in the metrics, NULL in the file
+  EXPECT_EQ(final.at("hellaswag").step, 64);
+
+  // A later import of the same step (a resumed run rescoring) replaces it.
+  RunMetrics again;
+  TaskScoreRecord redo = history[1];
+  redo.acc = 0.36;
+  again.tasks.push_back(redo);
+  reg.import_metrics(a, again);
+  EXPECT_DOUBLE_EQ(reg.final_task_scores(a).at("hellaswag").acc, 0.36);
+  EXPECT_EQ(reg.task_scores(a).size(), 4u);
+  EXPECT_THROW(reg.import_metrics("nope", m), replay::Error);
 }
 
 // A running run whose trainer's process is gone (on this host) is stale.

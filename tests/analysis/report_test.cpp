@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <regex>
 
 #include "analysis/report.h"
 #include "fake_sweep.h"
+#include "png_pixels.h"
 #include "temp_dir.h"
 #include "util/error.h"
 
@@ -110,8 +113,143 @@ TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
   ReportResult res = write_report(reg, opt);
   EXPECT_FALSE(res.fit.has_value());
   std::string md = replay::fs::read_file(res.markdown);
-  EXPECT_NE(md.find("Not enough finished reference runs"), std::string::npos);
+  EXPECT_NE(md.find("no reference curve is fitted and no data-efficiency multiplier is computed"),
+            std::string::npos) << md;
+  EXPECT_EQ(md.find("Not enough"), std::string::npos) << md;  // nothing is pending: there are none
+  EXPECT_NE(md.find("| mt-rho0.5 | mid-training | 0.5 | 1 | 3.40000 | 3.90000 |"), std::string::npos) << md;
   EXPECT_TRUE(stdfs::exists(root / "out" / "figures" / "target_loss_vs_rho.png"));
+  EXPECT_EQ(md.find("Downstream tasks"), std::string::npos);  // no run scored tasks
+}
+
+// A continued-pretraining rho sweep with downstream tasks and no reference
+// runs (fake::build_cpt_sweep has the numbers).
+TEST(Report, DownstreamTasksSectionFromTaskScores) {
+  TempDir tmp("report_tasks");
+  const stdfs::path& root = tmp.path;
+  fake::build_cpt_sweep(root);
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "cpt";
+  opt.out_dir = root / "out";
+  opt.gain_tasks = {"help_eu"};
+  opt.forgetting_tasks = {"arc_easy", "hellaswag"};
+  ReportResult res = write_report(reg, opt);
+  EXPECT_EQ(res.tasks, (std::vector<std::string>{"arc_easy", "hellaswag", "help_eu"}));
+  std::string md = replay::fs::read_file(res.markdown);
+  std::string html = replay::fs::read_file(res.html);
+
+  // No fit and no multiplier text pretending otherwise.
+  EXPECT_FALSE(res.fit.has_value());
+  EXPECT_TRUE(res.multipliers.empty());
+  EXPECT_NE(md.find("no reference curve is fitted"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Not enough"), std::string::npos) << md;
+  EXPECT_FALSE(std::regex_search(md, std::regex("[0-9]x \\|"))) << md;
+  EXPECT_NE(md.find("| cpt-rho0.9 | continued-pretraining | 0.9 |  | 3.80000 | 4.10000 |"), std::string::npos) << md;
+  // The continued-pretraining runs are on the target-loss-against-rho figure
+  // (third palette colour, green), with no legend entry for the fine-tuning
+  // (blue) and mid-training (orange) series the sweep does not have.
+  std::string rho_png = replay::fs::read_file(res.dir / "figures" / "target_loss_vs_rho.png");
+  EXPECT_GT(png_pixels::count_pixels(rho_png, 44, 160, 44), 100);
+  EXPECT_EQ(png_pixels::count_pixels(rho_png, 31, 119, 180), 0);
+  EXPECT_EQ(png_pixels::count_pixels(rho_png, 255, 127, 14), 0);
+
+  ASSERT_NE(md.find("## Downstream tasks"), std::string::npos) << md;
+  EXPECT_NE(md.find("| run | rho | task | step | acc | acc_norm | change since first evaluation | "
+                    "target loss (finemath) | generic loss (c4) |"),
+            std::string::npos) << md;
+  // Final acc +- SE, change +- sqrt(se1^2 + se2^2), losses from final_metrics.
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | help_eu | 64 | 0.400 ± 0.020 |  | +0.100 ± 0.028 | 3.50000 | 4.60000 |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | arc_easy | 64 | 0.400 ± 0.030 |  | -0.100 ± 0.042 | 3.50000 | 4.60000 |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | hellaswag | 64 | 0.360 ± 0.020 | 0.370 ± 0.021 | -0.040 ± 0.028 (within noise) |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0.5 | 0.5 | help_eu | 64 | 0.370 ± 0.020 |  | +0.070 ± 0.028 |"), std::string::npos)
+      << md;
+  // |change| < 2 SE is within noise; a run first scored after step 0 says from when.
+  EXPECT_NE(md.find("| cpt-rho0.9 | 0.9 | help_eu | 64 | 0.310 ± 0.020 |  | +0.010 ± 0.028 (within noise) |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0.75 | 0.75 | help_eu | 64 | 0.360 ± 0.020 |  | +0.030 ± 0.028 (from step 32; within noise) |"),
+            std::string::npos) << md;
+  EXPECT_NE(html.find("<td>+0.010 ± 0.028 (within noise)</td>"), std::string::npos);
+
+  // Gain = change on help_eu; forgetting = mean over two tasks, SE sqrt(0.03^2*2 + 0.02^2*2) / 2.
+  ASSERT_NE(md.find("### Gain and forgetting"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | +0.100 ± 0.028 | -0.070 ± 0.025 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0.5 | 0.5 | +0.070 ± 0.028 | -0.020 ± 0.025 (within noise) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cpt-rho0.9 | 0.9 | +0.010 ± 0.028 (within noise) | +0.000 ± 0.025 (within noise) |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("5 of 8 mean changes above are within noise"), std::string::npos) << md;
+
+  for (const char* base : {"task_accuracy_vs_step_help_eu", "task_accuracy_vs_step_arc_easy",
+                           "task_accuracy_vs_step_hellaswag", "task_accuracy_vs_rho", "gain_vs_forgetting",
+                           "target_loss_vs_rho"}) {
+    EXPECT_EQ(replay::fs::read_file(res.dir / "figures" / (std::string(base) + ".png")).substr(1, 3), "PNG") << base;
+    EXPECT_NE(replay::fs::read_file(res.dir / "figures" / (std::string(base) + ".svg")).find("<svg"),
+              std::string::npos) << base;
+    EXPECT_NE(md.find("](figures/" + std::string(base) + ".png)"), std::string::npos) << base;
+  }
+  // 6 task/loss figures and 4 training curves, as PNG and SVG.
+  EXPECT_EQ(res.figures.size(), 2u * (6 + 4));
+
+  // Without gain and forgetting tasks: the table, no gain_vs_forgetting.
+  opt.gain_tasks.clear();
+  opt.forgetting_tasks.clear();
+  res = write_report(reg, opt);
+  md = replay::fs::read_file(res.markdown);
+  EXPECT_NE(md.find("## Downstream tasks"), std::string::npos);
+  EXPECT_EQ(md.find("Gain and forgetting"), std::string::npos);
+  EXPECT_FALSE(stdfs::exists(res.dir / "figures" / "gain_vs_forgetting.png"));
+  EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "task_accuracy_vs_rho.svg"));
+}
+
+// A gain or forgetting task that no run scored is refused, naming it, and
+// nothing is written.
+TEST(Report, AnUnknownGainOrForgettingTaskIsRefused) {
+  TempDir tmp("report_unknown_task");
+  const stdfs::path& root = tmp.path;
+  fake::build_cpt_sweep(root);
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "cpt";
+  opt.out_dir = root / "out";
+  opt.gain_tasks = {"help_eu"};
+  opt.forgetting_tasks = {"arc_challenge"};
+  try {
+    write_report(reg, opt);
+    FAIL() << "an unknown forgetting task was accepted";
+  } catch (const replay::Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("forgetting task 'arc_challenge' is not scored by any run"), std::string::npos) << what;
+    EXPECT_NE(what.find("tasks scored: arc_easy, hellaswag, help_eu"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(stdfs::exists(root / "out"));
+  opt.forgetting_tasks = {"arc_easy"};
+  opt.gain_tasks = {"help_eu", "help_en"};
+  EXPECT_THROW(write_report(reg, opt), replay::Error);
+  opt.gain_tasks = {"help_eu"};
+  EXPECT_NO_THROW(write_report(reg, opt));
+}
+
+// A registry older than schema version 4, read as it is, has no task scores:
+// the report takes them from the runs' metrics.jsonl.
+TEST(Report, TaskScoresFromMetricsWhenTheRegistryHasNone) {
+  TempDir tmp("report_tasks_v3");
+  const stdfs::path& root = tmp.path;
+  fake::build_cpt_sweep(root);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root / "registry.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE task_scores; PRAGMA user_version=3", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Registry reg(root / "registry.sqlite", false);
+  ASSERT_EQ(reg.schema_version(), 3);
+  ReportOptions opt;
+  opt.collect.sweep = "cpt";
+  opt.out_dir = root / "out";
+  ReportResult res = write_report(reg, opt);
+  std::string md = replay::fs::read_file(res.markdown);
+  EXPECT_NE(md.find("| cpt-rho0 | 0 | help_eu | 64 | 0.400 ± 0.020 |  | +0.100 ± 0.028 | 3.50000 | 4.60000 |"),
+            std::string::npos) << md;
 }
 
 // The fresh-machine reference points: the report says why there is no
