@@ -86,6 +86,9 @@ void run_compare(const std::string& a, const std::string& b) {
                 c.ci.low, c.ci.high);
     std::printf("  discordant: A right only %lld, B right only %lld; McNemar exact p = %.4g\n",
                 (long long)c.a_only_right, (long long)c.b_only_right, c.p_value);
+    if (!c.norm)
+      std::printf("  gold log-likelihood: A %.3f  B %.3f  B - A %+.3f ± %.3f (paired SE)\n", c.gold_a, c.gold_b,
+                  c.gold_diff, c.gold_diff_se);
   }
 }
 

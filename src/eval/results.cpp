@@ -64,6 +64,17 @@ json read_summary(const std::filesystem::path& dir) {
   }
 }
 
+// c.gold_a and c.gold_b hold sums over the shared items on entry.
+void set_gold_change(Comparison& c, const std::vector<double>& diffs) {
+  const double n = static_cast<double>(diffs.size());
+  c.gold_a /= n;
+  c.gold_b /= n;
+  c.gold_diff = c.gold_b - c.gold_a;
+  double ss = 0;
+  for (double d : diffs) ss += (d - c.gold_diff) * (d - c.gold_diff);
+  c.gold_diff_se = n > 1 ? std::sqrt(ss / (n - 1) / n) : 0.0;
+}
+
 Comparison compare_outcomes(const std::string& task, bool norm, const std::vector<ItemOutcome>& a,
                             const std::vector<ItemOutcome>& b) {
   Comparison c;
@@ -72,6 +83,7 @@ Comparison compare_outcomes(const std::string& task, bool norm, const std::vecto
   std::map<std::string, const ItemOutcome*> in_b;
   for (const auto& o : b) in_b[o.id] = &o;
   std::vector<int> xa, xb;
+  std::vector<double> gold_diffs;
   for (const auto& o : a) {
     const auto it = in_b.find(o.id);
     if (it == in_b.end()) {
@@ -80,6 +92,9 @@ Comparison compare_outcomes(const std::string& task, bool norm, const std::vecto
     }
     xa.push_back(norm ? o.correct_norm : o.correct);
     xb.push_back(norm ? it->second->correct_norm : it->second->correct);
+    c.gold_a += o.gold_loglik;
+    c.gold_b += it->second->gold_loglik;
+    gold_diffs.push_back(it->second->gold_loglik - o.gold_loglik);
   }
   c.shared = static_cast<int64_t>(xa.size());
   c.only_b = static_cast<int64_t>(b.size()) - c.shared;
@@ -93,6 +108,7 @@ Comparison compare_outcomes(const std::string& task, bool norm, const std::vecto
   c.acc_a /= static_cast<double>(c.shared);
   c.acc_b /= static_cast<double>(c.shared);
   c.diff = c.acc_b - c.acc_a;
+  set_gold_change(c, gold_diffs);
   c.p_value = mcnemar_exact_p(c.a_only_right, c.b_only_right);
   c.ci = paired_bootstrap(xa, xb, 10000, 1234, 0.95);
   return c;
@@ -118,7 +134,9 @@ std::vector<ItemOutcome> read_item_outcomes(const std::filesystem::path& jsonl) 
     if (content.empty()) return;
     try {
       const json j = json::parse(content);
-      out.push_back({j.at("id").get<std::string>(), j.at("correct").get<bool>(), j.at("correct_norm").get<bool>()});
+      const auto& scores = j.at("scores");
+      out.push_back({j.at("id").get<std::string>(), j.at("correct").get<bool>(), j.at("correct_norm").get<bool>(),
+                     scores.at(j.at("gold").get<size_t>()).get<double>()});
     } catch (const json::exception& e) {
       throw Error(jsonl.string() + ": line " + std::to_string(line) + ": " + e.what());
     }

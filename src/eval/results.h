@@ -21,7 +21,9 @@
 // from the discordant counts (b = A right B wrong, c = A wrong B right:
 // p = min(1, 2 P(X <= min(b, c))), X ~ Binomial(b + c, 1/2); 1 when b = c = 0)
 // and a 95% paired bootstrap percentile interval of the difference
-// (10,000 resamples of the shared items, fixed seed 1234, splitmix64).
+// (10,000 resamples of the shared items, fixed seed 1234, splitmix64); and
+// the paired change of the gold choice's log-likelihood with its standard
+// error.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -36,10 +38,12 @@ namespace replay::eval {
 void write_results(const std::filesystem::path& dir, const std::string& model,
                    const std::vector<TaskResult>& results);
 
-// Per-item correctness read back from DIR/<task>.jsonl.
+// Per-item correctness read back from DIR/<task>.jsonl, and the gold
+// choice's log-likelihood (scores[gold]).
 struct ItemOutcome {
   std::string id;
   bool correct = false, correct_norm = false;
+  double gold_loglik = 0;
 };
 std::vector<ItemOutcome> read_item_outcomes(const std::filesystem::path& jsonl);
 
@@ -61,6 +65,11 @@ struct Comparison {
   int64_t a_only_right = 0, b_only_right = 0;
   double p_value = 1;
   Interval ci;
+  // The gold choice's log-likelihood, a continuous measure that moves before
+  // the accuracy does: its mean over the shared items in A and in B, the
+  // mean paired difference B - A and that mean's standard error
+  // (sd of the per-item differences / sqrt(n)).
+  double gold_a = 0, gold_b = 0, gold_diff = 0, gold_diff_se = 0;
 };
 
 // Paired comparisons of every task both directories hold (acc, and acc_norm

@@ -125,13 +125,21 @@ std::string change(const eval::Comparison& c) {
   return fixed(c.diff, 3, true) + " (p " + p + ")";
 }
 
+// "+1.23 ± 0.08": the mean paired change of the gold choice's log-likelihood.
+std::string gold_change(const eval::Comparison& c) {
+  return fixed(c.gold_diff, 2, true) + " ± " + fixed(c.gold_diff_se, 2);
+}
+
 // One row per run and task: accuracy with its standard error, its change
 // from the pretrained model (step 0 of the same run) and from rho = 0,
-// both paired on the same items. Markdown, also printed.
+// both paired on the same items, and the same two changes of the gold
+// choice's log-likelihood (nats per item, a measure that moves before the
+// accuracy does). Markdown, also printed.
 std::string summary_table(const std::vector<analysis::RunRecord>& runs) {
   std::string md =
-      "| rho | steps | val loss basque | val loss generic | task | acc ± se | vs pretrained | vs rho 0 |\n"
-      "|---|---|---|---|---|---|---|---|\n";
+      "| rho | steps | val loss basque | val loss generic | task | acc ± se | acc vs pretrained | acc vs rho 0 | "
+      "gold log-lik vs pretrained | gold log-lik vs rho 0 |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
   const stdfs::path none_final = runs.empty() ? stdfs::path() : run::task_results_dir(runs.front().run_dir, runs.front().step);
   for (const auto& r : runs) {
     const stdfs::path start = run::task_results_dir(r.run_dir, 0), final = run::task_results_dir(r.run_dir, r.step);
@@ -146,7 +154,8 @@ std::string summary_table(const std::vector<analysis::RunRecord>& runs) {
       const bool is_reference = final == none_final;
       md += "| " + fixed(r.tag_number("rho").value_or(0), 2) + " | " + std::to_string(r.step) + " | " + loss("basque") +
             " | " + loss("generic") + " | " + task + " | " + fixed(c.acc_b, 3) + " ± " + fixed(se, 3) + " | " +
-            change(c) + " | " + (is_reference ? std::string("-") : change(replay.at(task))) + " |\n";
+            change(c) + " | " + (is_reference ? std::string("-") : change(replay.at(task))) + " | " +
+            gold_change(c) + " | " + (is_reference ? std::string("-") : gold_change(replay.at(task))) + " |\n";
     }
   }
   return md;
@@ -173,6 +182,8 @@ std::vector<stdfs::path> run_practical_demo(const DemoOptions& o) {
   analysis::ReportOptions report;
   report.collect.sweep = sweep;
   report.out_dir = o.runs / "reports" / sweep;
+  report.gain_tasks = kGainTasks;
+  report.forgetting_tasks = kForgettingTasks;
   const analysis::ReportResult result = analysis::write_report(registry, report);
 
   const std::string table = summary_table(runs_by_rho(o, sweep));
@@ -180,7 +191,8 @@ std::vector<stdfs::path> run_practical_demo(const DemoOptions& o) {
   fs::write_file_atomic(summary,
                         "# Continued pretraining on Basque with replay (replay demo --practical)\n\n"
                         "Accuracy on the first items of each task; ± is the standard error over items; changes are "
-                        "paired on the same items, p from McNemar's exact test.\n\n" + table);
+                        "paired on the same items: accuracy with McNemar's exact p, the gold choice's "
+                        "log-likelihood (nats per item) with its paired standard error.\n\n" + table);
   std::fprintf(stderr, "demo: report %s\ndemo: summary %s\n%s", result.markdown.c_str(), summary.c_str(), table.c_str());
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
   std::fprintf(stderr, "demo: finished in %.1f minutes\n", minutes);

@@ -2,6 +2,8 @@
 // bootstrap, and compare_dirs over files write_results wrote.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "error_of.h"
 #include "eval/results.h"
 #include "temp_dir.h"
@@ -84,4 +86,31 @@ TEST(EvalCompare, DirectoriesArePairedOnSharedIds) {
   EXPECT_NE(error_of([&] { compare_dirs(tmp.path / "a", tmp.path / "c"); }).find("share no item"), std::string::npos);
   write_results(tmp.path / "d", "model-d", {result_of("u", b, 0)});
   EXPECT_NE(error_of([&] { compare_dirs(tmp.path / "a", tmp.path / "d"); }).find("share no task"), std::string::npos);
+}
+
+// The gold choice's log-likelihood, paired: B's gold score is A's plus
+// 0.1 * (i % 3) on item i, so the mean change is 0.1 * mean(i % 3) and its
+// standard error the sd of those differences over sqrt(n).
+TEST(EvalCompare, GoldLogLikelihoodChangeIsPairedWithItsStandardError) {
+  const TempDir tmp("eval_compare_gold");
+  std::vector<int> a, b;
+  outcomes(30, 10, 0, 0, a, b);
+  TaskResult ra = result_of("t", a, 0), rb = result_of("t", b, 0);
+  std::vector<double> diffs;
+  for (size_t i = 0; i < rb.items.size(); ++i) {
+    ra.items[i].scores[0] = -5.0 - static_cast<double>(i);
+    rb.items[i].scores[0] = ra.items[i].scores[0] + 0.1 * static_cast<double>(i % 3);
+    diffs.push_back(0.1 * static_cast<double>(i % 3));
+  }
+  write_results(tmp.path / "a", "a", {ra});
+  write_results(tmp.path / "b", "b", {rb});
+  const Comparison c = compare_dirs(tmp.path / "a", tmp.path / "b").at(0);
+  double mean = 0, ss = 0;
+  for (double d : diffs) mean += d / 30;
+  for (double d : diffs) ss += (d - mean) * (d - mean);
+  EXPECT_NEAR(c.gold_a, -5.0 - 14.5, 1e-9);
+  EXPECT_NEAR(c.gold_diff, mean, 1e-9);
+  EXPECT_NEAR(c.gold_diff, 0.1, 1e-9);
+  EXPECT_NEAR(c.gold_diff_se, std::sqrt(ss / 29 / 30), 1e-12);
+  EXPECT_EQ(c.p_value, 1.0);  // the same items right: the accuracy did not move
 }
