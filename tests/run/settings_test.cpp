@@ -124,5 +124,12 @@ TEST(Settings, OverridesApplyToAnyKey) {
   EXPECT_THROW(apply_override(root, "out.x=1"), Error);  // out is a string, not a table
 }
 
+// The resolved text of a config without [seeds], pinned: the run ids of
+// every config from before the seed streams stay what they were.
+TEST(Settings, ResolvedTextWithoutSeedStreamsIsPinned) {
+  EXPECT_EQ(to_json(parse(kMinimal)).dump(),
+            R"({"checkpoint":{"every":100,"keep":3},"compute_dtype":"fp32","device":"cpu","eval":{"every":0,"microbatch":32,"sequences":64},"optim":{"beta1":0.9,"beta2":0.95,"eps":1e-08,"grad_clip":1.0,"lr":0.003,"weight_decay":0.1},"out":"runs/x","seed":42,"shared":"runs/_shared","threads":0,"train":{"activation_checkpointing":false,"batch_size":32,"init_from":"","microbatch":32,"steps":10}})");
+}
+
 }  // namespace
 }  // namespace replay::run
