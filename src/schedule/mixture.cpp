@@ -10,6 +10,9 @@
 namespace replay::schedule {
 
 namespace {
+// Keys the data seed's order of a chosen pool's slots apart from the other
+// permutations derived from the same (seed, name) key.
+constexpr uint64_t kVisitOrderTag = 0x706f6f6c2d766973ULL;  // "pool-vis"
 [[noreturn]] void fail(const std::string& what) { throw Error("mixture: " + what); }
 }  // namespace
 
@@ -78,8 +81,16 @@ Mixture::Mixture(MixtureSpec spec) : spec_(std::move(spec)) {
     pools_.push_back(src.pool > 0 ? src.pool : src.size);
     if (running[i] > 0 && pools_[i] == 0)
       fail("source '" + src.name + "' is drawn " + std::to_string(running[i]) + " times but has no sequences");
-    source_keys_.push_back(derive_key(spec_.seed, hash::xxh3_64(src.name)));
-    orders_.emplace_back(static_cast<uint64_t>(src.size), source_keys_.back());
+    const uint64_t name_hash = hash::xxh3_64(src.name);
+    source_keys_.push_back(derive_key(spec_.seed, name_hash));
+    const bool chosen = spec_.pool_is_chosen(i);
+    const uint64_t pool_seed = spec_.effective_pool_seed();
+    orders_.emplace_back(static_cast<uint64_t>(src.size),
+                         chosen ? derive_key(pool_seed, name_hash) : source_keys_.back());
+    // The data seed orders the chosen pool's slots only when it is not also
+    // the seed that chose the pool (one seed: the stream from before the split).
+    visits_.emplace_back(chosen && pool_seed != spec_.seed ? static_cast<uint64_t>(pools_[i]) : 0,
+                         derive_key(source_keys_.back(), kVisitOrderTag));
   }
 }
 
@@ -161,6 +172,7 @@ int64_t Mixture::sequence_for_draw(int32_t source, int64_t k) const {
   if (src.repeat == Repeat::reshuffle && epoch > 0)
     r = static_cast<int64_t>(
         IndexPermutation(static_cast<uint64_t>(pool), derive_key(source_keys_[source], epoch))(r));
+  if (visits_[source].size() > 0) r = static_cast<int64_t>(visits_[source](static_cast<uint64_t>(r)));
   return src.shuffle ? static_cast<int64_t>(orders_[source](static_cast<uint64_t>(r))) : r;
 }
 

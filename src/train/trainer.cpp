@@ -394,7 +394,7 @@ TrainResult Trainer::run() {
     }
   }
 
-  torch::manual_seed(static_cast<uint64_t>(s_.seed));
+  torch::manual_seed(s_.init_seed());
   // Initialized on the CPU whatever the device, so that a seed gives the
   // same initial weights everywhere; then moved.
   model_ = model::Llama(cfg_.model);

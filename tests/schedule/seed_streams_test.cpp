@@ -4,6 +4,7 @@
 // its data seed is the plan of one `seed`, unchanged since before the split.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -25,7 +26,7 @@ MixtureSpec capped_spec(uint64_t seed, std::optional<uint64_t> pool_seed = std::
   m.batch_size = 32;
   m.block_size = 256;
   m.seed = seed;
-  (void)pool_seed;
+  m.pool_seed = pool_seed;
   return m;
 }
 
@@ -94,4 +95,75 @@ TEST(SeedStreams, OneSeedPlanKeyIsPinned) {
   const RunPlan plan = build_run_plan(mid_spec(), mid_data(), mid_sizes);
   EXPECT_EQ(phase_content_key(plan, 0, ""), "9cba783b2ed348236807d2f95671bf7a");
   EXPECT_EQ(stream_hash(*plan.mixture), 17534835944939634187u);
+}
+
+// Only the data seed changed: the target pool holds the same sequences, but
+// they come in another order, and so do the mixing and the generic data.
+TEST(SeedStreams, DataSeedReordersAndKeepsThePool) {
+  const Mixture a(capped_spec(42)), b(capped_spec(7, /*pool_seed=*/42));
+  const auto sa = stream(a), sb = stream(b);
+  EXPECT_EQ(indices_of(sa, 0).size(), 100u);  // 512 draws walk the whole pool
+  EXPECT_EQ(indices_of(sa, 0), indices_of(sb, 0));
+  EXPECT_NE(sequence_of(sa, 0), sequence_of(sb, 0));
+  EXPECT_NE(sequence_of(sa, 1), sequence_of(sb, 1));
+  size_t same_source = 0;
+  for (size_t i = 0; i < sa.size(); ++i) same_source += sa[i].source == sb[i].source;
+  EXPECT_LT(same_source, sa.size());  // the blocks are mixed differently
+}
+
+// Only the pool seed changed: another pool, and nothing else moves: every
+// position draws from the same source, the uncapped source's sequences are
+// the same position by position, and the pool is walked in the same slot order
+// (so the k-th draw of two pools is the same slot of each).
+TEST(SeedStreams, PoolSeedChoosesThePoolAndNothingElse) {
+  const Mixture a(capped_spec(5, 42)), b(capped_spec(5, 7));
+  const auto sa = stream(a), sb = stream(b);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    ASSERT_EQ(sa[i].source, sb[i].source) << "position " << i;
+    if (sa[i].source == 1) ASSERT_EQ(sa[i].index, sb[i].index) << "position " << i;
+  }
+  EXPECT_EQ(indices_of(sb, 0).size(), 100u);
+  EXPECT_NE(indices_of(sa, 0), indices_of(sb, 0));
+  // Slot order: the first occurrence of each sequence, ranked, is the same
+  // permutation of draws in both runs.
+  const auto ta = sequence_of(sa, 0), tb = sequence_of(sb, 0);
+  for (size_t i = 0; i < ta.size(); ++i)
+    for (size_t j = i + 1; j < std::min(ta.size(), i + 8); ++j)
+      ASSERT_EQ(ta[i] == ta[j], tb[i] == tb[j]) << "draws " << i << ", " << j;
+  // An uncapped source has no pool to choose: the pool seed leaves it alone.
+  MixtureSpec uncapped = capped_spec(5, 7);
+  uncapped.sources[0].pool = 0;
+  MixtureSpec uncapped_same = uncapped;
+  uncapped_same.pool_seed = 42;
+  EXPECT_EQ(stream(Mixture(uncapped)), stream(Mixture(uncapped_same)));
+}
+
+// A pool seed equal to the data seed is the one-seed plan.
+TEST(SeedStreams, EqualSeedsAreTheOneSeedPlan) {
+  EXPECT_EQ(stream(Mixture(capped_spec(7, 7))), stream(Mixture(capped_spec(7))));
+  EXPECT_NE(stream(Mixture(capped_spec(7, 8))), stream(Mixture(capped_spec(7))));
+}
+
+// The plan key holds the pool seed only where it chooses an active pool: the
+// fine-tuning protocol's generic pre-training is shared across pool seeds.
+TEST(SeedStreams, PlanKeyHoldsThePoolSeedWhereItMatters) {
+  ProtocolSpec spec = mid_spec();
+  const std::string one_seed = phase_content_key(build_run_plan(spec, mid_data(), mid_sizes), 0, "");
+  spec.pool_seed = 42;
+  EXPECT_EQ(phase_content_key(build_run_plan(spec, mid_data(), mid_sizes), 0, ""), one_seed);
+  spec.pool_seed = 7;
+  EXPECT_NE(phase_content_key(build_run_plan(spec, mid_data(), mid_sizes), 0, ""), one_seed);
+
+  ProtocolSpec ft = mid_spec();
+  ft.protocol = Protocol::fine_tuning;
+  ft.knobs.rho.reset();
+  ft.knobs.alpha.reset();
+  ft.knobs.e = 64;
+  ft.m = 2;
+  ProtocolSpec ft7 = ft;
+  ft7.pool_seed = 7;
+  const RunPlan a = build_run_plan(ft, mid_data(), mid_sizes), b = build_run_plan(ft7, mid_data(), mid_sizes);
+  EXPECT_EQ(phase_content_key(a, 0, "m"), phase_content_key(b, 0, "m"));  // generic only
+  EXPECT_NE(phase_content_key(a, 1, "m"), phase_content_key(b, 1, "m"));  // the target's pool
 }
