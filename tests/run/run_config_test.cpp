@@ -192,7 +192,9 @@ TEST_F(RunConfigTest, SeedsChangeOnlyWhatTheyShould) {
   EXPECT_NE(indices_of(pooled, math), indices_of(base, math));
   for (size_t i = 0; i < base.size(); ++i) {
     ASSERT_EQ(pooled[i].source, base[i].source) << "position " << i;
-    if (pooled[i].source != math) ASSERT_EQ(pooled[i].index, base[i].index) << "position " << i;
+    if (pooled[i].source != math) {
+      ASSERT_EQ(pooled[i].index, base[i].index) << "position " << i;
+    }
   }
   EXPECT_EQ(state_key(pool, 0), state_key(plain, 0));
   EXPECT_NE(state_key(pool, 16), state_key(plain, 16));

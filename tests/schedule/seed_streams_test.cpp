@@ -121,7 +121,9 @@ TEST(SeedStreams, PoolSeedChoosesThePoolAndNothingElse) {
   ASSERT_EQ(sa.size(), sb.size());
   for (size_t i = 0; i < sa.size(); ++i) {
     ASSERT_EQ(sa[i].source, sb[i].source) << "position " << i;
-    if (sa[i].source == 1) ASSERT_EQ(sa[i].index, sb[i].index) << "position " << i;
+    if (sa[i].source == 1) {
+      ASSERT_EQ(sa[i].index, sb[i].index) << "position " << i;
+    }
   }
   EXPECT_EQ(indices_of(sb, 0).size(), 100u);
   EXPECT_NE(indices_of(sa, 0), indices_of(sb, 0));
