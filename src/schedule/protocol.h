@@ -28,7 +28,7 @@
 //                 (required) realizes exactly T * batch_size target sequences
 //                 for every rho. The target stream does not depend on rho: draw
 //                 k of the target is sequence_for_draw(k) of its own order and
-//                 pool (seed, name, data.sources.<target>.pool/repeat), so runs
+//                 pool (data and pool seeds, name, data.sources.<target>.pool/repeat), so runs
 //                 of a rho sweep see the same target sequences in the same
 //                 order; replay adds N - T steps' worth of fresh generic data.
 //                 A target budget beyond the target's pool (or split) repeats it
