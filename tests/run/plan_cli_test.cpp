@@ -2,6 +2,7 @@
 // so no store is needed), and its error path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -112,6 +113,13 @@ TEST(PlanCli, SeedsInPlanAndSweepList) {
   EXPECT_NE(list.out.find("-seed=2 --set"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("--set seeds.init=2 --set seeds.data=2\n"), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find("seeds.pool"), std::string::npos) << list.out;
+  // The example seed sweep: 2 cells x 3 seeds.
+  const CliResult example = run_replay("sweep " + kExamples + "seeds_sweep.toml --list");
+  ASSERT_EQ(example.status, 0) << example.out;
+  EXPECT_EQ(std::count(example.out.begin(), example.out.end(), '\n'), 6) << example.out;
+  EXPECT_NE(example.out.find("mid-rho=0.5-seed=3 --set schedule.rho=0.5 --set seeds.init=3 --set seeds.data=3\n"),
+            std::string::npos)
+      << example.out;
   const CliResult zero = run_replay("sweep " + std::string(REPLAY_SOURCE_DIR) +
                                     "/configs/examples/continued_pretraining_sweep.toml --list --seeds 0");
   EXPECT_NE(zero.status, 0) << zero.out;
