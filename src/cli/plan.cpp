@@ -72,8 +72,12 @@ StoreSizeFn store_sizes(const PlanOptions& opt) {
 void print_header(const std::string& file, const RunPlan& plan) {
   const Mixture& mix = *plan.mixture;
   const MixtureSpec& ms = mix.spec();
-  std::printf("plan %s: protocol %s, seed %llu\n", file.c_str(), to_string(plan.protocol),
-              static_cast<unsigned long long>(ms.seed));
+  // The plan draws on the data and pool seeds only (the init seed is the trainer's).
+  const std::string seeds = ms.effective_pool_seed() == ms.seed
+                                ? "seed " + std::to_string(ms.seed)
+                                : "data seed " + std::to_string(ms.seed) + ", pool seed " +
+                                      std::to_string(ms.effective_pool_seed());
+  std::printf("plan %s: protocol %s, %s\n", file.c_str(), to_string(plan.protocol), seeds.c_str());
   std::printf("  %lld steps x %lld sequences = %lld sequences; block %lld, apportion %s\n",
               static_cast<long long>(ms.num_steps), static_cast<long long>(ms.batch_size),
               static_cast<long long>(mix.num_positions()), static_cast<long long>(ms.block_size),

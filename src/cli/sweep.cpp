@@ -1,6 +1,7 @@
 // `replay sweep SWEEP.toml`: run every run of a sweep, recorded in the registry.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,12 @@ struct SweepArgs {
   std::string runs_dir = replay::run::kDefaultRunsDir;
   bool no_share = false;
   bool list = false;
+  int64_t seeds = 0;  // 0 = as the sweep file says
 };
 
 void run(SweepArgs& args) {
-  auto spec = replay::sweep::load_sweep(args.file, args.overrides);
+  auto spec = replay::sweep::load_sweep(args.file, args.overrides,
+                                        args.seeds > 0 ? std::optional<int64_t>(args.seeds) : std::nullopt);
   if (args.list) {
     for (const auto& r : spec.runs) {
       std::printf("%s", r.name.c_str());
@@ -68,6 +71,10 @@ void setup(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", args->overrides, "Override a key in every run (as `replay train --set`)")
       ->allow_extra_args(false);
+  cmd->add_option("--seeds", args->seeds,
+                  "Repeat every run once per seed 1..N (replaces the file's `seeds`; the file's `vary` says which "
+                  "seed streams change, default init and data)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   cmd->add_option("-j,--jobs", args->options.jobs, "Runs in parallel (processes); cores are divided between them")
       ->capture_default_str();
   cmd->add_option("--threads", args->options.threads, "Cores to use in all (0: all of this machine's)")

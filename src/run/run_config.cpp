@@ -304,7 +304,8 @@ RunDescription parse_run_description(const toml::table& root, const std::string&
   d.file = file;
   d.settings = parse_run_settings(root, file);
   schedule::RunBasics basics;
-  basics.seed = static_cast<uint64_t>(d.settings.seed);
+  basics.seed = d.settings.data_seed();
+  basics.pool_seed = d.settings.pool_seed();
   basics.steps = d.settings.train.steps;
   basics.batch_size = d.settings.train.batch_size;
   basics.lr = parse_base_lr(root, file, d.settings.optim.lr);

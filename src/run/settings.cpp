@@ -89,6 +89,14 @@ void parse_checkpoint(TomlReader r, CheckpointSettings& c) {
   r.finish();
 }
 
+void parse_seeds(TomlReader r, SeedSettings& s) {
+  for (auto [key, field] : {std::pair{"init", &s.init}, {"data", &s.data}, {"pool", &s.pool}}) {
+    *field = r.int_opt(key);
+    if (*field && **field < 0) r.fail(key, "must be >= 0, got " + std::to_string(**field));
+  }
+  r.finish();
+}
+
 }  // namespace
 
 std::optional<int> RunSettings::cuda_index() const {
@@ -109,7 +117,8 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
   s.file = file;
   TomlReader r(&root, "", file);
   s.seed = r.get_int("seed", s.seed);
-  if (s.seed < 0) r.fail("seed", "must be >= 0");
+  if (s.seed < 0) r.fail("seed", "must be >= 0, got " + std::to_string(s.seed));
+  parse_seeds(TomlReader(r.table("seeds"), "seeds", file), s.seeds);
   s.out = r.get_string("out", s.out);
   s.threads = r.get_int("threads", s.threads);
   if (s.threads < 0 || s.threads > 1024) r.fail("threads", "must be in [0, 1024] (0 = all cores)");
@@ -132,7 +141,10 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
 
 nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
   nlohmann::json j;
-  j["seed"] = s.seed;
+  if (s.init_seed() == s.data_seed() && s.data_seed() == s.pool_seed())
+    j["seed"] = s.init_seed();
+  else
+    j["seeds"] = {{"init", s.init_seed()}, {"data", s.data_seed()}, {"pool", s.pool_seed()}};
   j["out"] = s.out;
   j["threads"] = s.threads;
   j["device"] = s.device;

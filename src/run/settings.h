@@ -1,6 +1,6 @@
 // The run layer's own part of a run config: top-level keys (seed, out,
-// threads, device, compute_dtype, shared) and the [train], [optim], [eval]
-// and [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
+// threads, device, compute_dtype, shared) and the [seeds], [train], [optim],
+// [eval] and [checkpoint] tables. Parsing is strict (unknown keys, wrong types and
 // impossible values are replay::Error naming the key and file); every field
 // has its default filled in so the resolved config is complete. The tables
 // other stages own ([model], [data], [schedule], [lr_schedule]) are parsed by
@@ -57,9 +57,24 @@ struct CheckpointSettings {
   int64_t keep = 3;     // most recent checkpoints kept
 };
 
+// Which randomness a seed drives, stream by stream. `seed` seeds every
+// stream; [seeds] gives one stream its own (each an integer >= 0):
+//   init  the model's initial weights (torch's generator, before the model is built)
+//   data  the order of the data: mixing blocks, the order of uncapped sources,
+//         the order of draws within a pool, reshuffles (schedule/mixture.h)
+//   pool  which sequences a capped source's pool holds (data.sources.<name>.pool,
+//         or the target's pool that f derives)
+// A stream left out follows `seed`, so a config without [seeds] is the run it
+// always was. The run layer parses them once and hands each to its consumer:
+// init to the trainer, data and pool to the schedule stage (RunBasics).
+struct SeedSettings {
+  std::optional<int64_t> init, data, pool;
+};
+
 struct RunSettings {
   std::string file;        // the config path, for messages
   int64_t seed = 42;
+  SeedSettings seeds;
   std::string out;         // run directory (required to train; a plan needs none)
   int64_t threads = 0;     // 0 = one per physical core of this machine
   std::string device = "cpu";          // "cpu", "cuda" or "cuda:N"
@@ -71,6 +86,9 @@ struct RunSettings {
   EvalSettings eval;
   CheckpointSettings checkpoint;
 
+  uint64_t init_seed() const { return static_cast<uint64_t>(seeds.init.value_or(seed)); }
+  uint64_t data_seed() const { return static_cast<uint64_t>(seeds.data.value_or(seed)); }
+  uint64_t pool_seed() const { return static_cast<uint64_t>(seeds.pool.value_or(seed)); }
   int64_t microbatch() const { return train.microbatch > 0 ? train.microbatch : train.batch_size; }
   // The CUDA device index of `device` ("cuda" is 0); nullopt on the CPU.
   std::optional<int> cuda_index() const;
@@ -85,6 +103,9 @@ RunSettings parse_run_settings(const toml::table& root, const std::string& file)
 
 // Complete, canonical JSON form (every default filled in). `with_base_lr`:
 // whether optim.lr applies (it does not where every phase sets its own).
+// Seeds: "seed": n when the three streams agree (whatever the file spelled,
+// so a config without [seeds] keeps its text and its run id), otherwise
+// "seeds": {"init", "data", "pool"} and no "seed" (it decides nothing then).
 nlohmann::json to_json(const RunSettings& settings, bool with_base_lr = true);
 
 }  // namespace replay::run

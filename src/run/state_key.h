@@ -22,7 +22,8 @@ namespace replay::run {
 
 // Hash of what shapes training but is not part of the per-step plan: model,
 // optimizer, microbatch, init_from, data sources, what an evaluation
-// computes (not when: that is in the signatures), seed, numerics.
+// computes (not when: that is in the signatures), the init seed (the data and
+// pool seeds act through the batches, in the signatures), numerics.
 std::string state_base_key(const RunConfig& config);
 
 // Signatures of steps [0, steps); steps <= config's train.steps.

@@ -155,6 +155,7 @@ ScheduleConfig parse_data_and_schedule(const toml::table& root, const std::strin
   cfg.data = parse_data(sub(root, "data"), file);
   ProtocolSpec& spec = cfg.spec;
   spec.seed = basics.seed;
+  spec.pool_seed = basics.pool_seed;
   spec.steps = basics.steps;
   spec.batch_size = basics.batch_size;
   spec.lr = basics.lr;

@@ -1,7 +1,7 @@
 // The [data] and [schedule] tables of a run config (configs/micro/base.toml), owned
 // and parsed strictly here: unknown keys, wrong types and impossible values
 // are replay::Error naming the key and the file. What a plan needs from the
-// rest of the run (seed, steps, batch size, the run's base LR schedule) is
+// rest of the run (data and pool seeds, steps, batch size, the run's base LR schedule) is
 // handed in as RunBasics by the run layer (src/run), which parses those keys
 // once; this stage never reads another stage's tables.
 //
@@ -34,6 +34,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <toml++/toml.h>
 
+#include <optional>
 #include <string>
 
 #include "schedule/protocol.h"
@@ -43,7 +44,8 @@ namespace replay::schedule {
 
 // What a plan takes from outside [data] and [schedule].
 struct RunBasics {
-  uint64_t seed = 42;
+  uint64_t seed = 42;                 // the data seed: mixing and order (mixture.h)
+  std::optional<uint64_t> pool_seed;  // which sequences a capped pool holds; unset = seed
   int64_t steps = 0;       // train.steps (0 = left out: continued-pretraining derives it)
   int64_t batch_size = 0;  // train.batch_size
   LrSchedule lr;           // optim.lr as peak, shape from [lr_schedule]

@@ -10,7 +10,33 @@
 namespace replay::schedule {
 
 namespace {
+// Keys the data seed's order of a chosen pool's slots apart from the other
+// permutations derived from the same (seed, name) key.
+constexpr uint64_t kVisitOrderTag = 0x706f6f6c2d766973ULL;  // "pool-vis"
 [[noreturn]] void fail(const std::string& what) { throw Error("mixture: " + what); }
+
+struct SourceOrder {
+  uint64_t key = 0;          // (data seed, name): reshuffles derive from it
+  IndexPermutation split;    // order of the split; a chosen pool is its first P
+  IndexPermutation visits;   // order of a chosen pool's slots; size 0 = slot order
+};
+
+// The seeded orders of source i (mixture.h: the data seed orders, the pool
+// seed chooses a capped pool).
+SourceOrder source_order(const MixtureSpec& spec, size_t i, int64_t pool) {
+  const SourceSpec& src = spec.sources[i];
+  const uint64_t name_hash = hash::xxh3_64(src.name);
+  const bool chosen = spec.pool_is_chosen(i);
+  const uint64_t pool_seed = spec.effective_pool_seed();
+  SourceOrder out;
+  out.key = derive_key(spec.seed, name_hash);
+  out.split = IndexPermutation(static_cast<uint64_t>(src.size), chosen ? derive_key(pool_seed, name_hash) : out.key);
+  // The data seed orders the chosen pool's slots only when it is not also
+  // the seed that chose the pool (one seed: the stream from before the split).
+  if (chosen && pool_seed != spec.seed)
+    out.visits = IndexPermutation(static_cast<uint64_t>(pool), derive_key(out.key, kVisitOrderTag));
+  return out;
+}
 }  // namespace
 
 Mixture::Mixture(MixtureSpec spec) : spec_(std::move(spec)) {
@@ -78,8 +104,10 @@ Mixture::Mixture(MixtureSpec spec) : spec_(std::move(spec)) {
     pools_.push_back(src.pool > 0 ? src.pool : src.size);
     if (running[i] > 0 && pools_[i] == 0)
       fail("source '" + src.name + "' is drawn " + std::to_string(running[i]) + " times but has no sequences");
-    source_keys_.push_back(derive_key(spec_.seed, hash::xxh3_64(src.name)));
-    orders_.emplace_back(static_cast<uint64_t>(src.size), source_keys_.back());
+    SourceOrder order = source_order(spec_, i, pools_[i]);
+    source_keys_.push_back(order.key);
+    orders_.push_back(order.split);
+    visits_.push_back(order.visits);
   }
 }
 
@@ -161,6 +189,7 @@ int64_t Mixture::sequence_for_draw(int32_t source, int64_t k) const {
   if (src.repeat == Repeat::reshuffle && epoch > 0)
     r = static_cast<int64_t>(
         IndexPermutation(static_cast<uint64_t>(pool), derive_key(source_keys_[source], epoch))(r));
+  if (visits_[source].size() > 0) r = static_cast<int64_t>(visits_[source](static_cast<uint64_t>(r)));
   return src.shuffle ? static_cast<int64_t>(orders_[source](static_cast<uint64_t>(r))) : r;
 }
 

@@ -38,11 +38,25 @@
 //            epoch walks the pool in the same order; reshuffle: epoch 0 as
 //            restart, each later epoch e uses a fresh permutation keyed by
 //            (seed, source, e).
+//
+// Two seeds, so that a seed sweep can vary the order of the data while every
+// run trains on the same target pool:
+//   seed      (the data seed) every mixing block's permutation, the order of
+//             uncapped sources, the order of draws within a pool, reshuffles.
+//   pool_seed which P sequences a shuffled source capped below its split
+//             (P < size) uses: its order's key is (pool_seed, name). Unset =
+//             seed. It changes nothing else: not the mixing, not uncapped
+//             sources, not the order in which draws visit the pool's slots.
+// When the two differ, a capped pool is visited in the order of a second
+// permutation of [0, P) keyed by (seed, name), so the data seed still orders
+// it; when they are equal that permutation is skipped, which keeps the stream
+// of a one-seed plan exactly what it was before the split.
 // A source without a pool cap that needs more than `size` sequences wraps the
 // same way; the plan carries a warning (generic data should never repeat).
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -75,7 +89,14 @@ struct MixtureSpec {
   int64_t batch_size = 0;
   int64_t block_size = 2048;
   Apportion apportion = Apportion::exact;
-  uint64_t seed = 42;
+  uint64_t seed = 42;                    // the data seed
+  std::optional<uint64_t> pool_seed;     // chooses capped pools; unset = seed
+
+  uint64_t effective_pool_seed() const { return pool_seed.value_or(seed); }
+  // Whether source i's pool is a seeded choice (shuffled, capped below its split).
+  bool pool_is_chosen(size_t i) const {
+    return sources[i].shuffle && sources[i].pool > 0 && sources[i].pool < sources[i].size;
+  }
 };
 
 class Mixture final : public BatchPlan {
@@ -135,7 +156,9 @@ class Mixture final : public BatchPlan {
   std::vector<StageTable> stages_;
   std::vector<int64_t> pools_;
   std::vector<IndexPermutation> orders_;  // per source: order of its split
-  std::vector<uint64_t> source_keys_;
+  std::vector<IndexPermutation> visits_;  // per source: order of a chosen pool's slots
+                                          // (size 0 = slot order: one seed for both)
+  std::vector<uint64_t> source_keys_;     // per source: (data seed, name)
 };
 
 // A window of a whole-run plan seen as its own plan: local step 0 is global

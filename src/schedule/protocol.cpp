@@ -119,6 +119,7 @@ MixtureSpec base_mixture(const ProtocolSpec& spec, std::vector<SourceSpec> sourc
   m.block_size = spec.block_size;
   m.apportion = spec.apportion;
   m.seed = spec.seed;
+  m.pool_seed = spec.pool_seed;
   return m;
 }
 
@@ -390,13 +391,21 @@ std::string phase_content_key(const RunPlan& plan, size_t phase, std::string_vie
   const int64_t end = ph.first_step + ph.num_steps;
   std::ostringstream key;
   key.precision(17);
-  key << "replay-phase-key v1\nseed " << ms.seed << "\nbatch " << ms.batch_size << "\nblock " << ms.block_size
-      << "\napportion " << to_string(ms.apportion) << "\nsteps 0-" << end << "\n";
   // Sources active before `end`, in source order (the order the slots of a
   // block are laid out in), so runs that differ only in unused sources agree.
   std::vector<bool> active(ms.sources.size(), false);
   for (size_t s = 0; s < ms.stages.size() && ms.stages[s].start_step < end; ++s)
     for (size_t i = 0; i < ms.sources.size(); ++i) active[i] = active[i] || ms.stages[s].weights[i] > 0;
+  // The pool seed only where it changes the stream: a chosen pool of an
+  // active source, and a value other than the data seed (the one-seed key
+  // stays as it was).
+  bool chooses = false;
+  for (size_t i = 0; i < ms.sources.size(); ++i) chooses = chooses || (active[i] && ms.pool_is_chosen(i));
+  const bool pool_seed_matters = chooses && ms.effective_pool_seed() != ms.seed;
+  key << "replay-phase-key v1\nseed " << ms.seed;
+  if (pool_seed_matters) key << "\npool_seed " << ms.effective_pool_seed();
+  key << "\nbatch " << ms.batch_size << "\nblock " << ms.block_size << "\napportion " << to_string(ms.apportion)
+      << "\nsteps 0-" << end << "\n";
   for (size_t i = 0; i < ms.sources.size(); ++i) {
     if (!active[i]) continue;
     const SourceSpec& s = ms.sources[i];

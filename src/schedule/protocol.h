@@ -28,7 +28,7 @@
 //                 (required) realizes exactly T * batch_size target sequences
 //                 for every rho. The target stream does not depend on rho: draw
 //                 k of the target is sequence_for_draw(k) of its own order and
-//                 pool (seed, name, data.sources.<target>.pool/repeat), so runs
+//                 pool (data and pool seeds, name, data.sources.<target>.pool/repeat), so runs
 //                 of a rho sweep see the same target sequences in the same
 //                 order; replay adds N - T steps' worth of fresh generic data.
 //                 A target budget beyond the target's pool (or split) repeats it
@@ -89,7 +89,8 @@ struct ProtocolSpec {
   int64_t block_size = 2048;
   Apportion apportion = Apportion::exact;
   int64_t steps = 0, batch_size = 0;
-  uint64_t seed = 42;
+  uint64_t seed = 42;                 // the data seed (mixture.h)
+  std::optional<uint64_t> pool_seed;  // chooses capped pools; unset = seed
   LrSchedule lr;                  // the run's schedule (single, reference, mid-training, general default)
   LrSchedule pretrain_lr{LrKind::cosine, 1e-3};  // fine-tuning: the pre-training phase
   LrSchedule finetune_lr{LrKind::cosine, 3e-4};  // fine-tuning: the fine-tuning phase
@@ -138,7 +139,8 @@ RunPlan build_run_plan(const ProtocolSpec& spec, const DataConfig& data, const S
 
 // A content key of a phase and everything before it: the data it reads
 // (active sources with their names, sizes, pools and order, stage weights,
-// block size, apportionment, seed, batch size, step range), its LR schedule
+// block size, apportionment, data seed, pool seed where it chooses an active
+// source's pool and differs from the data seed, batch size, step range), its LR schedule
 // and optimizer reset, plus `extra` (the trainer adds model, optimizer and
 // store fingerprints). Two runs whose fine-tuning pre-training phases have the
 // same key can share one trained pre-training (xxh128, 32 hex digits).

@@ -14,9 +14,26 @@
 //
 // Each run gets every axis value as a tag under the key's last segment
 // ("schedule.rho" -> rho), so `replay fit` and `replay report` can find them.
+//
+// Seeds: every run of the grid repeated once per seed, at the sweep's top
+// level or per group (a group's keys replace the sweep's):
+//   seeds = 3                    # seeds 1, 2, 3; or a list: seeds = [7, 8, 9]
+//   vary  = ["init", "data"]     # which seed streams the seed sets (run/settings.h)
+// Run r with seed n is r plus the overrides seeds.<stream>=n for each stream
+// in `vary`, the tag seed=n and the name suffix "-seed=n"; the seeds of one
+// cell share every other setting. The default `vary` is init and data and
+// not pool: every seed of a cell then trains on the same target sequences, so
+// the spread across seeds measures the noise of initialization and data
+// order, not which documents the pool happened to hold (add "pool" to measure
+// that too). A stream left out of `vary` keeps the base config's value.
+// `replay sweep --seeds N` (the `seeds` argument) replaces every group's seeds
+// with 1..N. An override of a varied stream's key (seeds.init, ...) in `set`,
+// `grid`, `zip` or --set is refused: the seeds would overwrite it.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +52,12 @@ struct SweepSpec {
   std::vector<RunSpec> runs;
 };
 
+// `seeds`: set (>= 1), every group runs seeds 1..seeds whatever the file says.
 SweepSpec load_sweep(const std::filesystem::path& file,
-                     const std::vector<std::string>& extra_overrides = {});
+                     const std::vector<std::string>& extra_overrides = {},
+                     std::optional<int64_t> seeds = std::nullopt);
 SweepSpec parse_sweep(const std::string& toml_text, const std::filesystem::path& file,
-                      const std::vector<std::string>& extra_overrides = {});
+                      const std::vector<std::string>& extra_overrides = {},
+                      std::optional<int64_t> seeds = std::nullopt);
 
 }  // namespace replay::sweep

@@ -70,6 +70,11 @@ void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optim
   if (stdfs::exists(dir / kRngFile)) set_generator_state(fs::read_file(dir / kRngFile), (dir / kRngFile).string());
 }
 
+model::Llama initial_model(const run::RunConfig& config) {
+  torch::manual_seed(config.settings.init_seed());
+  return model::Llama(config.model);
+}
+
 stdfs::path load_initial_weights(const stdfs::path& path, model::Llama& model) {
   if (model::is_hf_model_dir(path)) {
     model::load_hf_weights(model, path);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "model/llama.h"
+#include "run/run_config.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 
@@ -19,6 +20,13 @@ stdfs::path save_training_checkpoint(const stdfs::path& root, model::Llama& mode
 // Loads the weights of a verified checkpoint; with `optimizer` also its
 // moments (when the checkpoint has them) and the generator state.
 void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optimizer* optimizer);
+
+// The weights a run starts from before any checkpoint, shared state or
+// init_from: [model] drawn from torch's generator seeded with the init seed
+// alone (seeds.init, else seed; run/settings.h), so the data and pool seeds
+// never touch them. Built on the CPU whatever the device, so that a seed gives
+// the same initial weights everywhere (the trainer moves them).
+model::Llama initial_model(const run::RunConfig& config);
 
 // Weights-only initialization (train.init_from): `path` is a Hugging Face
 // model directory (model/hf_checkpoint.h; its config.json must describe the

@@ -400,10 +400,7 @@ TrainResult Trainer::run() {
     }
   }
 
-  torch::manual_seed(static_cast<uint64_t>(s_.seed));
-  // Initialized on the CPU whatever the device, so that a seed gives the
-  // same initial weights everywhere; then moved.
-  model_ = model::Llama(cfg_.model);
+  model_ = initial_model(cfg_);  // on the CPU, from the init seed; then moved
   model_->to(device_);
   model_->set_compute_dtype(model::compute_dtype_from_name(s_.compute_dtype));
   model_->set_activation_checkpointing(s_.train.activation_checkpointing);

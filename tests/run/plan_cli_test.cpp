@@ -2,6 +2,7 @@
 // so no store is needed), and its error path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -89,4 +90,38 @@ TEST(PlanCli, SyntaxErrorsNameFileLineAndColumn) {
   const CliResult r = run_replay("plan " + file);
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find(file + ":2:"), std::string::npos) << r.out;
+}
+
+// The plan names the seeds it draws on; `replay sweep --seeds N --list`
+// repeats every run once per seed with the default streams.
+TEST(PlanCli, SeedsInPlanAndSweepList) {
+  const std::string plan = "plan " + kExamples + "mid_training_micro.toml --store-size generic=200000 --store-size math=4000";
+  const CliResult one = run_replay(plan);
+  ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_NE(one.out.find(", seed 42\n"), std::string::npos) << one.out;
+  const CliResult split = run_replay(plan + " --set seeds.pool=7 --set seeds.init=3");
+  ASSERT_EQ(split.status, 0) << split.out;
+  EXPECT_NE(split.out.find(", data seed 42, pool seed 7\n"), std::string::npos) << split.out;
+  const CliResult bad = run_replay(plan + " --set seeds.order=7");
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("unknown key 'seeds.order'"), std::string::npos) << bad.out;
+
+  const CliResult list =
+      run_replay("sweep " + std::string(REPLAY_SOURCE_DIR) + "/configs/examples/continued_pretraining_sweep.toml --list --seeds 2");
+  ASSERT_EQ(list.status, 0) << list.out;
+  EXPECT_NE(list.out.find("-seed=1 "), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("-seed=2 --set"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("--set seeds.init=2 --set seeds.data=2\n"), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("seeds.pool"), std::string::npos) << list.out;
+  // The example seed sweep: 2 cells x 3 seeds.
+  const CliResult example = run_replay("sweep " + kExamples + "seeds_sweep.toml --list");
+  ASSERT_EQ(example.status, 0) << example.out;
+  EXPECT_EQ(std::count(example.out.begin(), example.out.end(), '\n'), 6) << example.out;
+  EXPECT_NE(example.out.find("mid-rho=0.5-seed=3 --set schedule.rho=0.5 --set seeds.init=3 --set seeds.data=3\n"),
+            std::string::npos)
+      << example.out;
+  const CliResult zero = run_replay("sweep " + std::string(REPLAY_SOURCE_DIR) +
+                                    "/configs/examples/continued_pretraining_sweep.toml --list --seeds 0");
+  EXPECT_NE(zero.status, 0) << zero.out;
+  EXPECT_NE(zero.out.find("--seeds"), std::string::npos) << zero.out;
 }

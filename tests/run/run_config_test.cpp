@@ -3,6 +3,8 @@
 // follows the cadence of the trainer.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "run/cadence.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
@@ -134,6 +136,68 @@ TEST_F(RunConfigTest, StateKeysFollowTheCadence) {
   EXPECT_TRUE(cft.publishes_after(boundary));  // others may start fine-tuning there
   EXPECT_TRUE(cft.evaluates_after(boundary));
   EXPECT_EQ(*cft.reset_starts().begin(), boundary);
+}
+
+std::vector<schedule::SequenceRef> whole_stream(const RunConfig& c) {
+  std::vector<schedule::SequenceRef> out(static_cast<size_t>(c.plan.mixture->num_positions()));
+  c.plan.mixture->fill(0, out);
+  return out;
+}
+
+std::set<int64_t> indices_of(const std::vector<schedule::SequenceRef>& v, int32_t source) {
+  std::set<int64_t> out;
+  for (const auto& r : v)
+    if (r.source == source) out.insert(r.index);
+  return out;
+}
+
+// [seeds] that agree with `seed` are the run the config always was: same
+// resolved text, same id, same state keys.
+TEST_F(RunConfigTest, SeedStreamsEqualToSeedKeepTheRunId) {
+  const RunConfig plain = load(config(kMid));
+  const RunConfig spelled = load(config(kMid, "[seeds]\ninit = 5\ndata = 5\npool = 5\n"));
+  EXPECT_EQ(spelled.resolved.dump(), plain.resolved.dump());
+  EXPECT_EQ(spelled.content_hash, plain.content_hash);
+  EXPECT_EQ(state_key(spelled, 16), state_key(plain, 16));
+  EXPECT_EQ(plain.resolved["seed"], 5);
+  EXPECT_FALSE(plain.resolved.contains("seeds"));
+}
+
+// Each seed changes its own stream only, and a state key holds exactly the
+// seeds that shaped the state: the init seed itself, the data and pool seeds
+// through the batches of each step.
+TEST_F(RunConfigTest, SeedsChangeOnlyWhatTheyShould) {
+  const RunConfig plain = load(config(kMid));
+  const int32_t math = plain.plan.target;
+  ASSERT_GE(math, 0);
+  ASSERT_LT(plain.plan.mixture->pool_size(math), plain.sources[static_cast<size_t>(math)].train_sequences);
+  const auto base = whole_stream(plain);
+
+  const RunConfig data = load(config(kMid), {"seeds.data=6"});
+  EXPECT_NE(data.content_hash, plain.content_hash);
+  EXPECT_NE(whole_stream(data), base);
+  EXPECT_EQ(indices_of(whole_stream(data), math), indices_of(base, math));  // the same pool
+  EXPECT_EQ(state_key(data, 0), state_key(plain, 0));  // same initial weights
+  EXPECT_NE(state_key(data, 16), state_key(plain, 16));
+
+  const RunConfig init = load(config(kMid), {"seeds.init=6"});
+  EXPECT_NE(init.content_hash, plain.content_hash);
+  EXPECT_EQ(whole_stream(init), base);
+  EXPECT_EQ(step_signatures(init, 16), step_signatures(plain, 16));
+  EXPECT_NE(state_key(init, 0), state_key(plain, 0));
+
+  const RunConfig pool = load(config(kMid), {"seeds.pool=6"});
+  const auto pooled = whole_stream(pool);
+  EXPECT_NE(pool.content_hash, plain.content_hash);
+  EXPECT_NE(indices_of(pooled, math), indices_of(base, math));
+  for (size_t i = 0; i < base.size(); ++i) {
+    ASSERT_EQ(pooled[i].source, base[i].source) << "position " << i;
+    if (pooled[i].source != math) {
+      ASSERT_EQ(pooled[i].index, base[i].index) << "position " << i;
+    }
+  }
+  EXPECT_EQ(state_key(pool, 0), state_key(plain, 0));
+  EXPECT_NE(state_key(pool, 16), state_key(plain, 16));
 }
 
 }  // namespace

@@ -124,5 +124,41 @@ TEST(Settings, OverridesApplyToAnyKey) {
   EXPECT_THROW(apply_override(root, "out.x=1"), Error);  // out is a string, not a table
 }
 
+// The resolved text of a config without [seeds], pinned: the run ids of
+// every config from before the seed streams stay what they were.
+TEST(Settings, ResolvedTextWithoutSeedStreamsIsPinned) {
+  EXPECT_EQ(to_json(parse(kMinimal)).dump(),
+            R"({"checkpoint":{"every":100,"keep":3},"compute_dtype":"fp32","device":"cpu","eval":{"every":0,"microbatch":32,"sequences":64},"optim":{"beta1":0.9,"beta2":0.95,"eps":1e-08,"grad_clip":1.0,"lr":0.003,"weight_decay":0.1},"out":"runs/x","seed":42,"shared":"runs/_shared","threads":0,"train":{"activation_checkpointing":false,"batch_size":32,"init_from":"","microbatch":32,"steps":10}})");
+}
+
+// [seeds] gives one stream its own seed; the others follow `seed`.
+TEST(Settings, SeedStreamsFollowSeedUnlessGiven) {
+  RunSettings s = parse(std::string(kMinimal) + "[seeds]\ninit = 1\ndata = 2\n");
+  EXPECT_EQ(s.init_seed(), 1u);
+  EXPECT_EQ(s.data_seed(), 2u);
+  EXPECT_EQ(s.pool_seed(), 42u);
+  auto j = to_json(s);
+  EXPECT_FALSE(j.contains("seed"));  // it decides nothing here
+  EXPECT_EQ(j["seeds"], nlohmann::json({{"init", 1}, {"data", 2}, {"pool", 42}}));
+  // Streams that all agree are the one-seed run, whatever the file spelled.
+  const std::string plain = to_json(parse(kMinimal)).dump();
+  EXPECT_EQ(to_json(parse(std::string(kMinimal) + "[seeds]\ninit = 42\ndata = 42\npool = 42\n")).dump(), plain);
+  EXPECT_EQ(to_json(parse(std::string(kMinimal) + "[seeds]\npool = 42\n")).dump(), plain);
+  auto all3 = to_json(parse(std::string("seed = 9\n") + kMinimal + "[seeds]\ninit = 3\ndata = 3\npool = 3\n"));
+  EXPECT_EQ(all3["seed"], 3);
+  EXPECT_FALSE(all3.contains("seeds"));
+}
+
+TEST(Settings, BadSeedsNameFileAndKey) {
+  const std::string m = kMinimal;
+  expect_error("seed = -1\n" + m, {"run.toml", "seed", ">= 0", "-1"});
+  expect_error("seed = 1.5\n" + m, {"run.toml", "seed", "expected an integer"});
+  expect_error(m + "[seeds]\ninit = -3\n", {"run.toml", "seeds.init", ">= 0", "-3"});
+  expect_error(m + "[seeds]\ndata = 2.5\n", {"run.toml", "seeds.data", "expected an integer"});
+  expect_error(m + "[seeds]\npool = \"7\"\n", {"run.toml", "seeds.pool", "expected an integer"});
+  expect_error(m + "[seeds]\norder = 1\n", {"run.toml", "unknown key 'seeds.order'", "known: data, init, pool"});
+  expect_error("seeds = 3\n" + m, {"run.toml", "seeds", "expected a table"});
+}
+
 }  // namespace
 }  // namespace replay::run

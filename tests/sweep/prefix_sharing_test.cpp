@@ -115,6 +115,28 @@ TEST_F(PrefixSharing, BranchedRunEqualsRunFromScratch) {
   EXPECT_EQ(again.done, 0);
 }
 
+// Seeds that leave a prefix of the stream alone share it: the pool seed
+// chooses the target's pool, which rho 0 first draws at step 16, so two pool
+// seeds train the same 16 generic steps from the same initial weights.
+TEST_F(PrefixSharing, SeedsShareThePrefixTheyLeaveAlone) {
+  train::testing::write_text(tmp_.path / "seeds.toml",
+                             "name = \"s\"\nbase = \"base.toml\"\nseeds = 2\nvary = [\"pool\"]\n"
+                             "[[group]]\nname = \"mid\"\n");
+  sweep::SweepOptions options;
+  options.registry = tmp_.path / "seeds" / "registry.sqlite";
+  options.runs_dir = tmp_.path / "seeds";
+  options.threads = 1;
+  options.replay_binary = REPLAY_BINARY;
+  options.console = nullptr;
+  auto summary = sweep::run_sweep(sweep::load_sweep(tmp_.path / "seeds.toml"), options);
+  EXPECT_EQ(summary.done, 2);
+  EXPECT_EQ(summary.branched, 1);
+  EXPECT_EQ(summary.steps_shared, 16);
+  const auto a = record("seeds", "mid-seed=1"), b = record("seeds", "mid-seed=2");
+  EXPECT_EQ(a.branch_step + b.branch_step, 16);  // one trained from scratch, one branched
+  EXPECT_EQ(a.tags.at("seed"), "1");
+}
+
 TEST_F(PrefixSharing, MissingPrefixTrainsFromScratchAndRecordsNoBranch) {
   ASSERT_EQ(run("shared", true).done, 2);
   // Lose the registry, the branched run and the published prefix: on the

@@ -69,3 +69,78 @@ TEST(SweepFile, BadInputNamesTheKey) {
   EXPECT_NE(error_of("name = \"s\"\nbase = \"b\"\n[[group]]\nname = \"g\"\nx = 1\n").find("group[0].x"),
             std::string::npos);
 }
+
+// seeds = 3 repeats every cell three times: names and tags say the seed, the
+// varied streams are set, and the runs of a cell share every other override.
+TEST(SweepFile, SeedsRepeatEveryCell) {
+  auto spec = parse_sweep(R"(
+name = "s"
+base = "base.toml"
+seeds = 3
+[[group]]
+name = "mid"
+grid = { "schedule.rho" = [0.0, 0.5] }
+[[group]]
+name = "ref"
+seeds = [7, 9]
+vary = ["pool"]
+)",
+                          "/x/s.toml");
+  ASSERT_EQ(spec.runs.size(), 2u * 3u + 2u);
+  EXPECT_EQ(spec.runs[0].name, "mid-rho=0-seed=1");
+  EXPECT_EQ(spec.runs[2].name, "mid-rho=0-seed=3");
+  EXPECT_EQ(spec.runs[3].name, "mid-rho=0.5-seed=1");
+  for (int i = 0; i < 6; ++i) {
+    const std::string seed = std::to_string(i % 3 + 1);
+    EXPECT_EQ(spec.runs[i].tags.at("seed"), seed);
+    // Default vary: init and data; pool follows the base config.
+    const std::vector<std::string> tail(spec.runs[i].overrides.end() - 2, spec.runs[i].overrides.end());
+    EXPECT_EQ(tail, (std::vector<std::string>{"seeds.init=" + seed, "seeds.data=" + seed}));
+    // The same cell: everything but the seeds agrees with the cell's first run.
+    const auto& first = spec.runs[i - i % 3];
+    EXPECT_EQ(std::vector<std::string>(spec.runs[i].overrides.begin(), spec.runs[i].overrides.end() - 2),
+              std::vector<std::string>(first.overrides.begin(), first.overrides.end() - 2));
+    EXPECT_EQ(spec.runs[i].tags.at("rho"), first.tags.at("rho"));
+  }
+  // A group's seeds and vary replace the sweep's.
+  EXPECT_EQ(spec.runs[6].name, "ref-seed=7");
+  EXPECT_EQ(spec.runs[7].overrides, (std::vector<std::string>{"seeds.pool=9"}));
+
+  // --seeds N replaces every group's seeds with 1..N.
+  auto cli = parse_sweep("name = \"s\"\nbase = \"b\"\n[[group]]\nname = \"g\"\n", "/x/s.toml", {}, 2);
+  ASSERT_EQ(cli.runs.size(), 2u);
+  EXPECT_EQ(cli.runs[1].name, "g-seed=2");
+  EXPECT_EQ(cli.runs[1].tags.at("seed"), "2");
+  // Without seeds every run is there once, untagged.
+  auto none = parse_sweep("name = \"s\"\nbase = \"b\"\n[[group]]\nname = \"g\"\n", "/x/s.toml");
+  ASSERT_EQ(none.runs.size(), 1u);
+  EXPECT_EQ(none.runs[0].name, "g");
+  EXPECT_FALSE(none.runs[0].tags.contains("seed"));
+}
+
+TEST(SweepFile, BadSeedsNameFileAndKey) {
+  const std::string head = "name = \"s\"\nbase = \"b\"\n";
+  auto expect = [&](const std::string& text, const std::string& needle) {
+    const std::string msg = error_of(text);
+    EXPECT_NE(msg.find("/x/s.toml: "), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << "'" << needle << "' not in: " << msg;
+  };
+  expect(head + "seeds = 0\n[[group]]\n", "seeds: a count must be in [1, 1000], got 0");
+  expect(head + "seeds = -2\n[[group]]\n", "seeds: a count must be in [1, 1000], got -2");
+  expect(head + "seeds = 2.5\n[[group]]\n", "seeds: expected a count");
+  expect(head + "seeds = []\n[[group]]\n", "seeds: expected a count");
+  expect(head + "seeds = [1, -1]\n[[group]]\n", "seeds: every seed must be an integer >= 0, got -1");
+  expect(head + "seeds = [1, 1.5]\n[[group]]\n", "seeds: every seed must be an integer >= 0, got 1.5");
+  expect(head + "seeds = [4, 4]\n[[group]]\n", "seeds: seed 4 is listed twice");
+  expect(head + "[[group]]\nseeds = 2\nvary = [\"init\", \"order\"]\n",
+         "group[0].vary: 'order' is not a seed stream (init, data, pool)");
+  expect(head + "vary = []\n[[group]]\n", "vary: must name at least one");
+  expect(head + "seeds = 2\n[[group]]\nset = { \"seeds.data\" = 5 }\n",
+         "group[0].seeds: 'seeds.data=5' would be overwritten");
+  try {
+    parse_sweep(head + "[[group]]\n", "/x/s.toml", {}, 0);
+    FAIL() << "no error";
+  } catch (const replay::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--seeds: must be in [1, 1000], got 0"), std::string::npos) << e.what();
+  }
+}

@@ -76,6 +76,40 @@ class TrainerTest : public ::testing::Test {
 };
 TempDir* TrainerTest::stores_ = nullptr;
 
+// Whether two models hold bit-identical weights.
+bool same_weights(model::Llama& a, model::Llama& b) {
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  if (pa.size() != pb.size()) return false;
+  for (const auto& item : pa)
+    if (!torch::equal(item.value(), pb[item.key()])) return false;
+  return true;
+}
+
+std::vector<schedule::SequenceRef> whole_stream(const RunConfig& c) {
+  std::vector<schedule::SequenceRef> out(static_cast<size_t>(c.plan.mixture->num_positions()));
+  c.plan.mixture->fill(0, out);
+  return out;
+}
+
+// Each seed stream changes its own randomness only: the data and pool seeds
+// leave the initial weights bit for bit, the init seed leaves every sequence
+// index of the stream.
+TEST_F(TrainerTest, SeedsChangeOnlyWhatTheyShould) {
+  const std::string out = (tmp_.path / "out").string();
+  const RunConfig plain = load(mid_training_config(out));
+  const RunConfig data = load(mid_training_config(out), {"seeds.data=6"});
+  const RunConfig pool = load(mid_training_config(out), {"seeds.pool=6"});
+  const RunConfig init = load(mid_training_config(out), {"seeds.init=6"});
+  model::Llama w = initial_model(plain), w_data = initial_model(data), w_pool = initial_model(pool),
+               w_init = initial_model(init);
+  EXPECT_TRUE(same_weights(w, w_data));
+  EXPECT_TRUE(same_weights(w, w_pool));
+  EXPECT_FALSE(same_weights(w, w_init));
+  EXPECT_EQ(whole_stream(init), whole_stream(plain));
+  EXPECT_NE(whole_stream(data), whole_stream(plain));
+  EXPECT_NE(whole_stream(pool), whole_stream(plain));
+}
+
 TEST_F(TrainerTest, AccumulationMatchesFullBatch) {
   model::ModelConfig c = model::preset("tiny");
   torch::manual_seed(0);
