@@ -27,7 +27,10 @@ struct DemoOptions {
   const std::atomic<int>* stop_signal = nullptr;
 };
 
-// Returns the report directories written, one per target domain.
+// Returns the report directories written, one per target domain. Ends with
+// one summary on stderr, its texts in one column: per sweep its name, its
+// report (Markdown and HTML), the reference fit and the multipliers; then
+// the time taken (util/duration.h).
 std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
 
 // The practical experiment (the paper's Basque study, shrunk): pre-trains a
