@@ -46,9 +46,8 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       reports.push_back(result.dir);
     }
   }
-  std::fputs(format_summary(summary).c_str(), stderr);
-  std::fprintf(stderr, "demo: finished in %s\n",
-               format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()).c_str());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "%sdemo: finished in %s\n", format_summary(summary).c_str(), format_duration(seconds).c_str());
   return reports;
 }
 

@@ -95,9 +95,9 @@ double RunProgress::eta_s() const {
 std::string RunProgress::line(double sweep_eta_s) const {
   char loss[32];
   std::snprintf(loss, sizeof loss, "%.4f", tail_.loss());
-  return "[" + std::to_string(number_) + "/" + std::to_string(count_) + "] " + label_ + "  step " + std::to_string(step()) + "/" +
-         std::to_string(total_) + "  loss " + loss + "  ETA " + format_duration(eta_s()) + "  sweep ETA " +
-         format_duration(sweep_eta_s) + "  log " + log_.string();
+  return "[" + std::to_string(number_) + "/" + std::to_string(count_) + "] " + label_ + "  step " +
+         std::to_string(step()) + "/" + std::to_string(total_) + "  loss " + loss + "  ETA " + format_duration(eta_s()) +
+         "  sweep ETA " + format_duration(sweep_eta_s) + "  log " + log_.string();
 }
 
 namespace {
