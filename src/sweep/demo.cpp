@@ -8,6 +8,7 @@
 #include "sweep/demo_steps.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace replay::sweep {
@@ -21,6 +22,7 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
   ensure_data(o, domains);
 
   std::vector<stdfs::path> reports;
+  std::vector<SummaryRow> summary;
   const stdfs::path registry = o.runs / run::kRegistryFile;
   for (const auto& domain : domains) {
     std::vector<std::string> sweeps = {"demo.toml"};
@@ -38,19 +40,14 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       report.collect.sweep = name;
       report.collect.reference_sweep = sweep_names.front();
       report.out_dir = o.runs / "reports" / name;
-      analysis::ReportResult result = analysis::write_report(reg, report);
-      std::fprintf(stderr, "demo: report %s\n", result.markdown.c_str());
-      if (result.fit)
-        std::fprintf(stderr, "demo: reference fit L(x) = %.4g / x^%.4g + %.4g%s\n", result.fit->A, result.fit->B,
-                     result.fit->C, result.fit->degenerate ? " (degenerate: effectively log-linear)" : "");
-      for (const auto& line : analysis::multiplier_lines(result.fit ? &*result.fit : nullptr, result.multipliers,
-                                                         "fewer than 3 reference points"))
-        std::fprintf(stderr, "demo: %s\n", line.c_str());
+      const analysis::ReportResult result = analysis::write_report(reg, report);
+      const auto rows = summary_rows(name, result);
+      summary.insert(summary.end(), rows.begin(), rows.end());
       reports.push_back(result.dir);
     }
   }
-  double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
-  std::fprintf(stderr, "demo: finished in %.1f minutes\n", minutes);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "%sdemo: finished in %s\n", format_summary(summary).c_str(), format_duration(seconds).c_str());
   return reports;
 }
 

@@ -27,7 +27,10 @@ struct DemoOptions {
   const std::atomic<int>* stop_signal = nullptr;
 };
 
-// Returns the report directories written, one per target domain.
+// Returns the report directories written, one per target domain. Ends with
+// one summary on stderr, its texts in one column: per sweep its name, its
+// report (Markdown and HTML), the reference fit and the multipliers; then
+// the time taken (util/duration.h).
 std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
 
 // The practical experiment (the paper's Basque study, shrunk): pre-trains a
@@ -39,7 +42,8 @@ std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
 // Basque tasks and their English twins before the first step and as it
 // trains; writes the report and a summary table (accuracy with standard
 // errors, paired changes from the pretrained model and from rho = 0 with
-// McNemar p-values) to <runs>/reports/. Fits nothing. Returns the report
+// McNemar p-values) to <runs>/reports/, and prints the report's paths
+// (Markdown, HTML), the summary's and the table. Fits nothing. Returns the report
 // directory. `domains` and `full` are not used.
 std::vector<std::filesystem::path> run_practical_demo(const DemoOptions& options);
 

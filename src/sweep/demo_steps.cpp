@@ -103,4 +103,28 @@ std::string run_demo_sweep(const SweepSpec& spec, const DemoOptions& o) {
   return spec.name;
 }
 
+std::vector<SummaryRow> summary_rows(const std::string& sweep, const analysis::ReportResult& report) {
+  std::vector<SummaryRow> rows = {
+      {"sweep", sweep}, {"  report", report.markdown.string()}, {"  html", report.html.string()}};
+  if (report.fit) {
+    char fit[160];
+    std::snprintf(fit, sizeof fit, "L(x) = %.4g / x^%.4g + %.4g%s", report.fit->A, report.fit->B, report.fit->C,
+                  report.fit->degenerate ? " (degenerate: effectively log-linear)" : "");
+    rows.emplace_back("  reference fit", fit);
+  }
+  for (const auto& line : analysis::multiplier_lines(report.fit ? &*report.fit : nullptr, report.multipliers,
+                                                     "fewer than 3 reference points"))
+    rows.emplace_back("  multiplier", line);
+  return rows;
+}
+
+std::string format_summary(const std::vector<SummaryRow>& rows) {
+  size_t width = 0;
+  for (const auto& [label, text] : rows) width = std::max(width, label.size());
+  std::string out;
+  for (const auto& [label, text] : rows)
+    out += "demo: " + label + std::string(width - label.size(), ' ') + "  " + text + "\n";
+  return out;
+}
+
 }  // namespace replay::sweep

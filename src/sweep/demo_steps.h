@@ -4,8 +4,10 @@
 #pragma once
 #include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "analysis/report.h"
 #include "sweep/demo.h"
 #include "sweep/sweep_file.h"
 
@@ -27,5 +29,17 @@ void ensure_data(const DemoOptions& options, const std::vector<std::string>& dom
 // Runs the sweep in options.runs (registry there), throwing when a run failed
 // or was interrupted (a rerun resumes it). Returns the sweep's name.
 std::string run_demo_sweep(const SweepSpec& spec, const DemoOptions& options);
+
+// One row of a demo's final summary: a label and its text.
+using SummaryRow = std::pair<std::string, std::string>;
+
+// What one report says at a glance: the sweep's name, the report (Markdown,
+// then HTML), the reference fit when there is one, and every multiplier
+// line (analysis::multiplier_lines) or why there is none.
+std::vector<SummaryRow> summary_rows(const std::string& sweep, const analysis::ReportResult& report);
+
+// The rows as "demo: LABEL  TEXT" lines, the labels padded to the widest so
+// that the texts start in one column.
+std::string format_summary(const std::vector<SummaryRow>& rows);
 
 }  // namespace replay::sweep

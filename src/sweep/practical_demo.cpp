@@ -17,6 +17,7 @@
 #include "sweep/demo.h"
 #include "sweep/demo_steps.h"
 #include "sweep/sweep_file.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -193,9 +194,11 @@ std::vector<stdfs::path> run_practical_demo(const DemoOptions& o) {
                         "Accuracy on the first items of each task; ± is the standard error over items; changes are "
                         "paired on the same items: accuracy with McNemar's exact p, the gold choice's "
                         "log-likelihood (nats per item) with its paired standard error.\n\n" + table);
-  std::fprintf(stderr, "demo: report %s\ndemo: summary %s\n%s", result.markdown.c_str(), summary.c_str(), table.c_str());
-  const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
-  std::fprintf(stderr, "demo: finished in %.1f minutes\n", minutes);
+  const std::string paths = format_summary(
+      {{"report", result.markdown.string()}, {"html", result.html.string()}, {"summary", summary.string()}});
+  std::fprintf(stderr, "%s%s", paths.c_str(), table.c_str());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "demo: finished in %s\n", format_duration(seconds).c_str());
   return {result.dir};
 }
 

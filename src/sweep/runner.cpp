@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <chrono>
 #include <map>
@@ -19,6 +20,8 @@
 #include "run/layout.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
+#include "sweep/progress.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/file_lock.h"
@@ -239,6 +242,8 @@ SweepSummary summarize(const std::vector<PlannedRun>& runs) {
 // runs another process is computing: short enough to forward a Ctrl-C at
 // once, long enough to cost nothing beside training.
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
+// How often the running runs' metrics are read and their lines refreshed.
+constexpr auto kProgressInterval = std::chrono::seconds(1);
 
 // The exit code of a child as a shell reports it (128 + signal if killed).
 int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
@@ -254,7 +259,8 @@ class Execution {
   Execution(const SweepSpec& sweep, const SweepOptions& options, analysis::Registry& registry,
             std::vector<PlannedRun>& runs, SweepSummary& summary)
       : sweep_(sweep), options_(options), registry_(registry), runs_(runs), summary_(summary),
-        state_(runs.size(), waiting), host_(process::host_name()) {
+        state_(runs.size(), waiting), host_(process::host_name()),
+        board_(options.console, options.console && ::isatty(::fileno(options.console))) {
     jobs_ = std::max(1, options.jobs);
     const int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
     threads_per_job_ = std::max(1, cores / jobs_);
@@ -266,12 +272,15 @@ class Execution {
   }
 
   void run() {
-    start_ = std::chrono::steady_clock::now();
+    start_ = ProgressClock::now();
     while (finished_ < to_run_ && !stop_requested()) {
       for (size_t i = 0; i < runs_.size() && static_cast<int>(running_.size()) < jobs_; ++i)
         if (ready(i)) try_start(i);
-      if (!reap(WNOHANG)) std::this_thread::sleep_for(kPollInterval);
+      if (reap(WNOHANG)) continue;
+      show_progress();
+      std::this_thread::sleep_for(kPollInterval);
     }
+    board_.erase();
     if (const int signal = stop_requested()) stop(signal);
   }
 
@@ -285,8 +294,43 @@ class Execution {
            (runs_[i].parent < 0 || state_[static_cast<size_t>(runs_[i].parent)] == finished);
   }
 
-  void say(const std::string& text) const {
-    if (options_.console) std::fprintf(options_.console, "%s\n", text.c_str());
+  void say(const std::string& text) { board_.say(text); }
+
+  // Every kProgressInterval: the running runs' lines, from their metrics.
+  void show_progress() {
+    const auto now = ProgressClock::now();
+    if (now - last_progress_ < kProgressInterval) return;
+    last_progress_ = now;
+    for (auto& [i, progress] : progress_) progress.poll(now);
+    const double sweep_eta = sweep_eta_s(now);
+    std::map<size_t, std::string> lines;
+    for (const auto& [i, progress] : progress_)
+      if (progress.has_step()) lines.emplace(i, progress.line(sweep_eta));
+    board_.show(lines, now);
+  }
+
+  // The sweep's ETA: its elapsed time scaled by the steps left over the
+  // steps trained so far (startup, evaluation and parallel jobs included in
+  // the pace). Steps are counted from each run's first step seen, so the
+  // steps of a checkpoint or shared prefix are not taken for speed. Before
+  // any step was seen, finished runs over runs left.
+  double sweep_eta_s(ProgressClock::time_point now) const {
+    int64_t done = steps_trained_, left = 0;
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      if (state_[i] == finished) continue;
+      const int64_t steps = runs_[i].config.settings.train.steps;
+      const auto it = progress_.find(i);
+      if (it != progress_.end() && it->second.has_step()) {
+        done += it->second.steps_trained();
+        left += std::max<int64_t>(0, steps - it->second.step());
+      } else {
+        left += steps - runs_[i].branch_at;
+      }
+    }
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double eta = eta_seconds(elapsed, static_cast<double>(done), static_cast<double>(left));
+    if (!std::isnan(eta)) return eta;
+    return eta_seconds(elapsed, static_cast<double>(finished_), static_cast<double>(to_run_ - finished_));
   }
 
   // The folder's lock is probed (and let go) before spawning: a held one
@@ -338,9 +382,12 @@ class Execution {
     running_[pid] = i;
     state_[i] = started;
     registry_.mark_running(run.id, pid, host_);
-    say("[" + std::to_string(finished_ + running_.size()) + "/" + std::to_string(to_run_) + "] start " +
-        run.label() + (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") +
-        " -> " + run.dir.string());
+    const size_t number = finished_ + running_.size();
+    progress_.emplace(i, RunProgress(run.label(), number, to_run_, run.config.settings.train.steps, run.dir,
+                                     ProgressClock::now()));
+    say("[" + std::to_string(number) + "/" + std::to_string(to_run_) + "] start " + run.label() +
+        (run.branch_at ? " (branching at step " + std::to_string(run.branch_at) + ")" : "") + " -> " +
+        run.dir.string());
   }
 
   // Collects one ended trainer; false when none has ended (WNOHANG) or none runs.
@@ -363,7 +410,11 @@ class Execution {
   void finish(size_t i, int status) {
     PlannedRun& run = runs_[i];
     const int code = exit_code_of(status);
-    if (code == fs::kLockHeldExit) return refused(i);
+    if (code == fs::kLockHeldExit) {
+      progress_.erase(i);  // what its metrics showed was the holder's training
+      return refused(i);
+    }
+    const double run_s = end_progress(i);
     state_[i] = finished;
     ++finished_;
     const stdfs::path metrics_file = run.dir / run::kMetricsFile;
@@ -386,12 +437,22 @@ class Execution {
       ++summary_.failed;
       say("failed: " + run.label() + ": " + why);
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double eta = elapsed / static_cast<double>(finished_) * static_cast<double>(to_run_ - finished_);
-    char line[256];
-    std::snprintf(line, sizeof line, "[%zu/%zu] %s %s  elapsed %.0fs, ETA %.0fs", finished_, to_run_, outcome,
-                  run.label().c_str(), elapsed, eta);
-    say(line);
+    const auto now = ProgressClock::now();
+    say("[" + std::to_string(finished_) + "/" + std::to_string(to_run_) + "] " + outcome + " " + run.label() +
+        " in " + format_duration(run_s) + "; sweep elapsed " +
+        format_duration(std::chrono::duration<double>(now - start_).count()) + ", ETA " +
+        format_duration(sweep_eta_s(now)));
+  }
+
+  // Stops following run i (its trainer ended): its last steps count as
+  // trained. Returns how long its trainer ran.
+  double end_progress(size_t i) {
+    auto node = progress_.extract(i);
+    if (node.empty()) return 0;
+    const auto now = ProgressClock::now();
+    node.mapped().poll(now);
+    steps_trained_ += node.mapped().steps_trained();
+    return node.mapped().running_s(now);
   }
 
   // Another process took the folder between the probe and the trainer's own
@@ -448,7 +509,10 @@ class Execution {
   int jobs_ = 1, threads_per_job_ = 1;
   stdfs::path binary_;
   std::string host_;
-  std::chrono::steady_clock::time_point start_;
+  ProgressClock::time_point start_, last_progress_;
+  std::map<size_t, RunProgress> progress_;  // of the runs whose trainers run, by index
+  int64_t steps_trained_ = 0;               // by trainers that ended
+  ProgressBoard board_;
 };
 
 // "a = b, c = d": the names that share a run, or "" when every name has its own.

@@ -19,6 +19,15 @@
 // `interrupted` and run_sweep throws replay::Interrupted (exit 128 + signal).
 // Trainers run in their own process group (a Ctrl-C reaches them once,
 // through the sweep) and die with the sweep (PR_SET_PDEATHSIG).
+//
+// On options.console: a "[n/N] start NAME -> DIR" line when a trainer starts,
+// a "[n/N] done NAME in 1m04s; sweep elapsed 3m12s, ETA 2m08s" line when it
+// ends (or "interrupted", "FAILED"), and meanwhile, about once a second, one
+// progress line per running run (sweep/progress.h: step/total, last loss,
+// the run's ETA, the sweep's ETA, its train.log). With --jobs N, one line per
+// running run, in start order. On a terminal the lines are redrawn in place;
+// otherwise a run's line is printed when its first step is seen and then at
+// most every 10 s. Durations are util/duration.h's.
 #pragma once
 #include <atomic>
 #include <cstdint>

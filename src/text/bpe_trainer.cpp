@@ -13,6 +13,7 @@
 
 #include "text/bpe_model.h"
 #include "text/encodings.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace replay::text {
@@ -343,9 +344,10 @@ Tokenizer train_bpe(const NextText& next_text, const BpeTrainOptions& options) {
   if (options.verbose)
     std::fprintf(stderr,
                  "bpe: trained on %.1f MB (%zu distinct pieces): %zu merges, vocabulary %zu; "
-                 "counting %.1fs, merging %.1fs\n",
+                 "counting %s, merging %s\n",
                  total_bytes / 1e6, merger.distinct_words(), merger.merges().size(),
-                 model.token_bytes.size(), secs(t_count - t0), secs(t_merge - t_count));
+                 model.token_bytes.size(), format_duration(secs(t_count - t0)).c_str(),
+                 format_duration(secs(t_merge - t_count)).c_str());
   return Tokenizer(std::make_shared<const detail::Model>(std::move(model)));
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace replay::train {
@@ -57,22 +58,6 @@ void MetricsLog::write(const nlohmann::json& record) {
 uint64_t MetricsLog::sync() {
   if (::fdatasync(fd_) != 0) throw Error("fdatasync failed for " + path_.string());
   return bytes_;
-}
-
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  auto s = static_cast<int64_t>(std::llround(seconds));
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s % 3600 / 60));
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  }
-  return buf;
 }
 
 ConsoleProgress::ConsoleProgress(int64_t total_steps, std::FILE* out, double interval_s)

@@ -38,6 +38,7 @@ class MetricsLog {
 
 // Progress for humans: on a terminal one line rewritten in place with '\r';
 // otherwise (logs, CI) a full line every `interval_s` seconds and at the end.
+// Its ETA is util/duration.h's format_duration.
 class ConsoleProgress {
  public:
   ConsoleProgress(int64_t total_steps, std::FILE* out = stderr, double interval_s = 10.0);
@@ -58,7 +59,5 @@ class ConsoleProgress {
   int64_t first_step_ = -1;
   std::chrono::steady_clock::time_point last_step_time_, last_print_;
 };
-
-std::string format_duration(double seconds);  // "1h02m", "3m12s", "45s"
 
 }  // namespace replay::train

@@ -12,7 +12,10 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <regex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "analysis/registry.h"
 #include "run/layout.h"
@@ -24,6 +27,7 @@
 #include "util/error.h"
 #include "util/file_lock.h"
 #include "util/fs.h"
+#include "util/lines.h"
 #include "util/process.h"
 
 namespace {
@@ -393,3 +397,50 @@ TEST_F(SweepProcess, ASigkilledSweepTakesItsTrainerAlongAndLeavesAStaleRow) {
 }
 
 }  // namespace
+
+namespace {
+
+// util/duration.h's forms: "4.2s", "45s", "3m02s", "1h05m".
+const std::string kDuration = R"(([0-9]\.[0-9]s|[1-5]?[0-9]s|[0-9]+m[0-5][0-9]s|[0-9]+h[0-5][0-9]m))";
+
+// The lines of `text` that match `pattern` whole.
+std::vector<std::string> matching_lines(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  std::vector<std::string> found;
+  for_each_line(text, [&](std::string_view line) {
+    if (std::regex_match(line.begin(), line.end(), re)) found.emplace_back(line);
+  });
+  return found;
+}
+
+}  // namespace
+
+// A sweep whose stderr is a log, at -j 2: while the runs train, each shows a
+// progress line (step/total, loss, its ETA and the sweep's, its train.log),
+// plain lines without carriage returns; each ends with a done line giving
+// its time and the sweep's in the one duration format.
+TEST_F(SweepProcess, ALogShowsEachRunningRunsProgressAndDurations) {
+  write_sweep(120, "[[group]]\nname = \"m\"\ngrid = { \"seed\" = [11, 12] }\n");
+  const pid_t pid = spawn_sweep(2);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const std::string log = fs::read_file(dir() / "sweep.log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "a log gets no in-place redraws";
+  EXPECT_EQ(log.find('\033'), std::string::npos) << "a log gets no escape sequences";
+
+  for (const std::string seed : {"11", "12"}) {
+    const std::string name = "m-seed=" + seed, train_log = (run_dir_of({"seed=" + seed}) / run::kTrainLog).string();
+    const auto progress = matching_lines(log, R"(\[[12]/2\] )" + name + R"(  step [0-9]+/120  loss [0-9]+\.[0-9]{4})" +
+                                                  "  ETA (" + kDuration + R"(|\?)  sweep ETA ()" + kDuration +
+                                                  R"(|\?)  log .*)");
+    ASSERT_FALSE(progress.empty()) << "no progress line for " << name << " in:\n" << log;
+    EXPECT_TRUE(progress.front().ends_with("  log " + train_log)) << progress.front();
+    EXPECT_EQ(matching_lines(log, R"(\[[12]/2\] done )" + name + " in " + kDuration + "; sweep elapsed " + kDuration +
+                                      ", ETA (" + kDuration + ")")
+                  .size(),
+              1u)
+        << log;
+  }
+  EXPECT_EQ(matching_lines(log, R"(\[2/2\] done .*, ETA 0\.0s)").size(), 1u) << "nothing left after the last: " << log;
+}
