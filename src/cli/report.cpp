@@ -87,7 +87,9 @@ void setup(CLI::App& app) {
   cmd->add_option("sweep", opts->what, "Sweep name in the registry, or a directory with a registry.sqlite")
       ->required();
   cmd->add_option("--db", opts->db, std::string("Run registry (default ") + kDefaultRegistryPath + ")");
-  cmd->add_option(replay::cli::kOutFlag, opts->out, "Report directory (default: reports/SWEEP next to the registry, runs/reports/SWEEP; or DIR/report)");
+  cmd->add_option(replay::cli::kOutFlag, opts->out,
+                  "Report directory (default: reports/SWEEP next to the registry, runs/reports/SWEEP; "
+                  "or DIR/report)");
   cmd->add_option("--target", opts->target,
                   "The target to report on: its domain (math), store path, or validation split name; "
                   "required when the sweep's runs span several targets");
