@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "corpus/builder.h"
 #include "corpus/fetch.h"
 #include "corpus/recipe.h"
@@ -23,15 +24,15 @@ using namespace replay::corpus;
 struct BuildArgs {
   std::string recipe = "corpora/default.toml";
   std::vector<std::string> domains;
-  std::string cache = "data/cache/packages";
-  std::string out = "data/corpora";
+  std::string cache = BuildOptions{}.cache_dir.string();  // defaults owned by corpus/builder.h
+  std::string out = BuildOptions{}.out_dir.string();      // where `data build --all` reads
   bool quiet = false;
 };
 
 struct ImportArgs {
   std::string domain;
   std::string field = "text";
-  std::string out = "data/corpora";
+  std::string out = BuildOptions{}.out_dir.string();
   size_t min_chars = 32;
   std::vector<std::string> inputs;
 };
@@ -106,7 +107,7 @@ void setup(CLI::App& app) {
   build->add_option("recipe", build_args->recipe, "Recipe TOML file")->capture_default_str();
   build->add_option("--domain", build_args->domains, "Build only this domain (repeatable)");
   build->add_option("--cache", build_args->cache, "Package download cache folder")->capture_default_str();
-  build->add_option("--out", build_args->out, "Output folder for the corpora")->capture_default_str();
+  build->add_option(replay::cli::kOutFlag, build_args->out, "Output folder for the corpora")->capture_default_str();
   build->add_flag("--quiet", build_args->quiet, "No progress lines, only the summary");
   build->callback([build_args] { run_build(*build_args); });
 
@@ -116,13 +117,13 @@ void setup(CLI::App& app) {
                 "folders) into a domain corpus, with the same cleaning and de-duplication as `build`");
   imp->add_option("--domain", import_args->domain, "Domain name (output OUT/<name>.jsonl.zst)")->required();
   imp->add_option("--field", import_args->field, "JSON field (.jsonl/.json) or Parquet column holding the text")->capture_default_str();
-  imp->add_option("--out", import_args->out, "Output folder")->capture_default_str();
+  imp->add_option(replay::cli::kOutFlag, import_args->out, "Output folder")->capture_default_str();
   imp->add_option("--min-chars", import_args->min_chars, "Drop documents shorter than this (bytes)")->capture_default_str();
   imp->add_option("inputs", import_args->inputs, "Files or folders")->required();
   imp->callback([import_args] { run_import(*import_args); });
 
   auto list_recipe = std::make_shared<std::string>("corpora/default.toml");
-  auto list_cache = std::make_shared<std::string>("data/cache/packages");
+  auto list_cache = std::make_shared<std::string>(BuildOptions{}.cache_dir.string());
   auto* list = corpus->add_subcommand("list", "Show a recipe's domains and sources (and which packages are cached)");
   list->add_option("recipe", *list_recipe, "Recipe TOML file")->capture_default_str();
   list->add_option("--cache", *list_cache, "Package download cache folder")->capture_default_str();

@@ -1,5 +1,8 @@
 // `replay data build` (corpus -> token store) and `replay data info` (what a
-// store holds, checksums verified). The format and rules live in src/store/.
+// store holds, checksums verified; --json for scripts). The format and rules
+// live in src/store/.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,6 +11,8 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
+#include "corpus/builder.h"
 #include "store/builder.h"
 #include "store/corpus_input.h"
 #include "store/token_store.h"
@@ -22,12 +27,12 @@ using namespace replay;
 using namespace replay::store;
 
 struct BuildArgs {
-  std::string tokenizer = "data/tokenizer/tokenizer.json";
+  std::string tokenizer = text::kDefaultTokenizerPath;  // where `tokenizer train` writes
   std::string domain;
   std::string out;
   std::vector<std::string> inputs;
   bool all = false;
-  std::string corpora = "data/corpora";
+  std::string corpora = corpus::BuildOptions{}.out_dir.string();  // where `corpus build` writes
   std::string stores = "data/stores";
   std::string text_field = "text";
   double shard_mb = 32;
@@ -134,21 +139,57 @@ void print_info(const TokenStore& s, uint32_t max_id) {
               (unsigned long long)m.vocab_size);
 }
 
-void run_info(const std::vector<std::string>& stores, const std::string& tokenizer_path) {
+// `data info --json`: one object per store, the same facts as the text.
+nlohmann::json info_json(const TokenStore& s, uint32_t max_id) {
+  const Manifest& m = s.manifest();
+  nlohmann::json j = {{"store", s.dir().string()},
+                      {"domain", m.domain},
+                      {"tokenizer_fingerprint", m.tokenizer_fingerprint},
+                      {"vocab_size", m.vocab_size},
+                      {"eot_id", m.eot_id},
+                      {"bos_id", m.bos_id ? nlohmann::json(*m.bos_id) : nlohmann::json()},
+                      {"seq_len", m.seq_len},
+                      {"token_bytes", m.token_bytes},
+                      {"input_documents", m.input_documents},
+                      {"input_bytes", m.input_bytes},
+                      {"split_rule", m.split_rule.description},
+                      {"val_dropped_duplicates", m.split_rule.val_dropped_duplicates},
+                      {"max_token_id", max_id},
+                      {"checksums_ok", true}};
+  for (Split split : {Split::train, Split::val}) {
+    const SplitInfo& sp = m.split(split);
+    j["splits"][split_name(split)] = {{"sequences", sp.sequences},
+                                      {"tokens", sp.sequences * m.seq_len},
+                                      {"documents", sp.documents},
+                                      {"text_bytes", sp.text_bytes},
+                                      {"shards", sp.shards.size()},
+                                      {"dropped_tokens", sp.dropped_tokens}};
+  }
+  return j;
+}
+
+// Every store is checked even when one fails; the failures are counted (and,
+// with --json, listed as {"store", "error"}) and make the exit status 1.
+void run_info(const std::vector<std::string>& stores, const std::string& tokenizer_path, bool json) {
   std::string fingerprint;
   if (!tokenizer_path.empty()) fingerprint = text::Tokenizer::load(tokenizer_path).fingerprint();
   int failed = 0;
+  nlohmann::json all = nlohmann::json::array();
   for (const auto& dir : stores) {
     try {
       const TokenStore store = TokenStore::open(dir, fingerprint);
-      print_info(store, check_token_ids(store));
+      const uint32_t max_id = check_token_ids(store);
+      if (json) all.push_back(info_json(store, max_id));
+      else print_info(store, max_id);
     } catch (const Error& e) {
       std::fflush(stdout);
       std::fprintf(stderr, "replay: error: %s\n", e.what());
+      if (json) all.push_back({{"store", dir}, {"error", e.what()}});
       ++failed;
     }
     std::fflush(stdout);
   }
+  if (json) std::printf("%s\n", nlohmann::json{{"stores", all}}.dump(2).c_str());
   if (failed)
     throw Error(std::to_string(failed) + " of " + std::to_string(stores.size()) +
                 " store(s) failed their checks");
@@ -164,10 +205,10 @@ void setup(CLI::App& app) {
       "Tokenize a domain's documents into a token store: documents joined with the end-of-text "
       "token, cut into fixed-length sequences, a seeded held-out validation split");
   build->add_option("inputs", args->inputs, "Corpus files or folders (.jsonl, .txt, .gz, .zst)");
-  build->add_option("--tokenizer", args->tokenizer, "Tokenizer file (tokenizer.json, .tiktoken, ...)")
+  build->add_option(cli::kTokenizerFlag, args->tokenizer, "Tokenizer file (tokenizer.json, .tiktoken, ...)")
       ->capture_default_str();
   build->add_option("--domain", args->domain, "Domain name recorded in the store");
-  build->add_option("--out", args->out, "Store directory to create (replaced if it is a store)");
+  build->add_option(cli::kOutFlag, args->out, "Store directory to create (replaced if it is a store)");
   build->add_flag("--all", args->all,
                   "Build every <domain>.jsonl[.zst] of --corpora into --stores/<domain>");
   build->add_option("--corpora", args->corpora, "Corpora folder for --all")->capture_default_str();
@@ -199,9 +240,11 @@ void setup(CLI::App& app) {
       "info", "Print what token stores hold (tokens, sequences, train/val split, tokenizer) "
               "after verifying every shard's checksum and that no token id exceeds the manifest's");
   info->add_option("stores", *stores, "Store directories")->required();
-  info->add_option("--tokenizer", *tokenizer,
+  info->add_option(cli::kTokenizerFlag, *tokenizer,
                    "Also check that the stores were built with this tokenizer");
-  info->callback([stores, tokenizer] { run_info(*stores, *tokenizer); });
+  auto json = std::make_shared<bool>(false);
+  cli::add_json_flag(info, *json);
+  info->callback([stores, tokenizer, json] { run_info(*stores, *tokenizer, *json); });
 }
 
 }  // namespace

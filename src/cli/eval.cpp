@@ -5,10 +5,12 @@
 // paired comparison of two --out directories (src/eval/results.h).
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "eval/results.h"
 #include "eval/score.h"
 #include "eval/task.h"
@@ -29,8 +31,9 @@ struct EvalArgs {
   int threads = 0;
 };
 
-replay::text::Tokenizer tokenizer_for(const EvalArgs& args, const replay::train::LoadedModel& loaded) {
-  if (!args.tokenizer.empty()) return replay::text::Tokenizer::load(args.tokenizer);
+replay::text::Tokenizer tokenizer_for(const EvalArgs& args, const replay::train::LoadedModel& loaded,
+                                      std::optional<replay::text::Tokenizer>& given) {
+  if (given) return std::move(*given);
   if (loaded.tokenizer.empty())
     throw replay::Error("no tokenizer is known for " + args.model + " (no run data.tokenizer, no tokenizer.json): pass --tokenizer PATH");
   return replay::text::Tokenizer::load(loaded.tokenizer);
@@ -57,9 +60,12 @@ void run_eval(const EvalArgs& args) {
     for (size_t j = 0; j < i; ++j)
       if (tasks[i].name == tasks[j].name)
         throw replay::Error(tasks[i].file.string() + ": task name '" + tasks[i].name + "' is also the name of " + tasks[j].file.string());
+  // A --tokenizer is read before the model too: a wrong path fails before a long load.
+  std::optional<replay::text::Tokenizer> given;
+  if (!args.tokenizer.empty()) given = replay::text::Tokenizer::load(args.tokenizer);
   replay::model::configure_threads(args.threads);
   auto loaded = replay::train::load_model_from(args.model);
-  const auto tokenizer = tokenizer_for(args, loaded);
+  const auto tokenizer = tokenizer_for(args, loaded, given);
   eval::check_vocabulary(loaded.model, tokenizer);
   const auto model_vocab = static_cast<size_t>(loaded.model->config().vocab_size);
   if (model_vocab > tokenizer.vocab_size() + tokenizer.vocab_size() / 8 + 128)
@@ -98,8 +104,8 @@ void setup(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Score multiple-choice tasks (lm-eval style acc / acc_norm); compare results paired");
   cmd->add_option("MODEL", args.model, "Run directory, checkpoint or Hugging Face model directory");
   cmd->add_option("--task", args.tasks, "Task file (TOML, see docs/eval.md); repeat --task for more")->allow_extra_args(false);
-  cmd->add_option("--out", args.out, "Write <task>.jsonl per-item results and summary.json here");
-  cmd->add_option("--tokenizer", args.tokenizer, "Tokenizer (default: the run's data.tokenizer or the HF dir's tokenizer.json)");
+  cmd->add_option(replay::cli::kOutFlag, args.out, "Write <task>.jsonl per-item results and summary.json here");
+  cmd->add_option(replay::cli::kTokenizerFlag, args.tokenizer, "Tokenizer (default: the run's data.tokenizer or the HF dir's tokenizer.json)");
   cmd->add_option("--batch-tokens", args.batch_tokens, "Padded tokens per forward batch")->capture_default_str();
   cmd->add_option("--limit", args.limit, "Score only the first N items of each task (0 = all)");
   cmd->add_option("--threads", args.threads, "CPU threads (0 = all available cores)");

@@ -164,7 +164,7 @@ void setup(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "fit", "Fit the reference curve L(x) = A / x^B + C and print data-efficiency multipliers");
   cmd->footer(
-      "Example (the spec's FineMath vector):\n"
+      "Example (the paper's FineMath numbers):\n"
       "  replay fit --ref 16/1024:2.99478 --ref 8/1024:3.16164 --ref 4/1024:3.39593 \\\n"
       "    --ref 2/1024:3.49087 --ref 1/1024:3.62532 --schedule ft:3.99417 \\\n"
       "    --schedule ft+replay:3.90261 --compare ft+replay/ft\n"

@@ -1,7 +1,8 @@
 // Entry point of the `replay` binary: collects the self-registered
 // subcommands, parses, and turns replay::Error (and libtorch's c10::Error,
 // without its backtrace) into a message and exit 1 (replay::Interrupted:
-// exit 128 + signal; fs::LockHeld: fs::kLockHeldExit).
+// exit 128 + signal; fs::LockHeld: fs::kLockHeldExit). Usage errors (what
+// CLI11 refuses, and a bare `replay`) exit kUsageExit, 2 (docs/cli.md).
 #include <c10/util/Exception.h>
 #include <malloc.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "util/error.h"
 #include "util/file_lock.h"
 #include "util/interrupted.h"
@@ -49,13 +51,23 @@ int main(int argc, char** argv) {
 
   CLI::App app{"replay: train language models through data schedules (pre-training, "
                "mid-training, fine-tuning with replay)"};
+  app.name("replay");  // the help shows it even before argv[0] is parsed
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
+  app.set_version_flag("--version", std::string("replay ") + replay::cli::kVersion);
   replay::cli::setup_all(app);
+  // No subcommand: a newcomer's first try; show what there is, as a usage error.
+  if (argc <= 1) {
+    std::fputs(app.help().c_str(), stderr);
+    return replay::cli::kUsageExit;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version arrive here as "errors" with exit code 0; every
+    // other one is a usage error, whatever CLI11's own code for it.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : replay::cli::kUsageExit;
   } catch (const replay::Interrupted& e) {
     std::fprintf(stderr, "replay: %s\n", e.what());
     return 128 + e.signal;

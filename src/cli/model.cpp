@@ -1,14 +1,18 @@
 // `replay model info PRESET|DIR [--set key=value ...]`: shapes, parameter
 // counts and training FLOPs per token of a model (a preset or a Hugging Face
-// model directory's config.json), before spending any compute on it.
+// model directory's config.json), before spending any compute on it;
+// --json prints them as one JSON object.
 // `replay model export SRC OUT [--dtype bf16] [--shard-size 5GB]`: a run's
 // checkpoint (or a Hugging Face directory) as a Hugging Face directory.
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "model/config.h"
 #include "model/hf_checkpoint.h"
 #include "train/train_state.h"
@@ -74,7 +78,8 @@ void export_model(const std::string& source, const std::string& out, const std::
               loaded.tokenizer.empty() ? ", no tokenizer" : ", with tokenizer.json");
 }
 
-void print_info(const std::string& name, const std::vector<std::string>& sets, int64_t seq) {
+// The preset or directory with the --set overrides applied, validated.
+ModelConfig resolved_config(const std::string& name, const std::vector<std::string>& sets) {
   ModelConfig c = config_named(name);
   for (const auto& kv : sets) {
     const auto eq = kv.find('=');
@@ -82,7 +87,32 @@ void print_info(const std::string& name, const std::vector<std::string>& sets, i
     replay::model::set_field(c, kv.substr(0, eq), kv.substr(eq + 1), "--set");
   }
   c.validate("--set");
+  return c;
+}
+
+// `model info --json`: the same facts as the text, for scripts. "config" is
+// the canonical description a run records (model::to_json).
+void print_info_json(const std::string& name, const ModelConfig& c, int64_t seq) {
+  const auto p = replay::model::count_params(c);
+  nlohmann::json j;
+  j["model"] = name;
+  j["config"] = replay::model::to_json(c);
+  j["parameters"] = {{"total", p.total},
+                     {"embedding", p.embedding},
+                     {"lm_head", p.lm_head},
+                     {"per_layer", p.per_layer},
+                     {"non_embedding", p.non_embedding},
+                     {"non_embedding_with_head", p.non_embedding_with_head}};
+  j["seq"] = seq;
+  j["train_flops_per_token"] = replay::model::train_flops_per_token(c, seq);
+  j["weights_bytes_fp32"] = p.total * 4;
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
+void print_info(const std::string& name, const std::vector<std::string>& sets, int64_t seq, bool json) {
+  const ModelConfig c = resolved_config(name, sets);
   if (seq <= 0) seq = std::min<int64_t>(c.max_seq_len, 4096);
+  if (json) return print_info_json(name, c, seq);
   const auto p = replay::model::count_params(c);
   const double flops = replay::model::train_flops_per_token(c, seq);
 
@@ -140,10 +170,12 @@ void setup(CLI::App& app) {
   static std::string name;
   static std::vector<std::string> sets;
   static int64_t seq = 0;
+  static bool json = false;
   info->add_option("preset", name, "Preset name (see `replay model list`) or Hugging Face model directory")->required();
   info->add_option("--set", sets, "Override a field, e.g. --set n_layers=8 --set rope_scaling=none");
   info->add_option("--seq", seq, "Sequence length for the attention FLOPs (default: min(max_seq_len, 4096))");
-  info->callback([] { print_info(name, sets, seq); });
+  replay::cli::add_json_flag(info, json);
+  info->callback([] { print_info(name, sets, seq, json); });
 
   auto* exp = model->add_subcommand("export", "Write a checkpoint as a Hugging Face model directory");
   static std::string source, out, dtype = "f32", shard_size = "5GB";

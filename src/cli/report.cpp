@@ -13,6 +13,7 @@
 #include "analysis/registry.h"
 #include "analysis/report.h"
 #include "cli/command.h"
+#include "cli/options.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -29,6 +30,9 @@ struct Options {
 };
 
 void run(const Options& o) {
+  // Enum-like values first: a typo fails before any registry is opened.
+  const CurveForm form = parse_curve_form(o.form);
+  const FitMethod method = parse_fit_method(o.method);
   std::string db = o.db.empty() ? kDefaultRegistryPath : o.db;
   std::string sweep = o.what;
   stdfs::path out = o.out;
@@ -50,14 +54,16 @@ void run(const Options& o) {
     }
     if (out.empty()) out = stdfs::path(o.what) / "report";
   }
-  if (out.empty()) out = stdfs::path("reports") / sweep;
+  // Next to the registry's runs (runs/reports/SWEEP by default, where the
+  // demo writes too), never into the working directory.
+  if (out.empty()) out = stdfs::path(db).parent_path() / replay::run::kReportsDir / sweep;
   replay::fs::check_output_path(out, replay::fs::OutputKind::directory, "--out");
   Registry reg(db, /*create=*/false);
   ReportOptions ro;
   ro.collect = {sweep, o.reference_sweep, o.target, o.generic, o.all_sweeps};
   ro.out_dir = out;
-  ro.form = parse_curve_form(o.form);
-  ro.method = parse_fit_method(o.method);
+  ro.form = form;
+  ro.method = method;
   ro.gain_tasks = o.gain_tasks;
   ro.forgetting_tasks = o.forgetting_tasks;
   ReportResult res = write_report(reg, ro);
@@ -81,7 +87,9 @@ void setup(CLI::App& app) {
   cmd->add_option("sweep", opts->what, "Sweep name in the registry, or a directory with a registry.sqlite")
       ->required();
   cmd->add_option("--db", opts->db, std::string("Run registry (default ") + kDefaultRegistryPath + ")");
-  cmd->add_option("--out", opts->out, "Report directory (default reports/SWEEP, or DIR/report)");
+  cmd->add_option(replay::cli::kOutFlag, opts->out,
+                  "Report directory (default: reports/SWEEP next to the registry, runs/reports/SWEEP; "
+                  "or DIR/report)");
   cmd->add_option("--target", opts->target,
                   "The target to report on: its domain (math), store path, or validation split name; "
                   "required when the sweep's runs span several targets");

@@ -1,11 +1,13 @@
 // `replay sweep SWEEP.toml`: run every run of a sweep, recorded in the registry.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
@@ -18,7 +20,7 @@ struct SweepArgs {
   std::string file;
   std::vector<std::string> overrides;
   replay::sweep::SweepOptions options;
-  std::string registry = replay::analysis::kDefaultRegistryPath;
+  std::string registry;  // empty: <runs_dir>/registry.sqlite
   std::string runs_dir = replay::run::kDefaultRunsDir;
   bool no_share = false;
   bool list = false;
@@ -36,8 +38,10 @@ void run(SweepArgs& args) {
     }
     return;
   }
-  replay::fs::check_output_path(args.registry, replay::fs::OutputKind::file, "--registry");
-  replay::fs::check_output_path(args.runs_dir, replay::fs::OutputKind::directory, "--runs-dir");
+  if (args.registry.empty())
+    args.registry = (std::filesystem::path(args.runs_dir) / replay::run::kRegistryFile).string();
+  replay::fs::check_output_path(args.runs_dir, replay::fs::OutputKind::directory, replay::cli::kRunsFlag);
+  replay::fs::check_output_path(args.registry, replay::fs::OutputKind::file, replay::cli::kDbFlag);
   args.options.registry = args.registry;
   args.options.runs_dir = args.runs_dir;
   args.options.share_prefixes = !args.no_share;
@@ -79,8 +83,11 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", args->options.threads, "Cores to use in all (0: all of this machine's)")
       ->capture_default_str();
-  cmd->add_option("--registry", args->registry, "SQLite registry file")->capture_default_str();
-  cmd->add_option("--runs-dir", args->runs_dir, "Where run directories go")->capture_default_str();
+  replay::cli::add_db_option(cmd, args->registry);
+  replay::cli::add_runs_option(cmd, args->runs_dir);
+  // The spellings before docs/cli.md; kept for existing scripts.
+  replay::cli::add_deprecated_alias(cmd, "--registry", args->registry, replay::cli::kDbFlag);
+  replay::cli::add_deprecated_alias(cmd, "--runs-dir", args->runs_dir, replay::cli::kRunsFlag);
   cmd->add_flag("--no-share-prefixes", args->no_share, "Train every run from scratch");
   cmd->add_flag("--list", args->list, "Print the runs of the sweep and their overrides, then exit");
   cmd->callback([args] { run(*args); });

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "corpus/help_tasks.h"
 #include "util/fs.h"
 
@@ -17,7 +18,7 @@ using namespace replay::corpus;
 
 struct HelpArgs {
   std::string out;
-  std::string cache = "data/cache/packages";
+  std::string cache = HelpTaskOptions{}.cache_dir.string();
   uint64_t seed = 1;
   size_t min_items = 1000;
   size_t max_chars = 0;
@@ -47,7 +48,7 @@ void setup(CLI::App& app) {
       "build-help", "Basque and English multiple-choice tasks from the LibreOffice help pages that the "
                     "corpus holds out (libreoffice-help-eu, libreoffice-help-en-us): OUT/<task>.jsonl, "
                     "OUT/<task>.toml and OUT/MANIFEST.json, written atomically");
-  help->add_option("--out", args->out, "Output folder (replaced as a whole)")->required();
+  help->add_option(replay::cli::kOutFlag, args->out, "Output folder (replaced as a whole)")->required();
   help->add_option("--cache", args->cache, "Package download cache folder")->capture_default_str();
   help->add_option("--seed", args->seed, "Seed of the gold positions and distractor choice")->capture_default_str();
   help->add_option("--max-chars", args->max_chars,

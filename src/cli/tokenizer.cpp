@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "corpus/balanced_sample.h"
 #include "text/encodings.h"
 #include "text/tokenizer.h"
@@ -28,7 +29,7 @@ struct TokenizerArg {
   std::string path;
   std::string encoding;
   void add_to(CLI::App* cmd) {
-    cmd->add_option("-t,--tokenizer", path,
+    cmd->add_option(kTokenizerFlag, path,
                     "Tokenizer: tokenizer.json, a *.tiktoken rank file, or a folder with "
                     "tokenizer.json or encoder.json + vocab.bpe")
         ->required();
@@ -47,7 +48,7 @@ struct TokenizerArg {
 void setup_train(CLI::App* parent) {
   struct Options {
     std::vector<std::string> inputs;
-    std::string out = "tokenizer.json";
+    std::string out = text::kDefaultTokenizerPath;  // where `data build` looks
     text::BpeTrainOptions train;
     double sample_mb = 50;
     std::string field = "text";
@@ -61,7 +62,8 @@ void setup_train(CLI::App* parent) {
       ->capture_default_str();
   cmd->add_option("--sample-mb", opt->sample_mb, "MB of text to train on, drawn equally from the inputs")
       ->capture_default_str();
-  cmd->add_option("-o,--out", opt->out, "Output tokenizer.json")->capture_default_str();
+  cmd->add_option(kOutFlag, opt->out, "Output tokenizer.json (the default is what `replay data build` reads)")
+      ->capture_default_str();
   cmd->add_option("--pattern", opt->train.pattern,
                   "Pre-tokenization regex: gpt2, cl100k, o200k, or a PCRE2 regex")
       ->capture_default_str();

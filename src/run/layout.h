@@ -18,6 +18,7 @@
 //     checkpoint/             a regular checkpoint
 //     metrics.jsonl           the metrics lines of every step up to that state
 //   <runs>/registry.sqlite    the run registry (analysis/registry.h)
+//   <runs>/reports/<sweep>/   a sweep's report (`replay report`, the demo)
 #pragma once
 #include <filesystem>
 #include <string>
@@ -37,6 +38,7 @@ inline constexpr const char* kSharedCheckpoint = "checkpoint";
 inline constexpr const char* kRegistryFile = "registry.sqlite";
 inline constexpr const char* kDefaultRunsDir = "runs";
 inline constexpr const char* kTaskResultsDir = "tasks";
+inline constexpr const char* kReportsDir = "reports";
 
 // The per-item task results of a run after `step` steps.
 inline std::filesystem::path task_results_dir(const std::filesystem::path& run_dir, long long step) {

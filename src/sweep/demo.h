@@ -14,6 +14,11 @@
 
 namespace replay::sweep {
 
+// The target domains the demo knows (corpora/default.toml builds them; --full
+// runs them all). `replay demo --domain` accepts only these, checked before
+// anything is downloaded or built.
+inline const std::vector<std::string> kDemoDomains = {"math", "code", "basque", "qa"};
+
 struct DemoOptions {
   std::vector<std::string> domains = {"math"};  // target domains
   bool full = false;                            // all domains + the rho x alpha sweep

@@ -37,6 +37,10 @@ namespace detail {
 struct Model;
 }
 
+// Where `replay tokenizer train` writes by default and `replay data build`
+// reads by default (relative to the working directory), so the two chain.
+inline constexpr const char* kDefaultTokenizerPath = "data/tokenizer/tokenizer.json";
+
 struct SpecialToken {
   std::string content;
   TokenId id;

@@ -172,7 +172,7 @@ TEST_F(PrefixSharing, SweepKilledAsAWholeResumesToTheSameResults) {
     ::setpgid(0, 0);
     std::string registry = (dir / "registry.sqlite").string(), runs = dir.string();
     ::execl(REPLAY_BINARY, REPLAY_BINARY, "sweep", (tmp_.path / "sweep.toml").c_str(), "--threads", "1",
-            "--registry", registry.c_str(), "--runs-dir", runs.c_str(), static_cast<char*>(nullptr));
+            "--db", registry.c_str(), "--runs", runs.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::setpgid(pid, pid);

@@ -132,7 +132,7 @@ class SweepProcess : public ::testing::Test {
       FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;
       ::execl(REPLAY_BINARY, REPLAY_BINARY, "sweep", sweep.c_str(), "-j", j.c_str(), "--threads", j.c_str(),
-              "--registry", registry.c_str(), "--runs-dir", runs_dir.c_str(), static_cast<char*>(nullptr));
+              "--db", registry.c_str(), "--runs", runs_dir.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     sweep_pid_ = pid;

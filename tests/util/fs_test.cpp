@@ -59,12 +59,12 @@ TEST(CheckOutputPath, NamesTheKeyAndTheReasonAndCreatesNothing) {
   EXPECT_NE(under_file.find("is a file"), std::string::npos) << under_file;
 
   const std::string wrong_kind =
-      error_of([&] { fs::check_output_path(file, fs::OutputKind::directory, "--runs-dir"); });
-  EXPECT_NE(wrong_kind.find("--runs-dir"), std::string::npos) << wrong_kind;
+      error_of([&] { fs::check_output_path(file, fs::OutputKind::directory, "--runs"); });
+  EXPECT_NE(wrong_kind.find("--runs"), std::string::npos) << wrong_kind;
   EXPECT_NE(wrong_kind.find("not a folder"), std::string::npos) << wrong_kind;
   const std::string folder_as_file =
-      error_of([&] { fs::check_output_path(tmp.path, fs::OutputKind::file, "--registry"); });
-  EXPECT_NE(folder_as_file.find("--registry"), std::string::npos) << folder_as_file;
+      error_of([&] { fs::check_output_path(tmp.path, fs::OutputKind::file, "--db"); });
+  EXPECT_NE(folder_as_file.find("--db"), std::string::npos) << folder_as_file;
 
   // /proc refuses new entries even to root, whom access(2) would let through.
   const std::string proc = error_of([] {
