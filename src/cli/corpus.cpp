@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "util/duration.h"
 #include "cli/options.h"
 #include "corpus/builder.h"
 #include "corpus/fetch.h"
@@ -66,8 +67,8 @@ void run_build(const BuildArgs& args) {
     for (const auto& src : s.sources) (src.cache_hit ? cached : downloaded) += src.download_bytes;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("built %zu domain(s) in %.1f s; packages: %.1f MB downloaded, %.1f MB from cache (%s)\n",
-              summaries.size(), secs, downloaded / 1e6, cached / 1e6, args.cache.c_str());
+  std::printf("built %zu domain(s) in %s; packages: %.1f MB downloaded, %.1f MB from cache (%s)\n",
+              summaries.size(), replay::format_duration(secs).c_str(), downloaded / 1e6, cached / 1e6, args.cache.c_str());
 }
 
 void run_import(const ImportArgs& args) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "util/duration.h"
 #include "cli/options.h"
 #include "corpus/builder.h"
 #include "store/builder.h"
@@ -51,10 +52,10 @@ void build_one(const text::Tokenizer& tokenizer, const TokenizerHandle& handle,
   Manifest m = build_store(out, corpus_documents(inputs, args.text_field), handle, o);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%-10s %8llu docs %8.1f MB -> train %llu seqs, val %llu seqs of %u tokens "
-              "(%u-byte ids) in %.1f s (%.1f MB/s) -> %s\n",
+              "(%u-byte ids) in %s (%.1f MB/s) -> %s\n",
               domain.c_str(), (unsigned long long)m.input_documents, m.input_bytes / 1e6,
               (unsigned long long)m.train.sequences, (unsigned long long)m.val.sequences,
-              m.seq_len, m.token_bytes, secs, m.input_bytes / 1e6 / secs, out.string().c_str());
+              m.seq_len, m.token_bytes, replay::format_duration(secs).c_str(), m.input_bytes / 1e6 / secs, out.string().c_str());
   std::fflush(stdout);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "util/duration.h"
 #include "cli/options.h"
 #include "eval/results.h"
 #include "eval/score.h"
@@ -44,8 +45,9 @@ void print_result(const eval::TaskResult& r) {
   std::printf("%s: %zu items, %lld requests\n", r.task.c_str(), r.items.size(), (long long)r.requests);
   std::printf("  acc      %.4f ± %.4f%s\n", acc.mean, acc.stderr_, r.acc ? "" : "  (not a metric of this task)");
   std::printf("  acc_norm %.4f ± %.4f%s\n", norm.mean, norm.stderr_, r.acc_norm ? "" : "  (not a metric of this task)");
-  std::printf("  mismatches %lld, truncated %lld, %.1f items/s (%.2f s)\n", (long long)r.mismatches,
-              (long long)r.truncated, r.seconds > 0 ? r.items.size() / r.seconds : 0.0, r.seconds);
+  std::printf("  mismatches %lld, truncated %lld, %.1f items/s (%s)\n", (long long)r.mismatches,
+              (long long)r.truncated, r.seconds > 0 ? r.items.size() / r.seconds : 0.0,
+              replay::format_duration(r.seconds).c_str());
 }
 
 void run_eval(const EvalArgs& args) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "util/duration.h"
 #include "cli/options.h"
 #include "corpus/balanced_sample.h"
 #include "text/encodings.h"
@@ -83,8 +84,8 @@ void setup_train(CLI::App* parent) {
     Tokenizer tok = text::train_bpe([&](std::string& doc) { return sample.next(doc); }, opt->train);
     tok.save(opt->out);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("trained on %.1f MB in %.1f s: vocabulary %zu, %zu merges -> %s (fingerprint %s)\n",
-                sample.taken() / 1e6, secs, tok.vocab_size(), tok.merge_count(), opt->out.c_str(),
+    std::printf("trained on %.1f MB in %s: vocabulary %zu, %zu merges -> %s (fingerprint %s)\n",
+                sample.taken() / 1e6, replay::format_duration(secs).c_str(), tok.vocab_size(), tok.merge_count(), opt->out.c_str(),
                 tok.fingerprint().c_str());
     if (tok.vocab_size() < opt->train.vocab_size) {
       std::fprintf(stderr,

@@ -7,6 +7,7 @@
 #include "corpus/archive.h"
 #include "corpus/fetch.h"
 #include "corpus/progress_log.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -102,9 +103,9 @@ DomainSummary build_domain(const DomainSpec& domain, const BuildOptions& options
     if (stats.files == 0)
       throw Error("recipe source " + src.package + " in domain " + domain.name +
                   ": no file in the package matches the include patterns");
-    logf(options.log, "[%s]   %llu files -> %llu documents, %.2f MB (%.1f s)\n", domain.name.c_str(),
+    logf(options.log, "[%s]   %llu files -> %llu documents, %.2f MB (%s)\n", domain.name.c_str(),
          (unsigned long long)stats.files, (unsigned long long)stats.documents, stats.bytes / 1e6,
-         seconds_since(ts));
+         format_duration(seconds_since(ts)).c_str());
     if (src.holdout)
       logf(options.log, "[%s]   %llu files held out for evaluation (%s)\n", domain.name.c_str(),
            (unsigned long long)stats.held_out, src.holdout->describe().c_str());
@@ -148,8 +149,9 @@ DomainSummary import_documents(const std::string& name, const std::vector<stdfs:
 std::string format_summary(const DomainSummary& s) {
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line, "%s: %llu documents, %.2f MB -> %s (%.1f s)\n", s.domain.c_str(),
-                (unsigned long long)s.documents, s.bytes / 1e6, s.output.string().c_str(), s.seconds);
+  std::snprintf(line, sizeof line, "%s: %llu documents, %.2f MB -> %s (%s)\n", s.domain.c_str(),
+                (unsigned long long)s.documents, s.bytes / 1e6, s.output.string().c_str(),
+                format_duration(s.seconds).c_str());
   out += line;
   std::snprintf(line, sizeof line, "  %-34s %7s %9s %8s  %s\n", "source", "files", "documents", "MB",
                 "dropped short/dup/encoding/cap");

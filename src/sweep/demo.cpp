@@ -18,7 +18,7 @@ namespace stdfs = std::filesystem;
 std::vector<stdfs::path> run_demo(const DemoOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> domains = o.domains;
-  if (o.full) domains = {"math", "code", "basque", "qa"};
+  if (o.full) domains = kDemoDomains;
   ensure_data(o, domains);
 
   std::vector<stdfs::path> reports;
@@ -39,7 +39,7 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
       analysis::ReportOptions report;
       report.collect.sweep = name;
       report.collect.reference_sweep = sweep_names.front();
-      report.out_dir = o.runs / "reports" / name;
+      report.out_dir = o.runs / run::kReportsDir / name;
       const analysis::ReportResult result = analysis::write_report(reg, report);
       const auto rows = summary_rows(name, result);
       summary.insert(summary.end(), rows.begin(), rows.end());

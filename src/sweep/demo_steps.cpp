@@ -56,7 +56,10 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
   needed.insert(needed.end(), domains.begin(), domains.end());
   // The tokenizer is trained on every domain, so one tokenizer serves all
   // targets: without one, build the whole recipe first.
-  if (!stdfs::exists(tokenizer)) needed = {"generic", "math", "code", "basque", "qa"};
+  if (!stdfs::exists(tokenizer)) {
+    needed = {"generic"};
+    needed.insert(needed.end(), kDemoDomains.begin(), kDemoDomains.end());
+  }
 
   std::vector<std::string> corpus_cmd = {"corpus", "build", (o.root / "corpora" / "default.toml").string(),
                                          "--out", corpora.string(), "--cache",

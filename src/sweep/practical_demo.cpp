@@ -182,13 +182,13 @@ std::vector<stdfs::path> run_practical_demo(const DemoOptions& o) {
   analysis::Registry registry(o.runs / run::kRegistryFile, false);
   analysis::ReportOptions report;
   report.collect.sweep = sweep;
-  report.out_dir = o.runs / "reports" / sweep;
+  report.out_dir = o.runs / run::kReportsDir / sweep;
   report.gain_tasks = kGainTasks;
   report.forgetting_tasks = kForgettingTasks;
   const analysis::ReportResult result = analysis::write_report(registry, report);
 
   const std::string table = summary_table(runs_by_rho(o, sweep));
-  const stdfs::path summary = o.runs / "reports" / (sweep + "-summary.md");
+  const stdfs::path summary = o.runs / run::kReportsDir / (sweep + "-summary.md");
   fs::write_file_atomic(summary,
                         "# Continued pretraining on Basque with replay (replay demo --practical)\n\n"
                         "Accuracy on the first items of each task; ± is the standard error over items; changes are "
