@@ -26,11 +26,19 @@
 // gain_tasks and forgetting_tasks are given, gain_vs_forgetting (a point per
 // run: mean change on the forgetting tasks against mean change on the gain
 // tasks, with error bars, labelled by rho).
+//
+// Seeds (docs/statistics.md): runs that differ only in their seed are one
+// cell (cells.h); schedule losses are printed as mean +- SE over seeds, the
+// fit and every multiplier carry a 95% bootstrap interval (bootstrap.h),
+// a multiplier whose interval includes 1 reads "no measurable effect", the
+// paper's comparisons show the paired loss difference when P and Q share
+// seeds, and figures/multipliers draws the intervals as error bars.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "analysis/bootstrap.h"
 #include "analysis/efficiency.h"
 #include "analysis/fit.h"
 #include "analysis/registry.h"
@@ -53,7 +61,8 @@ struct ReportResult {
   std::filesystem::path dir, markdown, html;
   std::vector<std::filesystem::path> figures;  // relative to dir
   std::optional<CurveFit> fit;                 // unset with fewer than 3 reference points
-  std::vector<Multiplier> multipliers;         // the paper's comparisons
+  std::vector<Multiplier> multipliers;         // the paper's comparisons, with intervals (bootstrap.h)
+  std::optional<FitIntervals> fit_intervals;   // set when the fit is usable
   TargetIdentity target;                       // the one target the report is about
   std::vector<std::string> tasks;              // downstream tasks scored by its runs, sorted
 };
