@@ -324,6 +324,7 @@ class ReportBuilder {
     Series points = make_series("multiplier (95% interval)", false, true, 0);
     Series one = make_series("no effect (1x)", true, false, 1);
     one.dashed = true;
+    std::string legend;  // the comparisons by number (long names would overlap in the figure)
     for (const auto& m : result_.multipliers) {
       if (!m.value || !m.interval) continue;
       double i = static_cast<double>(points.x.size() + 1);
@@ -332,7 +333,8 @@ class ReportBuilder {
       // Symmetric bars in log space around the centre of the interval.
       points.y.push_back(mid);
       points.y_err.push_back(std::max(mid - lo, hi - mid));
-      points.point_labels.push_back(std::to_string(points.x.size()) + ": " + m.p.substr(0, m.p.find(" (")));
+      points.point_labels.push_back(std::to_string(points.x.size()));
+      legend += (legend.empty() ? "" : "; ") + std::to_string(points.x.size()) + " = " + m.p + " over " + m.q;
     }
     if (points.x.empty()) return;
     one.x = {0.5, points.x.size() + 0.5};
@@ -340,7 +342,7 @@ class ReportBuilder {
     LineChart chart{"Data-efficiency multipliers with 95% intervals", "comparison", "ln multiplier", {one, points}};
     figure(chart, "multipliers",
            "Multipliers (ln scale) with error bars spanning their 95% bootstrap interval (the larger side); "
-           "a bar crossing the dashed line at 0 (1x) is no measurable effect");
+           "a bar crossing the dashed line at 0 (1x) is no measurable effect. " + legend);
   }
 
   void fit_paragraphs(const CurveFit& fit) {
