@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 
 #include "util/error.h"
@@ -25,50 +26,38 @@ double resampled_mean(const std::vector<SeedLoss>& seeds, double fallback, std::
 
 bool has_spread(const std::vector<SeedLoss>& seeds) { return seeds.size() >= 2; }
 
-std::string method_text(const BootstrapOptions& o, int resamples, int unusable) {
-  return "bootstrap over seeds, " + std::to_string(resamples) + " resamples" +
-         (unusable ? ", " + std::to_string(unusable) + " without a usable fit or value" : "");
-}
-
 std::optional<Interval> interval_of(const std::vector<double>& values, const BootstrapOptions& o,
-                                    int unusable) {
+                                    int unusable, const std::string& method) {
   if (values.empty() || 2 * unusable > o.resamples) return std::nullopt;
   double tail = (1 - o.level) / 2;
   return Interval{percentile(values, tail), percentile(values, 1 - tail), o.level,
-                  method_text(o, o.resamples, unusable)};
+                  method + ", " + std::to_string(o.resamples) + " resamples" +
+                      (unusable ? ", " + std::to_string(unusable) + " without a usable fit or value" : "")};
 }
 
-}  // namespace
+// What one resample does to a cell: `begin` is called before each resample,
+// `value` gives a cell's resampled loss (its seeds, its per-sequence losses,
+// its point loss).
+struct Resampler {
+  std::string method;
+  std::function<void()> begin;
+  std::function<double(const std::vector<SeedLoss>&, const std::vector<double>&, double)> value;
+};
 
-FitIntervals bootstrap_over_seeds(const std::vector<ReferenceCell>& reference, std::vector<Multiplier>& multipliers,
-                                  const FitOptions& fit_options, const BootstrapOptions& options) {
-  if (options.resamples < 10) throw Error("bootstrap: resamples must be >= 10, got " + std::to_string(options.resamples));
+// The resampling loop shared by both bootstraps; `wanted[i]`: multiplier i
+// gets an interval.
+FitIntervals run_resamples(const std::vector<ReferenceCell>& reference, std::vector<Multiplier>& multipliers,
+                           const std::vector<bool>& wanted, const FitOptions& fit_options,
+                           const BootstrapOptions& options, const Resampler& draw) {
   FitIntervals out;
-  bool reference_spread = false;
-  for (const auto& c : reference) reference_spread |= has_spread(c.seeds);
-  std::vector<bool> spread;
-  bool any = reference_spread;
-  for (const auto& m : multipliers) {
-    spread.push_back(reference_spread || has_spread(m.seeds_p) || has_spread(m.seeds_q));
-    any |= spread.back();
-  }
-  for (size_t i = 0; i < multipliers.size(); ++i) {
-    if (!multipliers[i].value) continue;
-    multipliers[i].interval_note = multipliers[i].seeds_p.empty() && multipliers[i].seeds_q.empty() && !reference_spread
-                                       ? "no seeds: no interval"
-                                       : "one seed: no interval";
-  }
-  if (!any) {
-    out.note = "one seed per cell: no interval";
-    return out;
-  }
-  std::mt19937_64 rng(options.seed);
   std::vector<double> as, bs, cs;
   std::vector<std::vector<double>> values(multipliers.size());
   std::vector<int> missing(multipliers.size(), 0);
   for (int b = 0; b < options.resamples; ++b) {
+    draw.begin();
     std::vector<CurvePoint> points;
-    for (const auto& c : reference) points.push_back({c.x, resampled_mean(c.seeds, NAN, rng)});
+    for (const auto& c : reference)
+      points.push_back({c.x, draw.value(c.seeds, c.sequences, mean_se(losses_of(c.seeds)).mean)});
     std::optional<CurveFit> fit;
     try {
       fit = fit_curve(points, fit_options);
@@ -79,26 +68,93 @@ FitIntervals bootstrap_over_seeds(const std::vector<ReferenceCell>& reference, s
     else ++out.unusable;
     for (size_t i = 0; i < multipliers.size(); ++i) {
       const Multiplier& m = multipliers[i];
-      double lp = resampled_mean(m.seeds_p, m.loss_p, rng), lq = resampled_mean(m.seeds_q, m.loss_q, rng);
+      double lp = draw.value(m.seeds_p, m.sequences_p, m.loss_p), lq = draw.value(m.seeds_q, m.sequences_q, m.loss_q);
       std::optional<double> v = usable ? multiplier(*fit, m.p, lp, m.q, lq).value : std::nullopt;
       if (v) values[i].push_back(*v);
       else ++missing[i];
     }
   }
   out.resamples = options.resamples;
-  out.A = interval_of(as, options, out.unusable);
-  out.B = interval_of(bs, options, out.unusable);
-  out.C = interval_of(cs, options, out.unusable);
+  out.A = interval_of(as, options, out.unusable, draw.method);
+  out.B = interval_of(bs, options, out.unusable, draw.method);
+  out.C = interval_of(cs, options, out.unusable, draw.method);
   if (!out.A) out.note = "more than half of the resampled fits are unusable: no interval";
   for (size_t i = 0; i < multipliers.size(); ++i) {
     Multiplier& m = multipliers[i];
-    if (!m.value || !spread[i]) continue;
-    m.interval = interval_of(values[i], options, missing[i]);
+    if (!m.value || !wanted[i]) continue;
+    m.interval = interval_of(values[i], options, missing[i], draw.method);
     m.interval_note = m.interval ? "" : "more than half of the resamples give no multiplier (" +
                                             std::to_string(missing[i]) + " of " +
                                             std::to_string(options.resamples) + "): no interval";
   }
   return out;
+}
+
+// The number of validation sequences every reference cell recorded (0 when
+// some has none or they disagree): the sequence bootstrap needs them all.
+size_t shared_sequence_count(const std::vector<ReferenceCell>& reference) {
+  size_t n = reference.empty() ? 0 : reference.front().sequences.size();
+  for (const auto& c : reference)
+    if (c.sequences.size() != n) return 0;
+  return n >= 2 ? n : 0;
+}
+
+// The fallback of bootstrap.h for one seed per cell: the same sequence
+// indices drawn for every run.
+FitIntervals over_sequences(const std::vector<ReferenceCell>& reference, std::vector<Multiplier>& multipliers,
+                            size_t n, const FitOptions& fit_options, const BootstrapOptions& options) {
+  std::vector<bool> wanted;
+  for (auto& m : multipliers) {
+    wanted.push_back(m.sequences_p.size() == n && m.sequences_q.size() == n);
+    if (m.value && !wanted.back()) m.interval_note = "one seed and no per-sequence losses: no interval";
+  }
+  std::mt19937_64 rng(options.seed);
+  std::vector<size_t> picks(n);
+  Resampler draw;
+  draw.method = "bootstrap over " + std::to_string(n) + " validation sequences (one seed; same sequences in every run)";
+  draw.begin = [&] {
+    std::uniform_int_distribution<size_t> pick(0, n - 1);
+    for (auto& i : picks) i = pick(rng);
+  };
+  // The point loss moved by how much the drawn sequences differ from all of them.
+  draw.value = [&](const std::vector<SeedLoss>&, const std::vector<double>& seqs, double loss) {
+    if (seqs.size() != n) return loss;
+    double all = 0, drawn = 0;
+    for (double l : seqs) all += l;
+    for (size_t i : picks) drawn += seqs[i];
+    return loss + (drawn - all) / static_cast<double>(n);
+  };
+  return run_resamples(reference, multipliers, wanted, fit_options, options, draw);
+}
+
+}  // namespace
+
+FitIntervals bootstrap_over_seeds(const std::vector<ReferenceCell>& reference, std::vector<Multiplier>& multipliers,
+                                  const FitOptions& fit_options, const BootstrapOptions& options) {
+  if (options.resamples < 10) throw Error("bootstrap: resamples must be >= 10, got " + std::to_string(options.resamples));
+  bool reference_spread = false;
+  for (const auto& c : reference) reference_spread |= has_spread(c.seeds);
+  std::vector<bool> spread;
+  bool any = reference_spread;
+  for (auto& m : multipliers) {
+    spread.push_back(reference_spread || has_spread(m.seeds_p) || has_spread(m.seeds_q));
+    any |= spread.back();
+    if (m.value)
+      m.interval_note = m.seeds_p.empty() && m.seeds_q.empty() && !reference_spread ? "no seeds: no interval"
+                                                                                   : "one seed: no interval";
+  }
+  if (!any) {
+    if (size_t n = shared_sequence_count(reference)) return over_sequences(reference, multipliers, n, fit_options, options);
+    FitIntervals out;
+    out.note = "one seed per cell and no per-sequence losses: no interval";
+    return out;
+  }
+  std::mt19937_64 rng(options.seed);
+  Resampler draw{"bootstrap over seeds", [] {},
+                 [&](const std::vector<SeedLoss>& seeds, const std::vector<double>&, double loss) {
+                   return resampled_mean(seeds, loss, rng);
+                 }};
+  return run_resamples(reference, multipliers, spread, fit_options, options, draw);
 }
 
 std::string fit_intervals_text(const FitIntervals& f) {

@@ -16,10 +16,18 @@
 // unusable there is no interval, and the note says so.
 //
 // Cells with one seed contribute their single loss to every resample: they
-// add no noise. When no cell involved in a multiplier has two or more seeds
-// there is nothing to resample, and the multiplier's note is "one seed: no
-// interval". (A bootstrap over validation sequences would need per-sequence
-// losses, which runs do not record yet.)
+// add no noise. When no cell has two or more seeds, the fallback is a
+// bootstrap over validation sequences, if every reference cell carries
+// per-sequence losses of the same N sequences (efficiency.h, from the run's
+// val_sequences.json): one resample draws N sequence indices with
+// replacement, the same indices for every run (paired: the runs were
+// evaluated on the same sequences), and moves each cell's loss by the mean
+// of its drawn sequences minus the mean of all of them; then refit and
+// recompute as above. A multiplier whose P or Q lacks those N losses gets
+// the note "one seed and no per-sequence losses: no interval"; without
+// per-sequence losses for the reference the fit has no interval either.
+// This interval measures the noise of the finite validation set only, not
+// that of initialization and data order.
 //
 // Reproducible: the generator is std::mt19937_64 seeded with
 // BootstrapOptions::seed, and draws happen in a fixed order.

@@ -92,9 +92,18 @@ std::optional<double> split_loss(const RunRecord& r, const std::string& split) {
   return it->second.loss;
 }
 
+// A one-seed cell's per-sequence target losses, if its run recorded them.
+std::vector<double> sequences_of(const Cell& cell, const SweepData& data, const Registry& registry) {
+  if (cell.runs.size() != 1) return {};
+  auto splits = read_val_sequences(resolve_run_dir(registry, cell.runs.front().run_dir));
+  auto it = splits.find(data.target_split);
+  return it == splits.end() ? std::vector<double>{} : it->second;
+}
+
 // The cells of `runs` that are schedules (done, not reference, with a target
 // loss), each at its mean over seeds.
-std::vector<ScheduleLoss> schedules_of(const std::vector<RunRecord>& runs, const SweepData& data) {
+std::vector<ScheduleLoss> schedules_of(const std::vector<RunRecord>& runs, const SweepData& data,
+                                       const Registry& registry) {
   std::vector<RunRecord> kept;
   for (const auto& r : runs)
     if (r.status == RunStatus::done && r.tag("family") != "reference" && split_loss(r, data.target_split))
@@ -107,6 +116,7 @@ std::vector<ScheduleLoss> schedules_of(const std::vector<RunRecord>& runs, const
     s.loss = cell.stats(data.target_split).mean;
     if (!data.generic_split.empty() && cell.stats(data.generic_split).n > 0)
       s.generic_loss = cell.stats(data.generic_split).mean;
+    s.sequences = sequences_of(cell, data, registry);
     out.push_back(std::move(s));
   }
   return out;
@@ -135,7 +145,7 @@ void collect_reference(const std::vector<RunRecord>& on_target, const CollectOpt
   }
   for (const auto& cell : group_cells(kept)) {
     double x = *cell.runs.front().tag_number("x");
-    data.reference_cells.push_back({x, cell.losses(data.target_split)});
+    data.reference_cells.push_back({x, cell.losses(data.target_split), sequences_of(cell, data, registry)});
     data.reference.push_back({x, cell.stats(data.target_split).mean});
   }
   if (o.reference_sweep.empty() || !data.reference.empty()) return;
@@ -220,12 +230,12 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
     });
   if (!o.sweep.empty() && !o.all_sweeps) keep_comparable(on_target, data, o);
   collect_reference(on_target, o, registry, data);
-  data.schedules = schedules_of(data.runs, data);
+  data.schedules = schedules_of(data.runs, data, registry);
   std::set<std::string> seen = in_scope;
   std::vector<RunRecord> others;
   for (const auto& r : on_target)
     if (!in_scope.count(r.id) && seen.insert(r.id).second) others.push_back(r);
-  data.baselines = schedules_of(others, data);
+  data.baselines = schedules_of(others, data, registry);
   return data;
 }
 
@@ -241,6 +251,8 @@ Multiplier compare(const CurveFit& fit, const std::string& p_label, const Schedu
   Multiplier m = multiplier(fit, p_label, p.loss, q_label, q.loss);
   m.seeds_p = p.seeds;
   m.seeds_q = q.seeds;
+  m.sequences_p = p.sequences;
+  m.sequences_q = q.sequences;
   m.paired = paired_difference(p.seeds, q.seeds);
   return m;
 }

@@ -44,6 +44,9 @@
 // "-seed=<n>" suffix at its mean loss, each keeping its per-seed losses for
 // the intervals (bootstrap.h). A run without seeds is a cell of one, so a
 // registry without seed sweeps gives exactly the numbers it gave before.
+// A cell of one seed also carries its run's per-sequence target losses when
+// the run folder has them (metrics.h read_val_sequences), for the bootstrap
+// over validation sequences.
 #pragma once
 #include <optional>
 #include <string>
@@ -63,12 +66,16 @@ struct ScheduleLoss {
   std::optional<double> generic_loss;  // the same mean, over the seeds that have one
   std::string sweep;  // the sweep it was listed in ("" from the command line)
   std::vector<SeedLoss> seeds;  // per-seed target losses (empty from the command line)
+  // A one-seed cell's final target loss per validation sequence (its run's
+  // val_sequences.json); empty when unknown or when the cell has several seeds.
+  std::vector<double> sequences;
 };
 
 // A reference cell: its pool size and per-seed final target losses.
 struct ReferenceCell {
   double x = 0;
   std::vector<SeedLoss> seeds;
+  std::vector<double> sequences;  // as ScheduleLoss::sequences
 };
 
 struct SweepData {

@@ -154,6 +154,9 @@ struct Multiplier {
   // interval_note says why ("one seed: no interval"), or is empty when
   // nobody tried. `paired`: loss_p - loss_q over the seeds P and Q share.
   std::vector<SeedLoss> seeds_p, seeds_q;
+  // With one seed each: their final target loss per validation sequence,
+  // for the bootstrap over sequences (empty when not recorded).
+  std::vector<double> sequences_p, sequences_q;
   std::optional<Interval> interval;
   std::string interval_note;
   std::optional<PairedDifference> paired;

@@ -700,14 +700,7 @@ class ReportBuilder {
     table(t);
   }
 
-  // A relative run directory is taken relative to the registry's folder
-  // (where the sweep keeps its runs), falling back to the working directory.
-  stdfs::path resolve_run_dir(const std::string& dir) const {
-    stdfs::path p(dir);
-    if (p.is_absolute() || dir.empty()) return p;
-    stdfs::path beside = registry_.path().parent_path() / p;
-    return stdfs::exists(beside) ? beside : p;
-  }
+  stdfs::path resolve_run_dir(const std::string& dir) const { return analysis::resolve_run_dir(registry_, dir); }
 
   void curves_section() {
     bool any = false;

@@ -89,9 +89,13 @@ void from_registry(const Options& o, Inputs& in) {
   if (o.json) return;
   std::string scope = o.sweep.empty() || o.all_sweeps ? "every sweep" : "sweep " + o.sweep;
   std::printf("target %s (%s)\n", in.target.c_str(), o.db.c_str());
-  std::printf("  %zu reference runs, %zu schedules in %s; reference runs from %s; %zu baselines from "
-              "other sweeps\n",
-              data.reference_cells.size(), in.schedules.size(), scope.c_str(),
+  // Runs repeated over seeds are one cell each (one point of the fit).
+  size_t ref_runs = 0;
+  for (const auto& c : data.reference_cells) ref_runs += c.seeds.size();
+  std::string refs = std::to_string(data.reference_cells.size()) + " reference " +
+                     (ref_runs == data.reference_cells.size() ? "runs" : "cells (" + std::to_string(ref_runs) + " runs)");
+  std::printf("  %s, %zu schedules in %s; reference runs from %s; %zu baselines from other sweeps\n", refs.c_str(),
+              in.schedules.size(), scope.c_str(),
               data.reference_sweeps.empty() ? "no sweep" : ("sweep(s) " + join(data.reference_sweeps)).c_str(),
               in.baselines.size());
 }

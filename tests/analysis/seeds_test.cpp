@@ -10,9 +10,13 @@
 #include "analysis/cells.h"
 #include "analysis/efficiency.h"
 #include "analysis/report.h"
+#include "error_of.h"
 #include "fake_sweep.h"
 #include "temp_dir.h"
+#include "run/layout.h"
 #include "util/fs.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace replay::analysis;
 namespace stdfs = std::filesystem;
@@ -173,4 +177,94 @@ TEST(Bootstrap, IntervalCoversTheTrueMultiplier) {
   EXPECT_GE(covered, experiments * 85 / 100) << covered << " of " << experiments;
   EXPECT_LE(covered, experiments);
   EXPECT_GE(excludes_one, experiments * 9 / 10);
+}
+
+namespace {
+
+// N per-sequence losses around `truth`: a difficulty per sequence shared by
+// every run (the same validation set) plus noise of this run.
+std::vector<double> sequences(double truth, const std::vector<double>& difficulty, std::mt19937_64& rng) {
+  std::normal_distribution<double> noise(0, 0.05);
+  std::vector<double> out;
+  for (double d : difficulty) out.push_back(truth + d + noise(rng));
+  double mean = 0;
+  for (double l : out) mean += l;
+  mean /= static_cast<double>(out.size());
+  for (double& l : out) l += truth - mean;  // the run's loss is exactly the truth
+  return out;
+}
+
+Synthetic one_seed_with_sequences(double x_p, double x_q, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> hard(0, 0.5);
+  std::vector<double> difficulty(128);
+  for (double& d : difficulty) d = hard(rng);
+  Synthetic s;
+  std::vector<CurvePoint> points;
+  for (double x : kPools) {
+    s.reference.push_back({x, {{0, law(x)}}, sequences(law(x), difficulty, rng)});
+    points.push_back({x, law(x)});
+  }
+  s.fit = fit_curve(points, quick_fit());
+  Multiplier m = multiplier(s.fit, "P", law(x_p), "Q", law(x_q));
+  m.seeds_p = {{0, law(x_p)}};
+  m.seeds_q = {{0, law(x_q)}};
+  m.sequences_p = sequences(law(x_p), difficulty, rng);
+  m.sequences_q = sequences(law(x_q), difficulty, rng);
+  s.multipliers.push_back(m);
+  return s;
+}
+
+}  // namespace
+
+// One seed per cell: the fallback resamples validation sequences, the same
+// indices in every run.
+TEST(Bootstrap, OneSeedFallsBackToValidationSequences) {
+  Synthetic s = one_seed_with_sequences(8.0 / 1024, 4.0 / 1024, 21);
+  FitIntervals fi = bootstrap_over_seeds(s.reference, s.multipliers, quick_fit(), {300, 5});
+  const Multiplier& m = s.multipliers[0];
+  ASSERT_TRUE(m.interval) << m.interval_note;
+  EXPECT_NE(m.interval->method.find("bootstrap over 128 validation sequences"), std::string::npos) << m.interval->method;
+  EXPECT_TRUE(m.interval->contains(2.0)) << multiplier_line(m);
+  EXPECT_GT(m.interval->lo, 1.0);
+  ASSERT_TRUE(fi.A);
+  EXPECT_NE(fit_intervals_text(fi).find("validation sequences"), std::string::npos);
+
+  Synthetic zero = one_seed_with_sequences(4.0 / 1024, 4.0 / 1024, 22);
+  bootstrap_over_seeds(zero.reference, zero.multipliers, quick_fit(), {300, 5});
+  EXPECT_TRUE(zero.multipliers[0].no_measurable_effect()) << multiplier_line(zero.multipliers[0]);
+
+  // P without per-sequence losses: no interval for it, and it says why.
+  Synthetic partial = one_seed_with_sequences(8.0 / 1024, 4.0 / 1024, 23);
+  partial.multipliers[0].sequences_p.clear();
+  bootstrap_over_seeds(partial.reference, partial.multipliers, quick_fit(), {300, 5});
+  EXPECT_FALSE(partial.multipliers[0].interval);
+  EXPECT_EQ(partial.multipliers[0].interval_note, "one seed and no per-sequence losses: no interval");
+}
+
+// The registry side: a one-seed run's val_sequences.json reaches the cells.
+TEST(Cells, OneSeedRunsCarryTheirSequenceLosses) {
+  TempDir tmp("seq-cells");
+  fake::build_sweep(tmp.path);
+  Registry reg(tmp.path / "registry.sqlite", false);
+  for (const auto& r : reg.list_runs()) {
+    if (r.status != RunStatus::done) continue;
+    double loss = r.final_metrics.at("finemath").loss;
+    nlohmann::json splits = {{"finemath", {loss - 0.1, loss + 0.1, loss}}, {"c4", {1.0, 2.0}}};
+    replay::fs::write_file_atomic(tmp.path / r.run_dir / replay::run::kValSequencesFile,
+                                  nlohmann::json{{"step", 64}, {"splits", splits}}.dump());
+  }
+  SweepData data = collect_sweep(reg, {"finemath-micro", "", "", ""});
+  ASSERT_EQ(data.reference_cells.size(), 5u);
+  for (const auto& c : data.reference_cells) EXPECT_EQ(c.sequences.size(), 3u);
+  for (const auto& s : data.schedules) EXPECT_EQ(s.sequences.size(), 3u) << s.name;
+  auto ms = paper_multipliers(fit_curve(data.reference), data.schedules, data.baselines);
+  ASSERT_FALSE(ms.empty());
+  EXPECT_EQ(ms[0].sequences_p.size(), 3u);
+
+  // A malformed file is an error naming it.
+  const RunRecord& first = reg.list_runs().front();
+  replay::fs::write_file_atomic(tmp.path / first.run_dir / replay::run::kValSequencesFile, "{\"step\": 1}");
+  std::string e = error_of([&] { collect_sweep(reg, {"finemath-micro", "", "", ""}); });
+  EXPECT_NE(e.find((tmp.path / first.run_dir / replay::run::kValSequencesFile).string()), std::string::npos) << e;
 }
