@@ -111,7 +111,7 @@ std::vector<ScheduleLoss> schedules_of(const std::vector<RunRecord>& runs, const
   std::vector<ScheduleLoss> out;
   for (const auto& cell : group_cells(kept)) {
     const RunRecord& r = cell.runs.front();
-    ScheduleLoss s{cell.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), 0, {}, r.sweep, {}};
+    ScheduleLoss s{cell.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), 0, {}, r.sweep, {}, {}};
     s.seeds = cell.losses(data.target_split);
     s.loss = cell.stats(data.target_split).mean;
     if (!data.generic_split.empty() && cell.stats(data.generic_split).n > 0)

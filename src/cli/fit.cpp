@@ -219,11 +219,11 @@ void run(const Options& o) {
   if (!o.sweep.empty() || !o.target.empty() || o.all_sweeps) from_registry(o, in);
   for (const auto& r : o.refs) {
     auto [x, loss] = split_pair(r, "--ref");
-    in.reference.push_back({parse_number(x, "--ref " + r), {{0, parse_number(loss, "--ref " + r)}}});
+    in.reference.push_back({parse_number(x, "--ref " + r), {{0, parse_number(loss, "--ref " + r)}}, {}});
   }
   for (const auto& s : o.schedules) {
     auto [name, loss] = split_pair(s, "--schedule");
-    in.schedules.push_back({name, "", std::nullopt, std::nullopt, parse_number(loss, "--schedule " + s), {}, "", {}});
+    in.schedules.push_back({name, "", std::nullopt, std::nullopt, parse_number(loss, "--schedule " + s), {}, "", {}, {}});
   }
   if (in.reference.empty())
     throw replay::Error(

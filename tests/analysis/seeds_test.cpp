@@ -53,7 +53,7 @@ Synthetic synthetic(double x_p, double x_q, int seeds, double sigma, uint64_t se
   Synthetic s;
   std::vector<CurvePoint> means;
   for (double x : kPools) {
-    s.reference.push_back({x, noisy(law(x), seeds, sigma, rng)});
+    s.reference.push_back({x, noisy(law(x), seeds, sigma, rng), {}});
     means.push_back({x, mean_se(losses_of(s.reference.back().seeds)).mean});
   }
   s.fit = fit_curve(means, quick_fit());
