@@ -281,7 +281,7 @@ class ReportBuilder {
     fit_paragraphs(fit);
     result_.multipliers = paper_multipliers(fit, data_.schedules, data_.baselines);
     if (fit.usable_for_multipliers) {
-      result_.fit_intervals = bootstrap_over_seeds(data_.reference_cells, result_.multipliers, fo);
+      result_.fit_intervals = bootstrap_over_seeds(data_.reference_cells, result_.multipliers, fo, options_.bootstrap);
       paragraph("Uncertainty of the fit (docs/statistics.md): " + fit_intervals_text(*result_.fit_intervals) + ".");
     }
     heading(3, "Multipliers");

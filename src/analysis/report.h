@@ -55,6 +55,9 @@ struct ReportOptions {
   // teach) and its forgetting (what the generic data kept). Each must be
   // scored by some run of the report, else write_report refuses naming it.
   std::vector<std::string> gain_tasks, forgetting_tasks;
+  // The intervals' bootstrap (bootstrap.h). Each resample refits the law, so
+  // 1000 resamples of a degenerate fit (long MINPACK runs) take seconds.
+  BootstrapOptions bootstrap;
 };
 
 struct ReportResult {

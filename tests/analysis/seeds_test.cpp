@@ -261,6 +261,18 @@ TEST(Cells, OneSeedRunsCarryTheirSequenceLosses) {
   auto ms = paper_multipliers(fit_curve(data.reference), data.schedules, data.baselines);
   ASSERT_FALSE(ms.empty());
   EXPECT_EQ(ms[0].sequences_p.size(), 3u);
+  // The report's fit and multipliers then get intervals over the sequences.
+  ReportOptions ro;
+  ro.collect.sweep = "finemath-micro";
+  ro.out_dir = tmp.path / "report";
+  ro.bootstrap.resamples = 100;  // the degenerate FineMath fit makes every refit slow
+  ReportResult res = write_report(reg, ro);
+  ASSERT_TRUE(res.fit_intervals);
+  EXPECT_NE(fit_intervals_text(*res.fit_intervals).find("bootstrap over 3 validation sequences"), std::string::npos)
+      << fit_intervals_text(*res.fit_intervals);
+  size_t with_interval = 0;
+  for (const auto& m : res.multipliers) with_interval += m.interval.has_value();
+  EXPECT_GT(with_interval, 0u);
 
   // A malformed file is an error naming it.
   const RunRecord& first = reg.list_runs().front();
