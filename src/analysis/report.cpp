@@ -473,34 +473,44 @@ class ReportBuilder {
     return family.empty() ? "no family" : family;
   }
 
+  // One point per cell: its mean target loss, with +-1 SE bars over seeds
+  // (none for one seed).
   void rho_section() {
     // Fine-tuning and mid-training first (their colours stay put), then any
     // other family with a rho tag (continued pretraining).
-    std::map<std::string, std::vector<std::pair<double, double>>> points{{"fine-tuning", {}},
-                                                                         {"mid-training (alpha = 1)", {}}};
+    struct Point {
+      double rho, loss, se;
+      bool operator<(const Point& o) const { return rho < o.rho; }
+    };
+    std::map<std::string, std::vector<Point>> points{{"fine-tuning", {}}, {"mid-training (alpha = 1)", {}}};
     std::vector<std::string> order{"fine-tuning", "mid-training (alpha = 1)"};
+    bool bars = false;
     for (const auto& s : data_.schedules) {
       std::string series = rho_series(s.family, s.rho, s.alpha);
       if (series.empty()) continue;
       if (!points.count(series)) order.push_back(series);
-      points[series].emplace_back(*s.rho, s.loss);
+      MeanSe m = mean_se(losses_of(s.seeds));
+      bars |= m.se.has_value();
+      points[series].push_back({*s.rho, s.loss, m.se.value_or(NAN)});
     }
     LineChart chart{"Final target loss against rho (" + target_name(data_) + ")", "rho (replay fraction)",
                     "target loss (nats/token)", {}};
     bool any = false;
     for (const auto& name : order) {
       auto& p = points[name];
-      std::sort(p.begin(), p.end());
+      std::stable_sort(p.begin(), p.end());
       // An empty series keeps the colours in place but has no legend entry:
       // a continued-pretraining sweep must not list fine-tuning.
       Series series = make_series(p.empty() ? "" : name);
-      for (auto [r, l] : p) series.x.push_back(r), series.y.push_back(l);
+      for (const auto& pt : p) series.x.push_back(pt.rho), series.y.push_back(pt.loss), series.y_err.push_back(pt.se);
       any |= !p.empty();
       chart.series.push_back(std::move(series));
     }
     if (!any) return;
     heading(2, "Target loss against replay fraction");
-    figure(chart, "target_loss_vs_rho", "Final target loss against the replay fraction rho");
+    figure(chart, "target_loss_vs_rho",
+           std::string("Final target loss against the replay fraction rho") +
+               (bars ? " (mean over seeds, error bars +-1 SE)" : ""));
   }
 
   // ---- Downstream tasks (report.h, task_scores.h).

@@ -327,6 +327,7 @@ TEST(Report, SeedsGiveIntervalsAndPairedDifferences) {
   EXPECT_NE(md.find("Uncertainty of the fit"), std::string::npos);
   EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "multipliers.png"));
   EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "multipliers.svg"));
+  EXPECT_NE(md.find("mean over seeds, error bars +-1 SE"), std::string::npos);  // target_loss_vs_rho
   // The demo's summary lines use the same wording.
   std::vector<std::string> lines = multiplier_lines(&*res.fit, res.multipliers);
   bool worded = false;
