@@ -92,13 +92,34 @@ std::optional<double> split_loss(const RunRecord& r, const std::string& split) {
   return it->second.loss;
 }
 
-std::optional<ScheduleLoss> schedule_of(const RunRecord& r, const SweepData& data) {
-  if (r.status != RunStatus::done || r.tag("family") == "reference") return std::nullopt;
-  auto loss = split_loss(r, data.target_split);
-  if (!loss) return std::nullopt;
-  ScheduleLoss s{r.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), *loss, {}, r.sweep};
-  s.generic_loss = split_loss(r, data.generic_split);
-  return s;
+// A one-seed cell's per-sequence target losses, if its run recorded them.
+std::vector<double> sequences_of(const Cell& cell, const SweepData& data, const Registry& registry) {
+  if (cell.runs.size() != 1) return {};
+  auto splits = read_val_sequences(resolve_run_dir(registry, cell.runs.front().run_dir));
+  auto it = splits.find(data.target_split);
+  return it == splits.end() ? std::vector<double>{} : it->second;
+}
+
+// The cells of `runs` that are schedules (done, not reference, with a target
+// loss), each at its mean over seeds.
+std::vector<ScheduleLoss> schedules_of(const std::vector<RunRecord>& runs, const SweepData& data,
+                                       const Registry& registry) {
+  std::vector<RunRecord> kept;
+  for (const auto& r : runs)
+    if (r.status == RunStatus::done && r.tag("family") != "reference" && split_loss(r, data.target_split))
+      kept.push_back(r);
+  std::vector<ScheduleLoss> out;
+  for (const auto& cell : group_cells(kept)) {
+    const RunRecord& r = cell.runs.front();
+    ScheduleLoss s{cell.name, r.tag("family"), r.tag_number("rho"), r.tag_number("alpha"), 0, {}, r.sweep, {}, {}};
+    s.seeds = cell.losses(data.target_split);
+    s.loss = cell.stats(data.target_split).mean;
+    if (!data.generic_split.empty() && cell.stats(data.generic_split).n > 0)
+      s.generic_loss = cell.stats(data.generic_split).mean;
+    s.sequences = sequences_of(cell, data, registry);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 [[noreturn]] void no_split(const SweepData& data, const std::string& what) {
@@ -114,14 +135,18 @@ std::optional<ScheduleLoss> schedule_of(const RunRecord& r, const SweepData& dat
 void collect_reference(const std::vector<RunRecord>& on_target, const CollectOptions& o,
                        const Registry& registry, SweepData& data) {
   std::set<std::string> seen, sweeps;
+  std::vector<RunRecord> kept;
   for (const auto& r : on_target) {
     if (!o.reference_sweep.empty() && r.sweep != o.reference_sweep) continue;
     if (r.status != RunStatus::done || r.tag("family") != "reference") continue;
-    auto x = r.tag_number("x");
-    auto loss = split_loss(r, data.target_split);
-    if (!x || !loss || !seen.insert(r.id).second) continue;
-    data.reference.push_back({*x, *loss});
+    if (!r.tag_number("x") || !split_loss(r, data.target_split) || !seen.insert(r.id).second) continue;
+    kept.push_back(r);
     if (sweeps.insert(r.sweep).second) data.reference_sweeps.push_back(r.sweep);
+  }
+  for (const auto& cell : group_cells(kept)) {
+    double x = *cell.runs.front().tag_number("x");
+    data.reference_cells.push_back({x, cell.losses(data.target_split), sequences_of(cell, data, registry)});
+    data.reference.push_back({x, cell.stats(data.target_split).mean});
   }
   if (o.reference_sweep.empty() || !data.reference.empty()) return;
   auto refs = registry.list_runs({o.reference_sweep, std::nullopt});
@@ -205,12 +230,12 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
     });
   if (!o.sweep.empty() && !o.all_sweeps) keep_comparable(on_target, data, o);
   collect_reference(on_target, o, registry, data);
-  for (const auto& r : data.runs)
-    if (auto s = schedule_of(r, data)) data.schedules.push_back(*s);
+  data.schedules = schedules_of(data.runs, data, registry);
   std::set<std::string> seen = in_scope;
+  std::vector<RunRecord> others;
   for (const auto& r : on_target)
-    if (!in_scope.count(r.id) && seen.insert(r.id).second)
-      if (auto s = schedule_of(r, data)) data.baselines.push_back(*s);
+    if (!in_scope.count(r.id) && seen.insert(r.id).second) others.push_back(r);
+  data.baselines = schedules_of(others, data, registry);
   return data;
 }
 
@@ -219,6 +244,18 @@ namespace {
 using Pick = bool (*)(const ScheduleLoss&);
 
 bool any_schedule(const ScheduleLoss&) { return true; }
+
+// P over Q with the seeds of both and their paired difference.
+Multiplier compare(const CurveFit& fit, const std::string& p_label, const ScheduleLoss& p,
+                   const std::string& q_label, const ScheduleLoss& q) {
+  Multiplier m = multiplier(fit, p_label, p.loss, q_label, q.loss);
+  m.seeds_p = p.seeds;
+  m.seeds_q = q.seeds;
+  m.sequences_p = p.sequences;
+  m.sequences_q = q.sequences;
+  m.paired = paired_difference(p.seeds, q.seeds);
+  return m;
+}
 
 // "fine-tuning + replay (ft-rho0.75)", with the sweep when it comes from
 // outside the scope ("fine-tuning (ft-rho0, sweep demo-math)").
@@ -242,7 +279,7 @@ std::vector<Multiplier> paper_multipliers(const CurveFit& fit,
     const ScheduleLoss* p = best_of(schedules, p_pick);
     auto [q, borrowed] = baseline(q_pick);
     if (!p || !q || p == q || !done.emplace(p, q).second) return;
-    out.push_back(multiplier(fit, label(p_role, *p, false), p->loss, label(q_role, *q, borrowed), q->loss));
+    out.push_back(compare(fit, label(p_role, *p, false), *p, label(q_role, *q, borrowed), *q));
   };
   add(ft_replay, "fine-tuning + replay", ft_baseline, "fine-tuning");
   add(mt_replay, "mid-training + replay", mt_baseline, "mid-training");
@@ -263,8 +300,8 @@ std::optional<Multiplier> multiplier_over_baseline(const CurveFit& fit, const Sc
   bool borrowed = !base;
   if (!base) base = best_of(baselines, baseline);
   if (!base) return std::nullopt;
-  return multiplier(fit, schedule.name, schedule.loss,
-                    borrowed ? base->name + " (sweep " + base->sweep + ")" : base->name, base->loss);
+  return compare(fit, schedule.name, schedule,
+                 borrowed ? base->name + " (sweep " + base->sweep + ")" : base->name, *base);
 }
 
 }  // namespace replay::analysis

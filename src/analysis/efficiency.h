@@ -38,11 +38,21 @@
 // sweeps, except reference runs from an explicit `reference_sweep`. Runs with
 // no target at all (no identity, no tag) are counted with the target only
 // when the whole registry has a single target.
+//
+// Seeds (cells.h). Runs that differ only in their seed are one cell: one
+// reference point at the cell's mean loss, one schedule named without the
+// "-seed=<n>" suffix at its mean loss, each keeping its per-seed losses for
+// the intervals (bootstrap.h). A run without seeds is a cell of one, so a
+// registry without seed sweeps gives exactly the numbers it gave before.
+// A cell of one seed also carries its run's per-sequence target losses when
+// the run folder has them (metrics.h read_val_sequences), for the bootstrap
+// over validation sequences.
 #pragma once
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "analysis/cells.h"
 #include "analysis/fit.h"
 #include "analysis/registry.h"
 
@@ -52,9 +62,20 @@ struct ScheduleLoss {
   std::string name;
   std::string family;  // fine-tuning | mid-training | full | ... ("" from the command line)
   std::optional<double> rho, alpha;
-  double loss = 0;  // final target validation loss
-  std::optional<double> generic_loss;
+  double loss = 0;  // final target validation loss (the mean over its seeds)
+  std::optional<double> generic_loss;  // the same mean, over the seeds that have one
   std::string sweep;  // the sweep it was listed in ("" from the command line)
+  std::vector<SeedLoss> seeds;  // per-seed target losses (empty from the command line)
+  // A one-seed cell's final target loss per validation sequence (its run's
+  // val_sequences.json); empty when unknown or when the cell has several seeds.
+  std::vector<double> sequences;
+};
+
+// A reference cell: its pool size and per-seed final target losses.
+struct ReferenceCell {
+  double x = 0;
+  std::vector<SeedLoss> seeds;
+  std::vector<double> sequences;  // as ScheduleLoss::sequences
 };
 
 struct SweepData {
@@ -62,7 +83,8 @@ struct SweepData {
   TargetIdentity target;               // the target every run below was measured on
   std::string target_split, generic_split;
   std::vector<RunRecord> runs;         // runs in scope on the target, any status, each once
-  std::vector<CurvePoint> reference;   // done reference runs with tag x, on the target
+  std::vector<CurvePoint> reference;   // done reference cells with tag x, on the target: cell means
+  std::vector<ReferenceCell> reference_cells;  // the same cells with their seeds, same order
   std::vector<std::string> reference_sweeps;  // the sweeps those came from
   std::vector<ScheduleLoss> schedules;  // done non-reference runs in scope with a target loss
   std::vector<ScheduleLoss> baselines;  // the same from the other sweeps on the target
@@ -83,7 +105,8 @@ struct CollectOptions {
 SweepData collect_sweep(const Registry& registry, const CollectOptions& options);
 
 // The paper's headline comparisons that the available schedules support
-// (see the header comment for where P and Q come from).
+// (see the header comment for where P and Q come from). Each carries its
+// schedules' seeds and, when they share two or more, the paired difference.
 std::vector<Multiplier> paper_multipliers(const CurveFit& fit,
                                           const std::vector<ScheduleLoss>& schedules,
                                           const std::vector<ScheduleLoss>& baselines = {});

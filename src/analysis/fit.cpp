@@ -402,7 +402,10 @@ Multiplier multiplier(const CurveFit& fit, const std::string& p_name, double p_l
 
 std::string multiplier_value_text(const Multiplier& m) {
   if (!m.value) return "no multiplier can be computed: " + m.why_none;
-  return format_significant(*m.value, 4) + "x";
+  if (!m.interval) return format_significant(*m.value, 4) + "x";
+  std::string range = "[" + format_significant(m.interval->lo, 3) + ", " + format_significant(m.interval->hi, 3) + "]";
+  if (m.no_measurable_effect()) return "no measurable effect (interval " + range + ")";
+  return format_significant(*m.value, 4) + "x (95% interval " + range + ")";
 }
 
 std::string multiplier_line(const Multiplier& m) {
@@ -410,6 +413,8 @@ std::string multiplier_line(const Multiplier& m) {
   std::snprintf(losses, sizeof losses, " (target loss %.5f vs %.5f)", m.loss_p, m.loss_q);
   std::string line = m.p + " over " + m.q + ": " + multiplier_value_text(m) + losses;
   if (m.extrapolated) line += "; EXTRAPOLATED: " + m.extrapolation;
+  if (m.value && !m.interval && !m.interval_note.empty()) line += "; " + m.interval_note;
+  if (m.paired) line += "; paired target loss difference " + paired_text(*m.paired);
   return line;
 }
 

@@ -46,6 +46,8 @@
 #include <string>
 #include <vector>
 
+#include "analysis/stats.h"
+
 namespace replay::analysis {
 
 enum class CurveForm {
@@ -146,15 +148,34 @@ struct Multiplier {
   std::string why_none;
   bool extrapolated = false;    // either implied pool is an extrapolation
   std::string extrapolation;    // which one, and how far
+  // Uncertainty (bootstrap.h, efficiency.h). The per-seed losses behind
+  // loss_p and loss_q (their means); empty for a number typed on the command
+  // line. `interval` is the 95% interval of `value`; without one,
+  // interval_note says why ("one seed: no interval"), or is empty when
+  // nobody tried. `paired`: loss_p - loss_q over the seeds P and Q share.
+  std::vector<SeedLoss> seeds_p, seeds_q;
+  // With one seed each: their final target loss per validation sequence,
+  // for the bootstrap over sequences (empty when not recorded).
+  std::vector<double> sequences_p, sequences_q;
+  std::optional<Interval> interval;
+  std::string interval_note;
+  std::optional<PairedDifference> paired;
+  // The rule every printout follows: an interval that includes 1 means the
+  // data cannot tell P from Q.
+  bool no_measurable_effect() const { return value && interval && interval->contains(1.0); }
 };
 Multiplier multiplier(const CurveFit& fit, const std::string& p_name, double p_loss,
                       const std::string& q_name, double q_loss);
 
 // The printed forms, shared by `replay fit`, `replay report` and the demo so
 // that no printout can show a number the others would refuse:
-//   multiplier_value_text: "1.490x" or "no multiplier can be computed: WHY"
+//   multiplier_value_text: "no multiplier can be computed: WHY"; with an
+//     interval that includes 1 "no measurable effect (interval [0.91, 1.12])"
+//     (never the number alone); with another interval
+//     "1.490x (95% interval [1.31, 1.70])"; without one "1.490x"
 //   multiplier_line: "P over Q: 1.490x (target loss 3.9026 vs 3.9942)", plus
-//     "; EXTRAPOLATED: ..." when flagged
+//     "; EXTRAPOLATED: ..." when flagged, "; one seed: no interval" (the
+//     interval note) and "; paired target loss difference ..." when known
 std::string multiplier_value_text(const Multiplier& m);
 std::string multiplier_line(const Multiplier& m);
 // The lines of a set of comparisons: one "no multiplier can be computed: WHY"

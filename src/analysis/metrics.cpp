@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "run/layout.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -134,6 +135,19 @@ RunMetrics parse_metrics(std::string_view text, const std::string& source) {
 
 RunMetrics read_metrics(const std::filesystem::path& file) {
   return parse_metrics(fs::read_file(file), file.string());
+}
+
+std::map<std::string, std::vector<double>> read_val_sequences(const std::filesystem::path& run_dir) {
+  const std::filesystem::path file = run_dir / run::kValSequencesFile;
+  std::map<std::string, std::vector<double>> out;
+  if (run_dir.empty() || !std::filesystem::exists(file)) return out;
+  try {
+    const auto j = nlohmann::json::parse(fs::read_file(file));
+    for (const auto& [split, losses] : j.at("splits").items()) out[split] = losses.get<std::vector<double>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": not {\"step\": N, \"splits\": {SPLIT: [loss, ...]}}: " + e.what());
+  }
+  return out;
 }
 
 }  // namespace replay::analysis

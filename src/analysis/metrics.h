@@ -67,4 +67,10 @@ struct RunMetrics {
 RunMetrics parse_metrics(std::string_view text, const std::string& source);
 RunMetrics read_metrics(const std::filesystem::path& file);
 
+// The final evaluation's loss per validation sequence, by split, from a run
+// folder's val_sequences.json (run/layout.h); empty when the run has none
+// (trained before the file existed). Throws replay::Error naming the file
+// when it is not the documented shape.
+std::map<std::string, std::vector<double>> read_val_sequences(const std::filesystem::path& run_dir);
+
 }  // namespace replay::analysis

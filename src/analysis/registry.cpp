@@ -758,4 +758,11 @@ std::map<std::string, TaskScoreRecord> Registry::final_task_scores(const std::st
   return out;
 }
 
+std::filesystem::path resolve_run_dir(const Registry& registry, const std::string& run_dir) {
+  std::filesystem::path p(run_dir);
+  if (p.is_absolute() || run_dir.empty()) return p;
+  std::filesystem::path beside = registry.path().parent_path() / p;
+  return std::filesystem::exists(beside) ? beside : p;
+}
+
 }  // namespace replay::analysis

@@ -238,4 +238,9 @@ class Registry {
   int version_ = 0;  // the file's schema version when opened
 };
 
+// A run's folder as recorded (RunRecord::run_dir): an absolute path as it
+// is; a relative one beside the registry file (where a sweep keeps its
+// runs) when that exists, else relative to the working directory.
+std::filesystem::path resolve_run_dir(const Registry& registry, const std::string& run_dir);
+
 }  // namespace replay::analysis

@@ -280,6 +280,10 @@ class ReportBuilder {
     result_.fit = fit;
     fit_paragraphs(fit);
     result_.multipliers = paper_multipliers(fit, data_.schedules, data_.baselines);
+    if (fit.usable_for_multipliers) {
+      result_.fit_intervals = bootstrap_over_seeds(data_.reference_cells, result_.multipliers, fo, options_.bootstrap);
+      paragraph("Uncertainty of the fit (docs/statistics.md): " + fit_intervals_text(*result_.fit_intervals) + ".");
+    }
     heading(3, "Multipliers");
     if (!fit.usable_for_multipliers) {
       paragraph("No multiplier can be computed: " + fit.unusable_reason + ".");
@@ -287,14 +291,58 @@ class ReportBuilder {
       paragraph("The sweep has none of the schedule pairs the paper compares (needs fine-tuning "
                 "and/or mid-training runs with and without replay).");
     } else {
-      Table t{{"schedule P", "over schedule Q", "loss P", "loss Q", "multiplier x(L_P)/x(L_Q)", "note"}, {}};
-      for (const auto& m : result_.multipliers)
-        t.rows.push_back({m.p, m.q, fixed(m.loss_p, 5), fixed(m.loss_q, 5), multiplier_value_text(m),
-                          m.extrapolated ? "extrapolated: " + m.extrapolation : ""});
-      table(t);
+      multiplier_table();
+      multiplier_figure();
     }
     schedules_table(fit);
     if (fit.usable_for_multipliers) fit_figure(fit);
+  }
+
+  // The paper's comparisons: losses (mean +- SE over seeds), the multiplier
+  // in the one wording of fit.h, and the paired loss difference when P and Q
+  // share seeds.
+  void multiplier_table() {
+    Table t{{"schedule P", "over schedule Q", "loss P", "loss Q", "multiplier x(L_P)/x(L_Q)",
+             "loss P - Q, paired over seeds", "note"}, {}};
+    for (const auto& m : result_.multipliers) {
+      std::string note = m.extrapolated ? "extrapolated: " + m.extrapolation : "";
+      if (m.value && !m.interval && !m.interval_note.empty()) note += (note.empty() ? "" : "; ") + m.interval_note;
+      t.rows.push_back({m.p, m.q, loss_text(m.seeds_p, m.loss_p), loss_text(m.seeds_q, m.loss_q),
+                        multiplier_value_text(m), m.paired ? paired_text(*m.paired) : "", note});
+    }
+    table(t);
+  }
+
+  static std::string loss_text(const std::vector<SeedLoss>& seeds, double loss) {
+    if (seeds.size() < 2) return fixed(loss, 5);
+    return mean_se_text(mean_se(losses_of(seeds)), 5);
+  }
+
+  // The multipliers with their 95% intervals as error bars (log scale), when
+  // any has an interval; the dashed line at 1 is "no effect".
+  void multiplier_figure() {
+    Series points = make_series("multiplier (95% interval)", false, true, 0);
+    Series one = make_series("no effect (1x)", true, false, 1);
+    one.dashed = true;
+    std::string legend;  // the comparisons by number (long names would overlap in the figure)
+    for (const auto& m : result_.multipliers) {
+      if (!m.value || !m.interval) continue;
+      double i = static_cast<double>(points.x.size() + 1);
+      points.x.push_back(i);
+      double mid = std::log(*m.value), lo = std::log(m.interval->lo), hi = std::log(m.interval->hi);
+      // Symmetric bars in log space around the centre of the interval.
+      points.y.push_back(mid);
+      points.y_err.push_back(std::max(mid - lo, hi - mid));
+      points.point_labels.push_back(std::to_string(points.x.size()));
+      legend += (legend.empty() ? "" : "; ") + std::to_string(points.x.size()) + " = " + m.p + " over " + m.q;
+    }
+    if (points.x.empty()) return;
+    one.x = {0.5, points.x.size() + 0.5};
+    one.y = {0, 0};
+    LineChart chart{"Data-efficiency multipliers with 95% intervals", "comparison", "ln multiplier", {one, points}};
+    figure(chart, "multipliers",
+           "Multipliers (ln scale) with error bars spanning their 95% bootstrap interval (the larger side); "
+           "a bar crossing the dashed line at 0 (1x) is no measurable effect. " + legend);
   }
 
   void fit_paragraphs(const CurveFit& fit) {
@@ -323,7 +371,7 @@ class ReportBuilder {
     heading(3, "Schedules");
     Table s{{"schedule", "family", "rho", "alpha", "target loss", "generic loss"}, {}};
     for (const auto& sch : data_.schedules)
-      s.rows.push_back({sch.name, sch.family, opt_number(sch.rho), opt_number(sch.alpha), fixed(sch.loss, 5),
+      s.rows.push_back({sch.name, sch.family, opt_number(sch.rho), opt_number(sch.alpha), loss_text(sch.seeds, sch.loss),
                         sch.generic_loss ? fixed(*sch.generic_loss, 5) : ""});
     table(s);
   }
@@ -341,7 +389,7 @@ class ReportBuilder {
                                   (inv.extrapolated ? " (extrapolated: " + inv.extrapolation + ")" : "");
       std::string over_text = !over ? "" : !fit.usable_for_multipliers ? "none" : multiplier_value_text(*over);
       s.rows.push_back({sch.name, sch.family, opt_number(sch.rho), opt_number(sch.alpha),
-                        fixed(sch.loss, 5), sch.generic_loss ? fixed(*sch.generic_loss, 5) : "",
+                        loss_text(sch.seeds, sch.loss), sch.generic_loss ? fixed(*sch.generic_loss, 5) : "",
                         implied, over_text});
     }
     table(s);
@@ -425,34 +473,44 @@ class ReportBuilder {
     return family.empty() ? "no family" : family;
   }
 
+  // One point per cell: its mean target loss, with +-1 SE bars over seeds
+  // (none for one seed).
   void rho_section() {
     // Fine-tuning and mid-training first (their colours stay put), then any
     // other family with a rho tag (continued pretraining).
-    std::map<std::string, std::vector<std::pair<double, double>>> points{{"fine-tuning", {}},
-                                                                         {"mid-training (alpha = 1)", {}}};
+    struct Point {
+      double rho, loss, se;
+      bool operator<(const Point& o) const { return rho < o.rho; }
+    };
+    std::map<std::string, std::vector<Point>> points{{"fine-tuning", {}}, {"mid-training (alpha = 1)", {}}};
     std::vector<std::string> order{"fine-tuning", "mid-training (alpha = 1)"};
+    bool bars = false;
     for (const auto& s : data_.schedules) {
       std::string series = rho_series(s.family, s.rho, s.alpha);
       if (series.empty()) continue;
       if (!points.count(series)) order.push_back(series);
-      points[series].emplace_back(*s.rho, s.loss);
+      MeanSe m = mean_se(losses_of(s.seeds));
+      bars |= m.se.has_value();
+      points[series].push_back({*s.rho, s.loss, m.se.value_or(NAN)});
     }
     LineChart chart{"Final target loss against rho (" + target_name(data_) + ")", "rho (replay fraction)",
                     "target loss (nats/token)", {}};
     bool any = false;
     for (const auto& name : order) {
       auto& p = points[name];
-      std::sort(p.begin(), p.end());
+      std::stable_sort(p.begin(), p.end());
       // An empty series keeps the colours in place but has no legend entry:
       // a continued-pretraining sweep must not list fine-tuning.
       Series series = make_series(p.empty() ? "" : name);
-      for (auto [r, l] : p) series.x.push_back(r), series.y.push_back(l);
+      for (const auto& pt : p) series.x.push_back(pt.rho), series.y.push_back(pt.loss), series.y_err.push_back(pt.se);
       any |= !p.empty();
       chart.series.push_back(std::move(series));
     }
     if (!any) return;
     heading(2, "Target loss against replay fraction");
-    figure(chart, "target_loss_vs_rho", "Final target loss against the replay fraction rho");
+    figure(chart, "target_loss_vs_rho",
+           std::string("Final target loss against the replay fraction rho") +
+               (bars ? " (mean over seeds, error bars +-1 SE)" : ""));
   }
 
   // ---- Downstream tasks (report.h, task_scores.h).
@@ -652,14 +710,7 @@ class ReportBuilder {
     table(t);
   }
 
-  // A relative run directory is taken relative to the registry's folder
-  // (where the sweep keeps its runs), falling back to the working directory.
-  stdfs::path resolve_run_dir(const std::string& dir) const {
-    stdfs::path p(dir);
-    if (p.is_absolute() || dir.empty()) return p;
-    stdfs::path beside = registry_.path().parent_path() / p;
-    return stdfs::exists(beside) ? beside : p;
-  }
+  stdfs::path resolve_run_dir(const std::string& dir) const { return analysis::resolve_run_dir(registry_, dir); }
 
   void curves_section() {
     bool any = false;

@@ -26,11 +26,19 @@
 // gain_tasks and forgetting_tasks are given, gain_vs_forgetting (a point per
 // run: mean change on the forgetting tasks against mean change on the gain
 // tasks, with error bars, labelled by rho).
+//
+// Seeds (docs/statistics.md): runs that differ only in their seed are one
+// cell (cells.h); schedule losses are printed as mean +- SE over seeds, the
+// fit and every multiplier carry a 95% bootstrap interval (bootstrap.h),
+// a multiplier whose interval includes 1 reads "no measurable effect", the
+// paper's comparisons show the paired loss difference when P and Q share
+// seeds, and figures/multipliers draws the intervals as error bars.
 #pragma once
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "analysis/bootstrap.h"
 #include "analysis/efficiency.h"
 #include "analysis/fit.h"
 #include "analysis/registry.h"
@@ -47,13 +55,17 @@ struct ReportOptions {
   // teach) and its forgetting (what the generic data kept). Each must be
   // scored by some run of the report, else write_report refuses naming it.
   std::vector<std::string> gain_tasks, forgetting_tasks;
+  // The intervals' bootstrap (bootstrap.h). Each resample refits the law, so
+  // 1000 resamples of a degenerate fit (long MINPACK runs) take seconds.
+  BootstrapOptions bootstrap;
 };
 
 struct ReportResult {
   std::filesystem::path dir, markdown, html;
   std::vector<std::filesystem::path> figures;  // relative to dir
   std::optional<CurveFit> fit;                 // unset with fewer than 3 reference points
-  std::vector<Multiplier> multipliers;         // the paper's comparisons
+  std::vector<Multiplier> multipliers;         // the paper's comparisons, with intervals (bootstrap.h)
+  std::optional<FitIntervals> fit_intervals;   // set when the fit is usable
   TargetIdentity target;                       // the one target the report is about
   std::vector<std::string> tasks;              // downstream tasks scored by its runs, sorted
 };

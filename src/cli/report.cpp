@@ -76,6 +76,7 @@ void run(const Options& o) {
     for (const auto& t : res.tasks) tasks += (tasks.empty() ? "" : ", ") + t;
     std::printf("  downstream tasks: %s\n", tasks.c_str());
   }
+  if (res.fit_intervals) std::printf("  fit uncertainty: %s\n", fit_intervals_text(*res.fit_intervals).c_str());
   if (res.fit || !res.multipliers.empty())
     for (const auto& line : multiplier_lines(res.fit ? &*res.fit : nullptr, res.multipliers))
       std::printf("  %s\n", line.c_str());

@@ -2,14 +2,22 @@
 // final metrics. Safe to run while a sweep is writing (the registry is in WAL
 // mode). A run with several names in its sweep (identical configs) is one
 // line, "a = b"; a `running` run whose trainer is gone is shown `stale`.
+// When some cell (runs differing only in their seed, analysis/cells.h) has
+// two or more runs, a second table follows the runs: one line per cell with
+// its seeds and the mean +- SE of each split's final loss over the done
+// runs ("1 seed" where there is one). --json prints both as one object.
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <cstdio>
 #include <ctime>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "analysis/cells.h"
 #include "analysis/registry.h"
 #include "cli/command.h"
 
@@ -21,6 +29,7 @@ struct Options {
   std::string db = kDefaultRegistryPath;
   std::string sweep, status, target;
   bool show_ids = false;
+  bool json = false;
 };
 
 // A stale run has no end time: its time is unknown, not still counting.
@@ -52,6 +61,56 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// Every split any done run of the cell has, in name order.
+std::set<std::string> cell_splits(const Cell& c) {
+  std::set<std::string> out;
+  for (const auto& r : c.runs)
+    if (r.status == RunStatus::done)
+      for (const auto& [split, m] : r.final_metrics) out.insert(split);
+  return out;
+}
+
+std::string seeds_text(const Cell& c) {
+  std::string out;
+  for (int64_t s : c.seeds()) out += (out.empty() ? "" : ",") + std::to_string(s);
+  return out;
+}
+
+void print_cells(const std::vector<Cell>& cells) {
+  std::printf("\ncells (runs that differ only in their seed; final loss mean \u00b1 SE over done seeds)\n");
+  std::vector<std::vector<std::string>> rows = {{"sweep", "cell", "runs", "seeds", "final losses"}};
+  for (const auto& c : cells) {
+    std::string losses;
+    for (const auto& split : cell_splits(c))
+      losses += (losses.empty() ? "" : "  ") + split + "=" + mean_se_text(c.stats(split), 4);
+    rows.push_back({c.sweep, c.name, std::to_string(c.runs.size()), seeds_text(c), losses});
+  }
+  print_table(rows);
+}
+
+nlohmann::json runs_json(const std::vector<RunRecord>& runs, const std::vector<Cell>& cells) {
+  nlohmann::json jr = nlohmann::json::array(), jc = nlohmann::json::array();
+  for (const auto& r : runs) {
+    nlohmann::json losses = nlohmann::json::object();
+    for (const auto& [split, m] : r.final_metrics) losses[split] = {{"loss", m.loss}, {"step", m.step}};
+    jr.push_back({{"sweep", r.sweep}, {"name", r.name}, {"aliases", r.aliases}, {"id", r.id}, {"tags", r.tags},
+                  {"status", r.trainer_gone() ? "stale" : run_status_name(r.status)}, {"step", r.step},
+                  {"target", r.effective_target().label()}, {"final_losses", losses}, {"error", r.error}});
+  }
+  for (const auto& c : cells) {
+    nlohmann::json losses = nlohmann::json::object();
+    for (const auto& split : cell_splits(c)) {
+      MeanSe m = c.stats(split);
+      losses[split] = {{"n", m.n}, {"mean", m.mean}, {"se", m.se ? nlohmann::json(*m.se) : nlohmann::json(nullptr)}};
+    }
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& r : c.runs) ids.push_back(r.id);
+    jc.push_back({{"sweep", c.sweep}, {"name", c.name}, {"tags", c.tags}, {"seeds", c.seeds()}, {"runs", ids},
+                  {"final_losses", losses}});
+  }
+  return {{"runs", jr}, {"cells", jc}};
+}
+
 void run(const Options& o) {
   Registry reg(o.db, /*create=*/false);
   RunFilter filter;
@@ -60,6 +119,11 @@ void run(const Options& o) {
   auto runs = reg.list_runs(filter);
   if (!o.target.empty())
     std::erase_if(runs, [&](const RunRecord& r) { return !r.effective_target().matches(o.target); });
+  const std::vector<Cell> cells = group_cells(runs);
+  if (o.json) {
+    std::printf("%s\n", runs_json(runs, cells).dump(2).c_str());
+    return;
+  }
   std::vector<std::vector<std::string>> rows = {
       {"sweep", "run", o.show_ids ? "id" : "id (short)", "target", "status", "step", "time", "tokens/s",
        "final losses", "notes"}};
@@ -103,6 +167,7 @@ void run(const Options& o) {
   std::printf("%zu runs: %zu done, %zu running, %zu queued, %zu failed%s  (%s)\n", runs.size(),
               count(RunStatus::done), count(RunStatus::running) - stale_runs, count(RunStatus::queued),
               count(RunStatus::failed), rare.c_str(), o.db.c_str());
+  if (any_repeated(cells)) print_cells(cells);
 }
 
 void setup(CLI::App& app) {
@@ -115,6 +180,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--target", opts->target,
                   "Only runs on this target: its domain (math), store path, or validation split name");
   cmd->add_flag("--ids", opts->show_ids, "Print full run ids (and target stores)");
+  cmd->add_flag("--json", opts->json, "Print the runs and their cells (mean and SE over seeds) as JSON");
   cmd->callback([opts] { run(*opts); });
 }
 

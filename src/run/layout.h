@@ -5,6 +5,10 @@
 //     config.json             {"content_hash", "config": resolved description, "source"}
 //     metrics.jsonl           one JSON object per line (train/metrics_log.h)
 //     summary.json            written when the run completes
+//     val_sequences.json      the final evaluation's loss of every validation
+//                             sequence: {"step": N, "splits": {"target":
+//                             [loss of sequence 0, 1, ...], ...}}, written
+//                             atomically (docs/statistics.md)
 //     branched.json           {"branch_at": step}: the run started from a shared state
 //     train.log               console output when a sweep ran it
 //     .lock                   held (flock) by the trainer working in the folder;
@@ -28,6 +32,7 @@ namespace replay::run {
 inline constexpr const char* kConfigFile = "config.json";
 inline constexpr const char* kMetricsFile = "metrics.jsonl";
 inline constexpr const char* kSummaryFile = "summary.json";
+inline constexpr const char* kValSequencesFile = "val_sequences.json";
 inline constexpr const char* kBranchFile = "branched.json";
 inline constexpr const char* kBranchKey = "branch_at";  // its one field: the step
 inline constexpr const char* kTrainLog = "train.log";

@@ -31,4 +31,11 @@ double evaluate_loss(model::Llama& model, const torch::Tensor& tokens, int64_t m
   return total / static_cast<double>(n);
 }
 
+std::vector<double> sequence_losses(model::Llama& model, const torch::Tensor& tokens) {
+  torch::NoGradGuard no_grad;
+  std::vector<double> out;
+  for (int64_t row = 0; row < tokens.size(0); ++row) out.push_back(model->loss(tokens.narrow(0, row, 1)).item<double>());
+  return out;
+}
+
 }  // namespace replay::train

@@ -17,4 +17,10 @@ double accumulate_gradients(model::Llama& model, const torch::Tensor& tokens, in
 // `microbatch` rows (nats/token; NaN for an empty set).
 double evaluate_loss(model::Llama& model, const torch::Tensor& tokens, int64_t microbatch);
 
+// The mean next-token loss of each row of `tokens`, one forward per row, for
+// the per-sequence record of the final evaluation (run/layout.h
+// kValSequencesFile): what a bootstrap over validation sequences resamples.
+// Their mean equals evaluate_loss up to floating-point rounding.
+std::vector<double> sequence_losses(model::Llama& model, const torch::Tensor& tokens);
+
 }  // namespace replay::train

@@ -82,6 +82,7 @@ class Trainer {
   bool start_from_shared(const std::string& key);
   void run_step(int64_t step);
   void run_eval(int64_t steps_done);
+  void write_sequence_losses(int64_t steps_done);
   void load_tasks();
   void score_tasks(int64_t steps_done);
   void after_step(int64_t done);  // evaluate, checkpoint, publish: as the cadence says
@@ -309,6 +310,16 @@ void Trainer::run_eval(int64_t steps_done) {
   metrics_->write({{"kind", "eval"}, {"step", steps_done}, {"tokens", tokens_}, {"val", val}});
   if (opts_.console) progress_.eval(steps_done, losses);
   result_.final_eval = losses;
+  if (steps_done == s_.train.steps) write_sequence_losses(steps_done);
+}
+
+// The final evaluation per validation sequence (run/layout.h), so that a
+// single-seed sweep can be bootstrapped over the same sequences in every run.
+void Trainer::write_sequence_losses(int64_t steps_done) {
+  nlohmann::json splits = nlohmann::json::object();
+  for (const auto& [name, tokens] : val_sets_) splits[name] = sequence_losses(model_, tokens);
+  fs::write_file_atomic(out_ / run::kValSequencesFile,
+                        nlohmann::json{{"step", steps_done}, {"splits", splits}}.dump() + "\n");
 }
 
 void Trainer::after_step(int64_t done) {

@@ -11,6 +11,8 @@
 #include "fake_sweep.h"
 #include "temp_dir.h"
 
+#include <nlohmann/json.hpp>
+
 namespace stdfs = std::filesystem;
 
 TEST(Cli, FitFromTheCommandLineGivesTheSpecMultipliers) {
@@ -225,4 +227,46 @@ TEST(Cli, TwoTargetsInOneRegistry) {
   EXPECT_NE(r.out.find(" code "), std::string::npos) << r.out;
   r = run_replay("runs" + db);
   EXPECT_NE(r.out.find("38 runs:"), std::string::npos) << r.out;
+}
+
+// A sweep over seeds: `runs` adds the cells (mean +- SE) to the listing,
+// `runs --json` and `fit --json` parse, and the fit's multipliers carry
+// intervals.
+TEST(Cli, SeedsInRunsAndFitWithJson) {
+  TempDir tmp("cli-seeds");
+  fake::build_seeded_sweep(tmp.path);
+  std::string db = (tmp.path / "registry.sqlite").string();
+  CliResult r = run_replay("runs --db " + db);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("mt-rho=0.5-seed=2"), std::string::npos) << r.out;  // the per-run listing stays
+  EXPECT_NE(r.out.find("cells (runs that differ only in their seed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(3 seeds)"), std::string::npos) << r.out;
+
+  r = run_replay("runs --db " + db + " --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("runs").size(), 27u);
+  ASSERT_EQ(j.at("cells").size(), 9u);
+  const auto& cell = j.at("cells").at(5);
+  EXPECT_EQ(cell.at("name"), "mt-rho=0");
+  EXPECT_EQ(cell.at("seeds"), nlohmann::json({1, 2, 3}));
+  EXPECT_EQ(cell.at("final_losses").at("finemath").at("n"), 3);
+  EXPECT_TRUE(cell.at("final_losses").at("finemath").at("se").is_number());
+
+  r = run_replay("fit --db " + db + " --sweep seeded --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("fit").at("points").size(), 5u);
+  EXPECT_TRUE(j.at("fit").at("A_interval").is_object());
+  bool none = false, some = false;
+  for (const auto& m : j.at("multipliers")) {
+    none |= m.at("no_measurable_effect").get<bool>();
+    some |= m.at("interval").is_object() && !m.at("no_measurable_effect").get<bool>();
+    EXPECT_TRUE(m.at("paired").is_object()) << m.dump();
+  }
+  EXPECT_TRUE(none && some) << r.out;
+  r = run_replay("fit --db " + db + " --sweep seeded");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("over fine-tuning (ft-rho=0): no measurable effect (interval ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("uncertainty: A in ["), std::string::npos) << r.out;
 }

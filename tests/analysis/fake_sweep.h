@@ -162,4 +162,32 @@ inline void build_cpt_sweep(const stdfs::path& root) {
   }
 }
 
+// A sweep over seeds, "seeded", in root/registry.sqlite: every cell at 3
+// seeds (tag seed=n, name suffix -seed=n), losses from the law
+// 0.05 / sqrt(x) + 2.5 plus a per-seed offset. Reference cells at x = k/1024
+// (k = 1..16); mid-training with replay sits at the reference's loss of twice
+// the pool of mid-training without (true multiplier 2); fine-tuning with and
+// without replay at the same true loss (no effect).
+inline void build_seeded_sweep(const stdfs::path& root) {
+  Registry reg(root / "registry.sqlite");
+  auto law = [](double x) { return 0.05 / std::sqrt(x) + 2.5; };
+  const double offset[] = {-0.012, 0.003, 0.009};
+  auto cell = [&](const std::string& name, std::map<std::string, std::string> tags, double loss, double jitter) {
+    for (int seed = 1; seed <= 3; ++seed) {
+      tags["seed"] = std::to_string(seed);
+      add_done_run(reg, root, "seeded", name + "-seed=" + std::to_string(seed), tags,
+                   loss + offset[seed - 1] + jitter * (seed - 2), 4.0 + 0.01 * seed);
+    }
+  };
+  for (int k : {1, 2, 4, 8, 16}) {
+    char x[32];
+    std::snprintf(x, sizeof x, "%.10g", k / 1024.0);
+    cell("ref-x" + std::to_string(k), {{"family", "reference"}, {"x", x}}, law(k / 1024.0), 0.001 * (k % 3));
+  }
+  cell("mt-rho=0", {{"family", "mid-training"}, {"rho", "0"}, {"alpha", "1"}}, law(2 / 1024.0), 0.002);
+  cell("mt-rho=0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "1"}}, law(4 / 1024.0), -0.001);
+  cell("ft-rho=0", {{"family", "fine-tuning"}, {"rho", "0"}}, law(1 / 1024.0), 0.004);
+  cell("ft-rho=0.5", {{"family", "fine-tuning"}, {"rho", "0.5"}}, law(1 / 1024.0), -0.004);
+}
+
 }  // namespace fake

@@ -287,3 +287,50 @@ TEST(Report, RisingReferencePointsGiveNoMultiplierAnywhere) {
     EXPECT_FALSE(stdfs::exists(res.dir / "figures" / "reference_fit.png"));
   }
 }
+
+// A sweep over seeds: cell means in the fit, intervals in the multiplier
+// table, "no measurable effect" for the zero effect, paired differences, and
+// the multiplier figure with error bars.
+TEST(Report, SeedsGiveIntervalsAndPairedDifferences) {
+  TempDir tmp("report-seeds");
+  const stdfs::path& root = tmp.path;
+  fake::build_seeded_sweep(root);
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "seeded";
+  opt.out_dir = root / "reports" / "seeded";
+  ReportResult res = write_report(reg, opt);
+  ASSERT_TRUE(res.fit);
+  EXPECT_EQ(res.fit->points.size(), 5u);  // 15 reference runs, 5 cells
+  ASSERT_TRUE(res.fit_intervals);
+  EXPECT_TRUE(res.fit_intervals->A);
+  const Multiplier* mt = nullptr;
+  const Multiplier* ft = nullptr;
+  for (const auto& m : res.multipliers) {
+    if (m.p == "mid-training + replay (mt-rho=0.5)") mt = &m;
+    if (m.p == "fine-tuning + replay (ft-rho=0.5)") ft = &m;
+  }
+  ASSERT_TRUE(mt && ft);
+  ASSERT_TRUE(mt->interval && ft->interval);
+  EXPECT_TRUE(mt->interval->contains(2.0)) << multiplier_line(*mt);
+  EXPECT_FALSE(mt->no_measurable_effect());
+  EXPECT_TRUE(ft->no_measurable_effect()) << multiplier_line(*ft);
+  ASSERT_TRUE(mt->paired && ft->paired);
+  EXPECT_EQ(mt->paired->n, 3u);
+  EXPECT_LT(mt->paired->hi, 0);  // replay lowers the loss on every seed
+  std::string md = replay::fs::read_file(res.markdown);
+  EXPECT_NE(md.find("| " + multiplier_value_text(*mt) + " |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| no measurable effect (interval ["), std::string::npos) << md;
+  EXPECT_NE(md.find("| " + paired_text(*mt->paired) + " |"), std::string::npos) << md;
+  EXPECT_NE(md.find(" \u00b1 "), std::string::npos);  // schedule losses as mean +- SE
+  EXPECT_NE(md.find("(3 seeds)"), std::string::npos);
+  EXPECT_NE(md.find("Uncertainty of the fit"), std::string::npos);
+  EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "multipliers.png"));
+  EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "multipliers.svg"));
+  EXPECT_NE(md.find("mean over seeds, error bars +-1 SE"), std::string::npos);  // target_loss_vs_rho
+  // The demo's summary lines use the same wording.
+  std::vector<std::string> lines = multiplier_lines(&*res.fit, res.multipliers);
+  bool worded = false;
+  for (const auto& l : lines) worded |= l.find("fine-tuning + replay (ft-rho=0.5) over fine-tuning (ft-rho=0): no measurable effect") == 0;
+  EXPECT_TRUE(worded);
+}

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "error_of.h"
 #include "replay_cli.h"
@@ -13,6 +14,7 @@
 #include "model/threads.h"
 #include "train/checkpoint.h"
 #include "run/cadence.h"
+#include "run/layout.h"
 #include "run/run_config.h"
 #include "run/state_key.h"
 #include "text/byte_level.h"
@@ -152,6 +154,18 @@ TEST_F(TrainerTest, RunsEvaluatesEachSourceSeparatelyAndCheckpoints) {
   EXPECT_EQ(m.evals.back()["step"], 16);
   EXPECT_EQ(m.evals.back()["tokens"], 16 * 8 * 32);
   EXPECT_DOUBLE_EQ(m.evals.back()["val"]["math"].get<double>(), r.final_eval.at("math"));
+  // The final evaluation per sequence: one loss per validation sequence,
+  // averaging to the recorded loss.
+  auto seqs = nlohmann::json::parse(replay::fs::read_file(tmp_.path / "out" / replay::run::kValSequencesFile));
+  EXPECT_EQ(seqs["step"], 16);
+  for (const char* split : {"math", "generic"}) {
+    const auto losses = seqs["splits"][split].get<std::vector<double>>();
+    ASSERT_GT(losses.size(), 1u) << split;
+    double sum = 0;
+    for (double l : losses) sum += l;
+    EXPECT_NEAR(sum / losses.size(), r.final_eval.at(split), 1e-4) << split;
+    EXPECT_NE(losses.front(), losses.back()) << split;
+  }
   // keep = 3 of checkpoints at 2, 4, ..., 16.
   auto ckpts = list_checkpoints(tmp_.path / "out" / "checkpoints");
   ASSERT_EQ(ckpts.size(), 3u);
