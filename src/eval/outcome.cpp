@@ -4,6 +4,8 @@
 
 namespace replay::eval {
 
+Accuracy accuracy_of(double p, double n) { return {p, n > 1 ? std::sqrt(p * (1 - p) / (n - 1)) : 0.0}; }
+
 void decide(ItemResult& item) {
   item.predicted = item.predicted_norm = 0;
   for (size_t c = 1; c < item.scores.size(); ++c) {
@@ -22,7 +24,7 @@ Accuracy TaskResult::accuracy(bool norm) const {
   if (items.empty()) return a;
   for (const auto& item : items) a.mean += (norm ? item.correct_norm : item.correct) ? 1.0 : 0.0;
   a.mean /= n;
-  a.stderr_ = n > 1 ? std::sqrt(a.mean * (1 - a.mean) / (n - 1)) : 0.0;
+  a.stderr_ = accuracy_of(a.mean, n).stderr_;
   return a;
 }
 

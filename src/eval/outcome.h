@@ -22,6 +22,10 @@ struct Accuracy {
   double mean = 0, stderr_ = 0;
 };
 
+// The accuracy p of n items with lm-eval's standard error, sqrt(p (1 - p) /
+// (n - 1)) (the sample standard deviation over sqrt(n)); 0 for n <= 1.
+Accuracy accuracy_of(double p, double n);
+
 struct TaskResult {
   std::string task;
   bool acc = true, acc_norm = true;  // the task's metrics

@@ -146,17 +146,20 @@ std::string summary_table(const std::vector<analysis::RunRecord>& runs) {
     const stdfs::path start = run::task_results_dir(r.run_dir, 0), final = run::task_results_dir(r.run_dir, r.step);
     const auto gain = by_task(eval::compare_dirs(start, final));
     const auto replay = by_task(eval::compare_dirs(none_final, final));
-    const auto loss = [&](const char* split) {
+    // The splits by the sweep's tags (practical.toml: target, generic).
+    const auto loss = [&](const std::string& split) {
       auto it = r.final_metrics.find(split);
       return it == r.final_metrics.end() ? std::string("-") : fixed(it->second.loss, 3);
     };
+    const bool is_reference = final == none_final;
     for (const auto& [task, c] : gain) {
-      const double se = std::sqrt(c.acc_b * (1 - c.acc_b) / std::max<double>(1, static_cast<double>(c.shared) - 1));
-      const bool is_reference = final == none_final;
-      md += "| " + fixed(r.tag_number("rho").value_or(0), 2) + " | " + std::to_string(r.step) + " | " + loss("basque") +
-            " | " + loss("generic") + " | " + task + " | " + fixed(c.acc_b, 3) + " ± " + fixed(se, 3) + " | " +
-            change(c) + " | " + (is_reference ? std::string("-") : change(replay.at(task))) + " | " +
-            gold_change(c) + " | " + (is_reference ? std::string("-") : gold_change(replay.at(task))) + " |\n";
+      const double se = eval::accuracy_of(c.acc_b, static_cast<double>(c.shared)).stderr_;
+      const auto other = replay.find(task);  // absent: the rho = 0 run did not score this task
+      const bool paired = !is_reference && other != replay.end();
+      md += "| " + fixed(r.tag_number("rho").value_or(0), 2) + " | " + std::to_string(r.step) + " | " +
+            loss(r.tag("target")) + " | " + loss(r.tag("generic")) + " | " + task + " | " + fixed(c.acc_b, 3) +
+            " ± " + fixed(se, 3) + " | " + change(c) + " | " + (paired ? change(other->second) : "-") + " | " +
+            gold_change(c) + " | " + (paired ? gold_change(other->second) : "-") + " |\n";
     }
   }
   return md;
