@@ -275,7 +275,7 @@ TEST(Cells, OneSeedRunsCarryTheirSequenceLosses) {
   EXPECT_GT(with_interval, 0u);
 
   // A malformed file is an error naming it.
-  const RunRecord& first = reg.list_runs().front();
+  const RunRecord first = reg.list_runs().front();  // a copy: the list is a temporary
   replay::fs::write_file_atomic(tmp.path / first.run_dir / replay::run::kValSequencesFile, "{\"step\": 1}");
   std::string e = error_of([&] { collect_sweep(reg, {"finemath-micro", "", "", ""}); });
   EXPECT_NE(e.find((tmp.path / first.run_dir / replay::run::kValSequencesFile).string()), std::string::npos) << e;
