@@ -155,6 +155,7 @@ nlohmann::json info_json(const TokenStore& s, uint32_t max_id) {
                       {"input_bytes", m.input_bytes},
                       {"split_rule", m.split_rule.description},
                       {"val_dropped_duplicates", m.split_rule.val_dropped_duplicates},
+                      {"val_doc_sequences", m.split_rule.val_doc_sequences},
                       {"max_token_id", max_id},
                       {"checksums_ok", true}};
   for (Split split : {Split::train, Split::val}) {
@@ -222,6 +223,10 @@ void setup(CLI::App& app) {
   build->add_option("--val-fraction", args->options.val_max_fraction,
                     "Largest share of a domain's tokens that validation may take (0 = none)")
       ->capture_default_str()->check(CLI::Range(0.0, kMaxValFraction));
+  build->add_option("--val-doc-sequences", args->options.val_doc_sequences,
+                    "Most validation sequences one document may give, so that long documents do not "
+                    "fill validation alone (0 = no cap)")
+      ->capture_default_str();
   build->add_option("--seed", args->options.seed, "Seed of the validation rule")
       ->capture_default_str();
   build->add_option("--threads", args->options.threads, "Tokenization threads (0 = all cores)")

@@ -114,6 +114,11 @@ struct Candidate {
   uint64_t bytes;
 };
 
+// The most tokens one validation document may give (split_rule.h).
+uint64_t doc_token_cap(const BuildOptions& o) {
+  return o.val_doc_sequences > 0 ? o.val_doc_sequences * o.seq_len : UINT64_MAX;
+}
+
 // Tokens of candidate documents, set aside until the validation set is known.
 class Spill {
  public:
@@ -176,8 +181,12 @@ void check_replaceable(const stdfs::path& out) {
 std::string rule_description(const BuildOptions& o) {
   char fraction[32];
   std::snprintf(fraction, sizeof fraction, "%g", o.val_max_fraction);
+  const std::string per_doc =
+      o.val_doc_sequences > 0
+          ? ", each giving at most its first " + std::to_string(o.val_doc_sequences) + " sequences (the rest dropped)"
+          : "";
   return "validation = documents with the smallest xxh3_64(text, seed=" + std::to_string(o.seed) +
-         "), in ascending key order, until they fill min(" + std::to_string(o.val_sequences) +
+         "), in ascending key order" + per_doc + ", until they fill min(" + std::to_string(o.val_sequences) +
          " sequences, " + fraction +
          " of all tokens), skipping any that would leave training fewer tokens than that; their tail "
          "beyond that is dropped; every other document is training";
@@ -197,13 +206,16 @@ InputScan scan_input(const OpenDocuments& documents, const BuildOptions& o) {
   InputScan scan;
   const uint64_t max_val_tokens = o.val_sequences * o.seq_len;
   CandidateSketch sketch(max_val_tokens * 8);
+  // A document counts with at most its capped share (8 bytes per token, as the budget).
+  const uint64_t cap_tokens = doc_token_cap(o);
+  const uint64_t doc_bytes_cap = cap_tokens == UINT64_MAX ? UINT64_MAX : cap_tokens * 8;
   auto src = documents();
   std::string text;
   while (src->next(text)) {
     if (text.empty()) continue;
     ++scan.documents;
     scan.bytes += text.size();
-    sketch.add(document_key(text, o.seed), text.size());
+    sketch.add(document_key(text, o.seed), std::min<uint64_t>(text.size(), doc_bytes_cap));
   }
   if (scan.documents == 0)
     throw Error("no documents (or only empty ones) in the input of domain " + o.domain);
@@ -282,16 +294,18 @@ uint64_t validation_target(const BuildOptions& o, uint64_t total_tokens) {
 struct ValidationPick {
   std::vector<bool> is_val;      // per candidate
   std::vector<size_t> in_order;  // the validation candidates, in key order
-  uint64_t tokens = 0;           // theirs, including the tail dropped later
+  uint64_t tokens = 0;           // what they give validation (each at most the document cap)
+  uint64_t removed = 0;          // all of theirs: whole documents leave training
 };
 
-// Smallest keys first until `target_tokens` are filled. Documents sharing a
-// key (identical text) are taken or left together. A group that would take
-// validation past `limit_tokens` is left to training: with the limit at
-// total - target, training keeps at least target >= seq_len tokens, so even
-// a corpus of one huge document trains.
+// Smallest keys first until `target_tokens` are filled, each document
+// giving at most `cap_tokens`. Documents sharing a key (identical text) are
+// taken or left together. A group that would take more than `limit_tokens`
+// out of training is left to training: with the limit at total - target,
+// training keeps at least target >= seq_len tokens, so even a corpus of one
+// huge document trains.
 ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_t target_tokens,
-                               uint64_t limit_tokens) {
+                               uint64_t limit_tokens, uint64_t cap_tokens) {
   std::vector<size_t> by_key(candidates.size());
   std::iota(by_key.begin(), by_key.end(), 0);
   std::sort(by_key.begin(), by_key.end(), [&](size_t a, size_t b) {
@@ -300,11 +314,14 @@ ValidationPick pick_validation(const std::vector<Candidate>& candidates, uint64_
   });
   ValidationPick pick{std::vector<bool>(candidates.size(), false), {}};
   for (size_t k = 0, end; k < by_key.size() && pick.tokens < target_tokens; k = end) {
-    uint64_t group = 0;
-    for (end = k; end < by_key.size() && candidates[by_key[end]].key == candidates[by_key[k]].key; ++end)
+    uint64_t group = 0, gives = 0;
+    for (end = k; end < by_key.size() && candidates[by_key[end]].key == candidates[by_key[k]].key; ++end) {
       group += candidates[by_key[end]].tokens;
-    if (pick.tokens + group > limit_tokens) continue;
-    pick.tokens += group;
+      gives += std::min(candidates[by_key[end]].tokens, cap_tokens);
+    }
+    if (pick.removed + group > limit_tokens) continue;
+    pick.removed += group;
+    pick.tokens += gives;
     for (size_t j = k; j < end; ++j) {
       pick.is_val[by_key[j]] = true;
       pick.in_order.push_back(by_key[j]);
@@ -364,7 +381,7 @@ Manifest manifest_header(const BuildOptions& o, const TokenizerHandle& tok, cons
   m.bos_id = tok.bos_id;
   m.seq_len = o.seq_len;
   m.token_bytes = token_bytes_for_vocab(tok.vocab_size);
-  m.split_rule = {o.seed, o.val_sequences, o.val_max_fraction, 0, rule_description(o)};
+  m.split_rule = {o.seed, o.val_sequences, o.val_max_fraction, 0, o.val_doc_sequences, rule_description(o)};
   m.inputs = o.inputs;
   m.input_documents = scan.documents;
   m.input_bytes = scan.bytes;
@@ -404,7 +421,8 @@ class StoreAssembly {
   Manifest finish() {
     const uint64_t val_target = validation_target(o_, total_tokens_);
     const uint64_t target_tokens = val_target * o_.seq_len;
-    const ValidationPick pick = pick_validation(candidates_, target_tokens, total_tokens_ - target_tokens);
+    const ValidationPick pick =
+        pick_validation(candidates_, target_tokens, total_tokens_ - target_tokens, doc_token_cap(o_));
     const uint32_t* spilled = spill_->map();
     for (size_t k = 0; k < candidates_.size(); ++k) {  // leftovers, in corpus order
       const Candidate& c = candidates_[k];
@@ -433,8 +451,8 @@ class StoreAssembly {
                   " tokens in all)");
   }
 
-  // The validation documents' tokens, in key order, cut at the target; what
-  // is cut off counts into `dropped`.
+  // The validation documents' tokens, in key order, each cut at the document
+  // cap and all at the target; what is cut off counts into `dropped`.
   std::vector<uint32_t> gather_validation(const std::vector<size_t>& val_docs, uint64_t target_tokens,
                                           const uint32_t* spilled, uint64_t& dropped) {
     std::vector<uint32_t> tokens;
@@ -443,8 +461,12 @@ class StoreAssembly {
       const Candidate& c = candidates_[idx];
       ++m_.val.documents;
       m_.val.text_bytes += c.bytes;
-      uint64_t take = std::min<uint64_t>(c.tokens, target_tokens - tokens.size());
+      const bool capped = c.tokens > doc_token_cap(o_);
+      const uint64_t take = std::min<uint64_t>({c.tokens, doc_token_cap(o_), target_tokens - tokens.size()});
       tokens.insert(tokens.end(), spilled + c.offset, spilled + c.offset + take);
+      // A capped document still ends with the end-of-text token, so the
+      // stream stays `text <eot>` documents (its last token gives way).
+      if (capped && take == doc_token_cap(o_)) tokens.back() = tok_.eot_id;
       dropped += c.tokens - take;
     }
     return tokens;

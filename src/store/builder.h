@@ -60,6 +60,10 @@ struct BuildOptions {
   uint32_t seq_len = 256;
   uint64_t val_sequences = 256;
   double val_max_fraction = 0.1;  // validation never exceeds this share of tokens (<= kMaxValFraction)
+  // The most validation sequences one document may give (0 = no cap): a
+  // domain of long documents then still gets many validation documents, so
+  // a validation loss averages over documents, not over a few of them.
+  uint64_t val_doc_sequences = 4;
   uint64_t seed = 0;
   int threads = 0;                 // 0 = all cores
   uint64_t shard_bytes = 32ull << 20;

@@ -97,6 +97,7 @@ std::string manifest_to_json(const Manifest& m) {
                       {"val_sequences_requested", m.split_rule.val_sequences_requested},
                       {"val_max_fraction", m.split_rule.val_max_fraction},
                       {"val_dropped_duplicates", m.split_rule.val_dropped_duplicates},
+                      {"val_doc_sequences", m.split_rule.val_doc_sequences},
                       {"description", m.split_rule.description}}},
       {"splits", {{"train", split_to_json(m.train)}, {"val", split_to_json(m.val)}}},
       {"inputs", m.inputs},
@@ -134,6 +135,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& what) {
   m.split_rule.val_sequences_requested = need<uint64_t>(rule, "val_sequences_requested", what);
   m.split_rule.val_max_fraction = need<double>(rule, "val_max_fraction", what);
   m.split_rule.val_dropped_duplicates = need<uint64_t>(rule, "val_dropped_duplicates", what);
+  if (rule.contains("val_doc_sequences"))
+    m.split_rule.val_doc_sequences = need<uint64_t>(rule, "val_doc_sequences", what);
   m.split_rule.description = need<std::string>(rule, "description", what);
   const json& splits = need<json>(j, "splits", what);
   m.train = split_from_json(need<json>(splits, "train", what), what);

@@ -42,6 +42,9 @@ struct SplitRule {
   uint64_t val_sequences_requested = 0;
   double val_max_fraction = 0;
   uint64_t val_dropped_duplicates = 0;  // val sequences also present verbatim in train
+  // The most validation sequences one document gave (0 = no cap; stores
+  // built before the cap existed read as 0, which is what they did).
+  uint64_t val_doc_sequences = 0;
   std::string description;  // the rule in words, for `replay data info`
 };
 

@@ -4,9 +4,14 @@
 // Validation = the documents with the smallest keys, taken in ascending key
 // order until they fill V = min(val_sequences, floor(val_max_fraction *
 // total_tokens / seq_len)) sequences. Documents sharing a key (identical
-// text) fall on the same side. Those documents are packed into their own
-// stream (ascending key order) and never reach training; the tail of the last
-// one beyond V sequences is dropped. All other documents are training data.
+// text) fall on the same side. Each validation document gives at most its
+// first val_doc_sequences * seq_len tokens, the last of them the end-of-text
+// token (when that cap is set; the rest of it is dropped, never trained on:
+// documents, not sequences, are split),
+// so a domain of long documents still gets many validation documents. Those
+// documents are packed into their own stream (ascending key order) and never
+// reach training; the tail of the last one beyond V sequences is dropped.
+// All other documents are training data.
 //
 // Validation never takes everything: val_max_fraction is at most
 // kMaxValFraction (builder.h; --val-fraction is refused above it), and a
@@ -20,7 +25,8 @@
 // To do that in one tokenization pass with bounded memory, pass 1 only reads
 // and hashes: CandidateSketch keeps the smallest keys whose text adds up to a
 // byte budget generous enough to hold V sequences (8 bytes per token, or twice
-// the byte share of the fraction cap). Pass 2 tokenizes everything; documents
+// the byte share of the fraction cap; a document counts with at most the
+// bytes of its capped share, 8 per token). Pass 2 tokenizes everything; documents
 // at or below the sketch's threshold are "candidates" and are spilled aside
 // until their exact token counts pick the validation set.
 #pragma once

@@ -9,9 +9,11 @@
 #include <thread>
 
 #include "run/layout.h"
+#include "store/builder.h"
 #include "store/manifest.h"
 #include "sweep/runner.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/interrupted.h"
 #include "util/process.h"
 
@@ -26,6 +28,21 @@ namespace {
 // more than unigram statistics in half a million tokens.
 constexpr int kMicroSeqLen = 128;
 constexpr int kMicroVocab = 1024;
+
+// True when the store exists and was built with today's validation rule: a
+// store from before the per-document cap (store/split_rule.h) is rebuilt, so
+// a data/ folder of an older checkout gives the same validation sets, and so
+// the same numbers, as a fresh one.
+bool store_is_current(const stdfs::path& dir) {
+  const stdfs::path manifest = dir / store::kManifestName;
+  if (!stdfs::exists(manifest)) return false;
+  const store::Manifest m = store::manifest_from_json(fs::read_file(manifest), manifest.string());
+  const uint64_t wanted = store::BuildOptions{}.val_doc_sequences;
+  if (m.split_rule.val_doc_sequences == wanted) return true;
+  std::fprintf(stderr, "demo: %s was built without today's validation rule (at most %llu sequences per "
+               "document): rebuilding it\n", dir.string().c_str(), (unsigned long long)wanted);
+  return false;
+}
 
 }  // namespace
 
@@ -85,7 +102,7 @@ void ensure_data(const DemoOptions& o, const std::vector<std::string>& domains) 
     run_self(cmd, o.stop_signal);
   }
   for (const auto& d : needed) {
-    if (stdfs::exists(stores / d / store::kManifestName)) continue;
+    if (store_is_current(stores / d)) continue;
     run_self({"data", "build", "--tokenizer", tokenizer.string(), "--seq-len", std::to_string(kMicroSeqLen),
               "--domain", d, (corpora / (d + ".jsonl.zst")).string(), "--out", (stores / d).string()},
              o.stop_signal);

@@ -207,3 +207,44 @@ TEST(SplitRule, ValidationLeavesATinyCorpusATrainingSequence) {
   EXPECT_EQ(m.train.documents, 2u);
   EXPECT_EQ(m.train.sequences, 1u);
 }
+
+TEST(SplitRule, LongDocumentsGiveAtMostTheCapSoValidationHasManyDocuments) {
+  TempDir dir("doccap");
+  // 60 documents of ~40 sequences of 32 bytes each: without a cap, the 2
+  // smallest keys fill 60 validation sequences; with a cap of 3, 20 do.
+  auto docs = numbered_documents(60, 1280, 1);
+  BuildOptions o = options(32, 60);
+  o.val_doc_sequences = 0;
+  auto uncapped = build_store(dir.path / "u", documents_from_vector(docs), byte_tokenizer(), o);
+  EXPECT_EQ(uncapped.val.sequences, 60u);
+  EXPECT_LE(uncapped.val.documents, 2u);
+  EXPECT_EQ(uncapped.split_rule.val_doc_sequences, 0u);
+
+  o.val_doc_sequences = 3;
+  auto capped = build_store(dir.path / "c", documents_from_vector(docs), byte_tokenizer(), o);
+  EXPECT_EQ(capped.val.sequences, 60u);
+  EXPECT_EQ(capped.val.documents, 20u);
+  EXPECT_EQ(capped.train.documents + capped.val.documents, docs.size());
+  EXPECT_EQ(capped.split_rule.val_doc_sequences, 3u);
+  EXPECT_NE(capped.split_rule.description.find("at most its first 3 sequences"), std::string::npos);
+  // Each validation document gave its first 3 sequences: the stream starts
+  // with the smallest key's document, and the 4th sequence is another one's.
+  TokenStore s = TokenStore::open(dir.path / "c");
+  std::vector<int64_t> seq(32);
+  std::string stream;
+  for (int64_t i = 0; i < s.num_sequences(Split::val); ++i) {
+    s.read(Split::val, i, seq.data());
+    for (int64_t t : seq) stream.push_back(t == 256 ? '\x01' : static_cast<char>(t));
+  }
+  std::vector<std::pair<uint64_t, std::string>> by_key;
+  for (const auto& d : docs) by_key.emplace_back(document_key(d, 1), d);
+  std::sort(by_key.begin(), by_key.end());
+  for (size_t k = 0; k < 20; ++k)  // its first 95 bytes, then the end-of-text token
+    EXPECT_EQ(stream.substr(k * 96, 96), by_key[k].second.substr(0, 95) + '\x01') << "document " << k;
+  // The capped documents' tails are not trained on.
+  std::set<std::string> train_docs;
+  for (const auto& d : pieces(s, Split::train).whole) train_docs.insert(d);
+  for (size_t k = 0; k < 20; ++k) EXPECT_FALSE(train_docs.count(by_key[k].second));
+  // The manifest round-trips the cap.
+  EXPECT_EQ(s.manifest().split_rule.val_doc_sequences, 3u);
+}
