@@ -239,13 +239,6 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
   return data;
 }
 
-namespace {
-
-using Pick = bool (*)(const ScheduleLoss&);
-
-bool any_schedule(const ScheduleLoss&) { return true; }
-
-// P over Q with the seeds of both and their paired difference.
 Multiplier compare(const CurveFit& fit, const std::string& p_label, const ScheduleLoss& p,
                    const std::string& q_label, const ScheduleLoss& q) {
   Multiplier m = multiplier(fit, p_label, p.loss, q_label, q.loss);
@@ -254,8 +247,17 @@ Multiplier compare(const CurveFit& fit, const std::string& p_label, const Schedu
   m.sequences_p = p.sequences;
   m.sequences_q = q.sequences;
   m.paired = paired_difference(p.seeds, q.seeds);
+  if (!m.paired && p.seeds.size() == 1 && q.seeds.size() == 1)
+    m.paired = paired_over_sequences(p.sequences, q.sequences);
   return m;
 }
+
+namespace {
+
+using Pick = bool (*)(const ScheduleLoss&);
+
+bool any_schedule(const ScheduleLoss&) { return true; }
+
 
 // "fine-tuning + replay (ft-rho0.75)", with the sweep when it comes from
 // outside the scope ("fine-tuning (ft-rho0, sweep demo-math)").

@@ -104,6 +104,12 @@ struct CollectOptions {
 // split cannot be determined (the message lists the splits that exist).
 SweepData collect_sweep(const Registry& registry, const CollectOptions& options);
 
+// P over Q, labelled: the multiplier with the seeds of both and their paired
+// loss difference (over shared seeds; with one seed each, over the
+// validation sequences both were evaluated on: stats.h).
+Multiplier compare(const CurveFit& fit, const std::string& p_label, const ScheduleLoss& p,
+                   const std::string& q_label, const ScheduleLoss& q);
+
 // The paper's headline comparisons that the available schedules support
 // (see the header comment for where P and Q come from). Each carries its
 // schedules' seeds and, when they share two or more, the paired difference.

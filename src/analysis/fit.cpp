@@ -414,16 +414,29 @@ std::string multiplier_line(const Multiplier& m) {
   std::string line = m.p + " over " + m.q + ": " + multiplier_value_text(m) + losses;
   if (m.extrapolated) line += "; EXTRAPOLATED: " + m.extrapolation;
   if (m.value && !m.interval && !m.interval_note.empty()) line += "; " + m.interval_note;
-  if (m.paired) line += "; paired target loss difference " + paired_text(*m.paired);
+  if (m.paired) line += "; " + difference_text(m);
   return line;
+}
+
+std::string difference_text(const Multiplier& m) {
+  if (!m.paired) return "";
+  return std::string("paired target loss difference ") + paired_text(*m.paired) + ": " + paired_verdict(*m.paired);
 }
 
 std::vector<std::string> multiplier_lines(const CurveFit* fit, const std::vector<Multiplier>& comparisons,
                                           const std::string& why_missing) {
-  if (!fit) return {"no multiplier can be computed: " + why_missing};
-  if (!fit->usable_for_multipliers) return {"no multiplier can be computed: " + fit->unusable_reason};
   std::vector<std::string> lines;
-  for (const auto& m : comparisons) lines.push_back(multiplier_line(m));
+  if (fit && fit->usable_for_multipliers) {
+    for (const auto& m : comparisons) lines.push_back(multiplier_line(m));
+    return lines;
+  }
+  lines.push_back("no multiplier can be computed: " + (fit ? fit->unusable_reason : why_missing));
+  char losses[96];
+  for (const auto& m : comparisons) {  // the losses still compare, with their noise
+    if (!m.paired) continue;
+    std::snprintf(losses, sizeof losses, " (target loss %.5f vs %.5f); ", m.loss_p, m.loss_q);
+    lines.push_back(m.p + " vs " + m.q + losses + difference_text(m));
+  }
   return lines;
 }
 

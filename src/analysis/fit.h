@@ -176,11 +176,18 @@ Multiplier multiplier(const CurveFit& fit, const std::string& p_name, double p_l
 //   multiplier_line: "P over Q: 1.490x (target loss 3.9026 vs 3.9942)", plus
 //     "; EXTRAPOLATED: ..." when flagged, "; one seed: no interval" (the
 //     interval note) and "; paired target loss difference ..." when known
+//   difference_text: "paired target loss difference -0.0890 ± 0.0050 over
+//     3 shared seeds (95% [...]): measurable" (or "within noise"; over the
+//     validation sequences of one seed when there are no shared seeds), ""
+//     when unknown
 std::string multiplier_value_text(const Multiplier& m);
 std::string multiplier_line(const Multiplier& m);
-// The lines of a set of comparisons: one "no multiplier can be computed: WHY"
-// line when the fit is unusable (or absent: why_missing), else one
-// multiplier_line per comparison.
+std::string difference_text(const Multiplier& m);
+// The lines of a set of comparisons: one multiplier_line per comparison;
+// when the fit is unusable (or absent: why_missing), one "no multiplier can
+// be computed: WHY" line, then "P vs Q (target loss ...); difference_text"
+// for each comparison whose difference is known: the losses still say which
+// effects the data can resolve.
 std::vector<std::string> multiplier_lines(const CurveFit* fit, const std::vector<Multiplier>& comparisons,
                                           const std::string& why_missing = "no reference fit");
 

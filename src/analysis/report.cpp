@@ -303,7 +303,7 @@ class ReportBuilder {
   // share seeds.
   void multiplier_table() {
     Table t{{"schedule P", "over schedule Q", "loss P", "loss Q", "multiplier x(L_P)/x(L_Q)",
-             "loss P - Q, paired over seeds", "note"}, {}};
+             "loss P - Q, paired", "note"}, {}};
     for (const auto& m : result_.multipliers) {
       std::string note = m.extrapolated ? "extrapolated: " + m.extrapolation : "";
       if (m.value && !m.interval && !m.interval_note.empty()) note += (note.empty() ? "" : "; ") + m.interval_note;

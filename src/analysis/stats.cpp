@@ -63,6 +63,21 @@ double t_quantile_975(size_t df) {
   return 1.959964 + 2.37 / static_cast<double>(df);  // Cornish-Fisher's first term, ~1e-3 at df 31
 }
 
+namespace {
+
+// Mean, SE and t interval of paired differences; unset below two.
+std::optional<PairedDifference> paired_of_differences(const std::vector<double>& diffs, bool over_sequences) {
+  MeanSe m = mean_se(diffs);
+  if (!m.se) return std::nullopt;
+  PairedDifference d{m.n, m.mean, *m.se, 0, 0, over_sequences};
+  double half = t_quantile_975(m.n - 1) * *m.se;
+  d.lo = m.mean - half;
+  d.hi = m.mean + half;
+  return d;
+}
+
+}  // namespace
+
 std::optional<PairedDifference> paired_difference(const std::vector<SeedLoss>& p,
                                                   const std::vector<SeedLoss>& q) {
   std::map<int64_t, double> q_by_seed;
@@ -70,20 +85,23 @@ std::optional<PairedDifference> paired_difference(const std::vector<SeedLoss>& p
   std::vector<double> diffs;
   for (const auto& s : p)
     if (auto it = q_by_seed.find(s.seed); it != q_by_seed.end()) diffs.push_back(s.loss - it->second);
-  MeanSe m = mean_se(diffs);
-  if (!m.se) return std::nullopt;
-  PairedDifference d{m.n, m.mean, *m.se, 0, 0};
-  double half = t_quantile_975(m.n - 1) * *m.se;
-  d.lo = m.mean - half;
-  d.hi = m.mean + half;
-  return d;
+  return paired_of_differences(diffs, false);
+}
+
+std::optional<PairedDifference> paired_over_sequences(const std::vector<double>& p, const std::vector<double>& q) {
+  if (p.size() != q.size()) return std::nullopt;
+  std::vector<double> diffs(p.size());
+  for (size_t i = 0; i < p.size(); ++i) diffs[i] = p[i] - q[i];
+  return paired_of_differences(diffs, true);
 }
 
 std::string paired_text(const PairedDifference& d) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%+.4f \u00b1 %.4f over %zu shared seeds (95%% [%+.4f, %+.4f])", d.mean, d.se,
-                d.n, d.lo, d.hi);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%+.4f \u00b1 %.4f over %zu %s (95%% [%+.4f, %+.4f])", d.mean, d.se, d.n,
+                d.over_sequences ? "validation sequences of one seed" : "shared seeds", d.lo, d.hi);
   return buf;
 }
+
+const char* paired_verdict(const PairedDifference& d) { return d.measurable() ? "measurable" : "within noise"; }
 
 }  // namespace replay::analysis

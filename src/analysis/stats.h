@@ -52,13 +52,26 @@ double t_quantile_975(size_t df);
 // mean +- t(n-1) SE. Pairing removes the noise the two runs of one seed
 // share (same initialization and data order).
 struct PairedDifference {
-  size_t n = 0;  // shared seeds
+  size_t n = 0;  // shared seeds, or validation sequences
   double mean = 0, se = 0, lo = 0, hi = 0;
+  bool over_sequences = false;  // paired over one seed's validation sequences
+  // An interval that excludes 0: the data tell P's loss from Q's.
+  bool measurable() const { return lo > 0 || hi < 0; }
 };
 // Unset when fewer than two seeds are shared.
 std::optional<PairedDifference> paired_difference(const std::vector<SeedLoss>& p,
                                                   const std::vector<SeedLoss>& q);
-// "-0.0412 ± 0.0051 over 3 shared seeds (95% [-0.0632, -0.0192])".
+// The one-seed fallback: per validation sequence, p[i] - q[i] (both runs
+// evaluated the same sequences, so a sequence's difficulty cancels out); its
+// mean, SE and t interval. This measures only the noise of a finite
+// validation set, not that of initialization and data order: read it as a
+// lower bound on the uncertainty. Unset unless p and q have the same length
+// of at least 2.
+std::optional<PairedDifference> paired_over_sequences(const std::vector<double>& p, const std::vector<double>& q);
+// "-0.0412 ± 0.0051 over 3 shared seeds (95% [-0.0632, -0.0192])", or
+// "... over 128 validation sequences of one seed (...)".
 std::string paired_text(const PairedDifference& d);
+// "measurable" or "within noise", by measurable().
+const char* paired_verdict(const PairedDifference& d);
 
 }  // namespace replay::analysis

@@ -130,21 +130,18 @@ std::vector<Multiplier> comparisons(const Options& o, const CurveFit& fit, const
         if (s.name == name) return s;
     throw replay::Error("--compare: no schedule named '" + name + "'");
   };
-  auto compare = [&](const ScheduleLoss& p, const ScheduleLoss& q) {
-    Multiplier m = multiplier(fit, p.name, p.loss, q.name, q.loss);
-    m.seeds_p = p.seeds;
-    m.seeds_q = q.seeds;
-    m.paired = paired_difference(p.seeds, q.seeds);
-    return m;
-  };
   std::vector<Multiplier> out = paper_multipliers(fit, in.schedules, in.baselines);
   for (const auto& c : o.compares) {
     auto slash = c.find('/');
     if (slash == std::string::npos) throw replay::Error("--compare expects P/Q, got '" + c + "'");
-    out.push_back(compare(find(c.substr(0, slash)), find(c.substr(slash + 1))));
+    const ScheduleLoss &p = find(c.substr(0, slash)), &q = find(c.substr(slash + 1));
+    out.push_back(compare(fit, p.name, p, q.name, q));
   }
   if (out.empty())
-    for (size_t i = 1; i < in.schedules.size(); ++i) out.push_back(compare(in.schedules[i], in.schedules[0]));
+    for (size_t i = 1; i < in.schedules.size(); ++i) {
+      const ScheduleLoss &p = in.schedules[i], &q = in.schedules[0];
+      out.push_back(compare(fit, p.name, p, q.name, q));
+    }
   return out;
 }
 
@@ -168,7 +165,9 @@ nlohmann::json multiplier_json(const Multiplier& m) {
                       {"extrapolated", m.extrapolated}, {"extrapolation", m.extrapolation},
                       {"seeds_p", seeds_json(m.seeds_p)}, {"seeds_q", seeds_json(m.seeds_q)}, {"paired", nullptr}};
   if (m.paired)
-    j["paired"] = {{"shared_seeds", m.paired->n}, {"mean", m.paired->mean}, {"se", m.paired->se},
+    j["paired"] = {{"over", m.paired->over_sequences ? "validation sequences" : "seeds"},
+                   {"n", m.paired->n}, {"mean", m.paired->mean}, {"se", m.paired->se},
+                   {"measurable", m.paired->measurable()},
                    {"lo", m.paired->lo}, {"hi", m.paired->hi}};
   return j;
 }

@@ -30,7 +30,8 @@ std::vector<stdfs::path> run_demo(const DemoOptions& o) {
     const std::string store = "data.sources.target.store=\"" + (o.data / "micro" / "stores" / domain).string() + "\"";
     std::vector<std::string> sweep_names;
     for (const auto& file : sweeps) {
-      SweepSpec spec = load_sweep(o.root / "configs" / "micro" / file, {store});
+      SweepSpec spec = load_sweep(o.root / "configs" / "micro" / file, {store},
+                                  o.full ? std::optional<int64_t>(kFullDemoSeeds) : std::nullopt);
       spec.name += "-" + domain;
       sweep_names.push_back(run_demo_sweep(spec, o));
     }

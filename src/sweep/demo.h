@@ -19,9 +19,13 @@ namespace replay::sweep {
 // anything is downloaded or built.
 inline const std::vector<std::string> kDemoDomains = {"math", "code", "basque", "qa"};
 
+// `--full` repeats every run over this many seeds (docs/statistics.md): the
+// intervals are then over seeds, not only over validation sequences.
+inline constexpr int64_t kFullDemoSeeds = 3;
+
 struct DemoOptions {
   std::vector<std::string> domains = {"math"};  // target domains
-  bool full = false;                            // all domains + the rho x alpha sweep
+  bool full = false;                            // all domains + the rho x alpha sweep, kFullDemoSeeds seeds
   bool practical = false;                       // run_practical_demo instead
   int jobs = 1;
   std::filesystem::path root = ".";             // repository root (configs/, corpora/)
@@ -34,8 +38,10 @@ struct DemoOptions {
 
 // Returns the report directories written, one per target domain. Ends with
 // one summary on stderr, its texts in one column: per sweep its name, its
-// report (Markdown and HTML), the reference fit and the multipliers; then
-// the time taken (util/duration.h).
+// report (Markdown and HTML), the reference fit and the multipliers with
+// their intervals (or, when no multiplier can be computed, each comparison's
+// paired loss difference), each saying whether the effect is measurable;
+// then the time taken (util/duration.h).
 std::vector<std::filesystem::path> run_demo(const DemoOptions& options);
 
 // The practical experiment (the paper's Basque study, shrunk): pre-trains a

@@ -92,6 +92,53 @@ TEST(Stats, PairedDifferenceUsesSharedSeedsOnly) {
   EXPECT_FALSE(paired_difference({{1, 3.0}}, {{1, 3.1}}));  // one shared seed: no SE
 }
 
+TEST(Stats, OneSeedPairsOverValidationSequences) {
+  // Sequence i: p = q - 0.05 + small noise, so the difference is measurable;
+  // with q shifted by noise of either sign around p, it is not.
+  std::vector<double> p, q, r;
+  for (int i = 0; i < 100; ++i) {
+    const double hard = 4.0 + (i % 7) * 0.3;  // sequence difficulty, shared
+    const double noise = ((i * 37) % 11 - 5) * 0.002;
+    q.push_back(hard);
+    p.push_back(hard - 0.05 + noise);
+    r.push_back(hard + ((i % 2) ? noise : -noise));
+  }
+  auto d = paired_over_sequences(p, q);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->n, 100u);
+  EXPECT_TRUE(d->over_sequences);
+  EXPECT_NEAR(d->mean, -0.05, 0.002);
+  EXPECT_TRUE(d->measurable());
+  EXPECT_STREQ(paired_verdict(*d), "measurable");
+  EXPECT_NE(paired_text(*d).find("over 100 validation sequences of one seed"), std::string::npos) << paired_text(*d);
+  auto none = paired_over_sequences(r, q);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->measurable()) << paired_text(*none);
+  EXPECT_STREQ(paired_verdict(*none), "within noise");
+  EXPECT_FALSE(paired_over_sequences({1.0, 2.0}, {1.0}));  // not the same sequences
+  EXPECT_FALSE(paired_over_sequences({}, {}));
+}
+
+TEST(Multipliers, WithoutAUsableFitTheLossDifferencesStillSayWhatIsMeasurable) {
+  CurveFit fit;
+  fit.usable_for_multipliers = false;
+  fit.unusable_reason = "reference losses rise";
+  Multiplier m;
+  m.p = "ft + replay";
+  m.q = "ft";
+  m.loss_p = 4.9;
+  m.loss_q = 5.0;
+  m.paired = paired_over_sequences({4.9, 4.8, 5.0, 4.9}, {5.0, 4.91, 5.1, 5.0});
+  Multiplier unknown = m;
+  unknown.paired.reset();
+  auto lines = multiplier_lines(&fit, {m, unknown});
+  ASSERT_EQ(lines.size(), 2u);  // the comparison without a difference is left out
+  EXPECT_EQ(lines[0], "no multiplier can be computed: reference losses rise");
+  EXPECT_NE(lines[1].find("ft + replay vs ft (target loss 4.90000 vs 5.00000); paired target loss difference"),
+            std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find(": measurable"), std::string::npos) << lines[1];
+}
+
 TEST(Cells, GroupSeedsOfOneCellAndNothingElse) {
   TempDir dir;
   Registry reg(dir.path / "registry.sqlite");
