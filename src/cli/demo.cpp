@@ -44,7 +44,7 @@ void setup(CLI::App& app) {
       ->check(domain_validator());
   cmd->add_flag("--full", options->full,
                 "All target domains and the rho x alpha schedule sweep, every run over " +
-                    std::to_string(sweep::kFullDemoSeeds) + " seeds (hours on 2 cores)");
+                    std::to_string(replay::sweep::kFullDemoSeeds) + " seeds (hours on 2 cores)");
   cmd->add_flag("--practical", options->practical,
                 "The practical experiment instead: pre-train an English micro model once, export it in "
                 "Hugging Face format, continue it on Basque with replay rho = 0, 0.5, 0.75, 0.9 at a fixed "
