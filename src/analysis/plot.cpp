@@ -275,7 +275,7 @@ Legend legend_of(cairo_t* cr, const LineChart& chart) {
   Legend l;
   set_font(cr, 12);
   for (size_t i = 0; i < chart.series.size(); ++i)
-    if (!chart.series[i].label.empty()) {
+    if (!chart.series[i].label.empty() && chart.series[i].in_legend) {
       l.entries.push_back(i);
       l.width = std::max(l.width, text_width(cr, chart.series[i].label) + 46);
     }

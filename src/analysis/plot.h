@@ -24,7 +24,8 @@ enum class ImageFormat { png, svg };
 ImageFormat image_format_for(const std::filesystem::path& file);  // by extension; throws
 
 struct Series {
-  std::string label;  // legend entry ("" = not in the legend)
+  std::string label;  // legend entry ("" = not in the legend) and the series' name in the CSV
+  bool in_legend = true;  // false: named in the CSV only (e.g. a marker its line's entry stands for)
   std::vector<double> x, y;  // non-finite points are skipped (gaps in the line)
   bool line = true;
   bool markers = true;

@@ -501,7 +501,11 @@ class ReportBuilder {
   }
 
   void add_schedule_series(LineChart& chart, const CurveFit& fit, double lo, double hi) const {
+    // A legend entry without points, for the triangles in the schedules' colours.
+    Series key = make_series("schedule at its implied pool", false, true, 7);
+    key.marker = 2;
     int color = 1;
+    bool any_placed = false;
     for (const auto& s : data_.schedules) {
       Inverse inv = invert(fit, s.loss);
       const bool placed = fit.usable_for_multipliers && inv.ok();
@@ -510,13 +514,16 @@ class ReportBuilder {
       level.x = {lo, hi}, level.y = {s.loss, s.loss};
       chart.series.push_back(level);
       if (placed) {
-        Series at = make_series("", false, true, color);
+        any_placed = true;
+        Series at = make_series(s.name + " at its implied pool", false, true, color);
+        at.in_legend = false;  // its dashed line's entry names it
         at.marker = 2;
         at.x = {inv.x()}, at.y = {s.loss}, at.y_err = {mean_se(losses_of(s.seeds)).se.value_or(NAN)};
         chart.series.push_back(at);
       }
       color = color % 9 + 1;  // palette 1..9: 0 is the reference's
     }
+    if (any_placed) chart.series.push_back(key);
   }
 
   void heatmap_section() {

@@ -145,8 +145,8 @@ TEST(Plot, LegendIsOutsideTheData) {
   const svg_text::Text* last_tick = parsed.find("100");
   ASSERT_TRUE(legend && last_tick);
   EXPECT_GT(legend->x, last_tick->x + 20);
-  // Without a label there is no legend and the plot takes the width.
-  chart.series[0].label = "";
+  // Without a legend entry the plot takes the width.
+  chart.series[0].in_legend = false;
   parsed = svg_text::parse(render(chart, ImageFormat::svg, 640, 480));
   ASSERT_TRUE(parsed.find("100"));
   EXPECT_GT(parsed.find("100")->x, 580);

@@ -77,6 +77,10 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
   EXPECT_EQ(res.figures.size(), 3u * (3 + 17 + 8));
   for (const auto& f : res.figures) EXPECT_TRUE(stdfs::exists(res.dir / f)) << f;
   EXPECT_NE(md.find("[data as CSV](figures/reference_fit.csv)"), std::string::npos);
+  // The fit's data names each schedule placed on the law at its implied pool.
+  std::string fit_csv = replay::fs::read_file(res.dir / "figures" / "reference_fit.csv");
+  EXPECT_NE(fit_csv.find("\nmt-rho0.5 at its implied pool,"), std::string::npos) << fit_csv;
+  EXPECT_NE(fit_csv.find("\nfitted law,"), std::string::npos) << fit_csv;
   EXPECT_NE(html.find("href=\"figures/heatmap_rho_alpha.csv\""), std::string::npos);
   // The heatmap's data, under a header naming the axes and the value.
   std::string heat = replay::fs::read_file(res.dir / "figures" / "heatmap_rho_alpha.csv");
