@@ -2,9 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -125,6 +127,10 @@ CREATE TABLE task_scores(
   PRIMARY KEY(run_id, task, step)
 );
 )sql",
+    // Version 5: tags whose text is a number become JSON numbers, so that
+    // json_extract(tags, '$.rho') > 0.4 compares numbers. The rows are
+    // rewritten by retype_number_tags (C++, the same rule as add_run).
+    "-- version 5: see retype_number_tags",
 };
 constexpr int kNumMigrations = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kNumMigrations == kRegistrySchemaVersion);
@@ -221,6 +227,29 @@ class WriteTransaction {
   std::string where_;
   bool done_ = false;
 };
+
+// A tag value whose whole text is a finite JSON number ("0.5", "16",
+// "1e-3"; not "0.5 ", "007", "nan" or "1e999"): the number; else nullopt.
+std::optional<json> tag_as_number(const std::string& text) {
+  if (text.empty() || !(text.front() == '-' || std::isdigit(static_cast<unsigned char>(text.front()))) ||
+      !std::isdigit(static_cast<unsigned char>(text.back())))
+    return std::nullopt;
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_number()) return std::nullopt;
+  if (j.is_number_float() && !std::isfinite(j.get<double>())) return std::nullopt;
+  return j;
+}
+
+// Tags as the registry stores them: a JSON object whose numbers are JSON
+// numbers (registry.h) and every other value a string.
+std::string tags_json(const std::map<std::string, std::string>& tags) {
+  json out = json::object();
+  for (const auto& [k, v] : tags) {
+    auto number = tag_as_number(v);
+    out[k] = number ? *number : json(v);
+  }
+  return out.dump();
+}
 
 std::map<std::string, std::string> parse_tags(const std::string& text, const std::string& where) {
   std::map<std::string, std::string> tags;
@@ -427,7 +456,10 @@ void Registry::migrate() {
     throw Error(where() + " has schema version " + std::to_string(version_) +
                 ", newer than this build of replay understands (" +
                 std::to_string(kRegistrySchemaVersion) + ")");
-  for (int v = version_; v < kRegistrySchemaVersion; ++v) exec(kMigrations[v]);
+  for (int v = version_; v < kRegistrySchemaVersion; ++v) {
+    exec(kMigrations[v]);
+    if (v + 1 == 5) retype_number_tags();
+  }
   if (Stmt(db_, where(), "PRAGMA foreign_key_check").step())
     throw Error(where() + ": migration to schema version " + std::to_string(kRegistrySchemaVersion) +
                 " left a broken reference between runs; the file is unchanged");
@@ -435,6 +467,19 @@ void Registry::migrate() {
   tx.commit();
   exec("PRAGMA foreign_keys=ON");
   version_ = kRegistrySchemaVersion;
+}
+
+// Migration to version 5: every stored tag object rewritten by tags_json,
+// in sweep_runs and run_aliases (inside migrate's transaction).
+void Registry::retype_number_tags() {
+  for (const char* table : {"sweep_runs", "run_aliases"}) {
+    std::vector<std::pair<int64_t, std::string>> rows;
+    Stmt read(db_, where(), (std::string("SELECT rowid, tags FROM ") + table).c_str());
+    while (read.step()) rows.emplace_back(read.integer(0), tags_json(parse_tags(read.text(1), where())));
+    for (const auto& [rowid, tags] : rows)
+      Stmt(db_, where(), (std::string("UPDATE ") + table + " SET tags = ? WHERE rowid = ?").c_str())
+          .bind(1, tags).bind(2, rowid).run();
+  }
 }
 
 std::string Registry::run_columns() const {
@@ -505,14 +550,13 @@ std::string Registry::insert_run(const NewRun& run) {
 // name that resolves to the same run (same config) is an alias and keeps its
 // own tags, so no name overwrites another.
 void Registry::add_membership(const NewRun& run, const std::string& id) {
-  json tags = json::object();
-  for (const auto& [k, v] : run.tags) tags[k] = v;
+  const std::string tags = tags_json(run.tags);
   const std::string name = run.name.empty() ? id.substr(0, 12) : run.name;
   Stmt(db_, where(),
        "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?1, ?2, ?3, ?4, "
        "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
        "ON CONFLICT(sweep, run_id) DO UPDATE SET tags = excluded.tags WHERE name = excluded.name")
-      .bind(1, run.sweep).bind(2, id).bind(3, name).bind(4, tags.dump()).run();
+      .bind(1, run.sweep).bind(2, id).bind(3, name).bind(4, tags).run();
   Stmt first(db_, where(), "SELECT name FROM sweep_runs WHERE sweep = ? AND run_id = ?");
   first.bind(1, run.sweep).bind(2, id);
   if (first.step() && first.text(0) == name) return;
@@ -520,7 +564,7 @@ void Registry::add_membership(const NewRun& run, const std::string& id) {
        "INSERT INTO run_aliases(sweep, name, run_id, tags, position) VALUES(?1, ?2, ?3, ?4, "
        "(SELECT COUNT(*) FROM run_aliases WHERE sweep = ?1)) "
        "ON CONFLICT(sweep, name) DO UPDATE SET run_id = excluded.run_id, tags = excluded.tags")
-      .bind(1, run.sweep).bind(2, name).bind(3, id).bind(4, tags.dump()).run();
+      .bind(1, run.sweep).bind(2, name).bind(3, id).bind(4, tags).run();
 }
 
 std::vector<std::string> Registry::aliases(const std::string& sweep, const std::string& id) const {

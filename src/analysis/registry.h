@@ -35,14 +35,25 @@
 // evaluation (metrics.jsonl "task" lines, metrics.h TaskScoreRecord): one row
 // per run, task and step, imported with the losses by import_metrics.
 //
+// Numeric tags (schema version 5). A tag whose whole text is a finite JSON
+// number ("0.5", "16", "1e-3") is stored as a JSON number, every other tag
+// as a JSON string, so SQL can compare them:
+//   SELECT name FROM sweep_runs WHERE json_extract(tags, '$.rho') > 0.4
+// selects exactly the runs with rho > 0.4 (as text, every run matched).
+// Read back, a number tag is its shortest round-trip text ("1e-3" reads
+// "0.001", "0.10000000000000001" reads "0.1"): RunRecord::tag_number gives
+// the same value either way.
+//
 // Schema versions: opening for writing (create = true) migrates an older
 // file in place (version 1 -> 2 adds the target columns, empty for old runs;
 // 2 -> 3 rebuilds the runs table with the new status and the trainer
 // columns, 0 / "" for old runs, and adds the aliases table, empty; 3 -> 4
-// adds the task_scores table, empty: a rerun sweep or an import fills it).
+// adds the task_scores table, empty: a rerun sweep or an import fills it;
+// 4 -> 5 rewrites every stored tag object with its numbers as numbers).
 // A reader (create = false) never writes: it reads an older file as it is
 // (a version-1 file has every run without identity, a version-3 or older one
-// has no task scores), and refuses a file with no schema at all.
+// has no task scores, a version-4 or older one has its numbers as text, with
+// the same RunRecord::tag_number values), and refuses a file with no schema at all.
 //
 // Tag conventions read by `replay fit` and `replay report` (all optional):
 //   family  reference | fine-tuning | mid-training | full | ...
@@ -51,6 +62,9 @@
 //   target  name of the target validation split ("finemath"); the fallback
 //           target of a run without identity
 //   generic name of the generic validation split ("c4")
+//   stage2_step  the paper's protocols: the first step of stage 2 as the
+//           run's plan computed it (schedule/paper.h boundary_step), when
+//           the run has two stages; the report marks it on training curves
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -70,7 +84,7 @@ namespace replay::analysis {
 
 // <runs>/registry.sqlite with the default runs folder (run/layout.h).
 inline const std::string kDefaultRegistryPath = std::string(run::kDefaultRunsDir) + "/" + run::kRegistryFile;
-inline constexpr int kRegistrySchemaVersion = 4;
+inline constexpr int kRegistrySchemaVersion = 5;
 
 enum class RunStatus { queued, running, done, failed, interrupted };
 const char* run_status_name(RunStatus status);
@@ -223,6 +237,7 @@ class Registry {
  private:
   void exec(const char* sql) const;
   void migrate();  // to kRegistrySchemaVersion, in one write transaction
+  void retype_number_tags();  // the data step of version 5
   void check_integrity() const;  // PRAGMA quick_check; throws naming the file
   std::string run_columns() const;  // the SELECT list for read_run_columns
   std::string insert_run(const NewRun& run);  // inside add_runs' transaction

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "analysis/metrics.h"
 #include "analysis/plot.h"
@@ -27,6 +30,40 @@ struct Table {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
 };
+
+// A cell that reads as a number: "5.12632", "-0.04", "1/512", "0.350 ± 0.024",
+// "1.182x", "+0.040 ± 0.030 (within noise)"; not an id such as "1bcc4b15"
+// nor a sentence.
+bool is_number_cell(const std::string& cell) {
+  const char* begin = cell.c_str();
+  char* end = nullptr;
+  std::strtod(begin, &end);
+  if (end == begin) return false;
+  if (*end == '/') {  // a pool as a fraction, "1/512"
+    const char* denominator = end + 1;
+    std::strtod(denominator, &end);
+    if (end == denominator) return false;
+  }
+  if (*end == 'x') ++end;  // a multiplier
+  return *end == '\0' || *end == ' ' || *end == '%';
+}
+
+// Number columns are right-aligned (digits line up), text columns left: a
+// column is a number column when every cell that is not empty, "n/a" or "-"
+// reads as a number, and at least one does.
+std::vector<bool> number_columns(const Table& t) {
+  std::vector<bool> out(t.header.size(), false);
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    bool any = false, all = true;
+    for (const auto& row : t.rows) {
+      if (c >= row.size() || row[c].empty() || row[c] == "n/a" || row[c] == "-") continue;
+      bool number = is_number_cell(row[c]);
+      any |= number, all &= number;
+    }
+    out[c] = any && all;
+  }
+  return out;
+}
 
 struct Block {
   enum Kind { Heading, Paragraph, TableBlock, Figure } kind;
@@ -70,7 +107,7 @@ std::string to_markdown(const std::vector<Block>& blocks) {
         out += "|";
         for (const auto& h : b.table.header) out += " " + md_cell(h) + " |";
         out += "\n|";
-        for (size_t i = 0; i < b.table.header.size(); ++i) out += "---|";
+        for (bool number : number_columns(b.table)) out += number ? "---:|" : ":---|";
         out += "\n";
         for (const auto& row : b.table.rows) {
           out += "|";
@@ -82,7 +119,7 @@ std::string to_markdown(const std::vector<Block>& blocks) {
       }
       case Block::Figure:
         out += "![" + b.text + "](" + b.figure + ".png)\n\n*" + b.text + "* ([SVG](" + b.figure +
-               ".svg))\n\n";
+               ".svg), [data as CSV](" + b.figure + ".csv))\n\n";
         break;
     }
   }
@@ -95,8 +132,8 @@ std::string to_html(const std::string& title, const std::vector<Block>& blocks) 
       html_escape(title) +
       "</title>\n<style>\nbody{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 "
       "1em;color:#222}\ntable{border-collapse:collapse;margin:1em 0}\nth,td{border:1px solid "
-      "#ccc;padding:3px 8px;text-align:right}\nth{background:#f3f3f3}\ntd:first-child,th:first-"
-      "child{text-align:left}\nimg{max-width:100%}\nfigcaption{color:#555;font-style:italic}\n"
+      "#ccc;padding:3px 8px;text-align:left}\nth{background:#f3f3f3}\n.num{text-align:right}\n"
+      "img{max-width:100%}\nfigcaption{color:#555;font-style:italic}\n"
       "</style>\n</head>\n<body>\n";
   for (const auto& b : blocks) {
     switch (b.kind) {
@@ -106,21 +143,26 @@ std::string to_html(const std::string& title, const std::vector<Block>& blocks) 
         break;
       }
       case Block::Paragraph: out += "<p>" + html_escape(b.text) + "</p>\n"; break;
-      case Block::TableBlock:
+      case Block::TableBlock: {
+        const std::vector<bool> number = number_columns(b.table);
+        auto open = [&](const char* tag, size_t c) {
+          return std::string("<") + tag + (c < number.size() && number[c] ? " class=\"num\">" : ">");
+        };
         out += "<table>\n<tr>";
-        for (const auto& h : b.table.header) out += "<th>" + html_escape(h) + "</th>";
+        for (size_t c = 0; c < b.table.header.size(); ++c) out += open("th", c) + html_escape(b.table.header[c]) + "</th>";
         out += "</tr>\n";
         for (const auto& row : b.table.rows) {
           out += "<tr>";
-          for (const auto& c : row) out += "<td>" + html_escape(c) + "</td>";
+          for (size_t c = 0; c < row.size(); ++c) out += open("td", c) + html_escape(row[c]) + "</td>";
           out += "</tr>\n";
         }
         out += "</table>\n";
         break;
+      }
       case Block::Figure:
         out += "<figure><img src=\"" + html_escape(b.figure) + ".svg\" alt=\"" + html_escape(b.text) +
                "\"><figcaption>" + html_escape(b.text) + " (<a href=\"" + html_escape(b.figure) +
-               ".png\">PNG</a>)</figcaption></figure>\n";
+               ".png\">PNG</a>, <a href=\"" + html_escape(b.figure) + ".csv\">data as CSV</a>)</figcaption></figure>\n";
         break;
     }
   }
@@ -193,6 +235,29 @@ std::string effect_cell(const std::optional<Effect>& e) {
   return effect_text(*e) + (e->within_noise() ? " (within noise)" : "");
 }
 
+// Where a run's later stages start, as step -> label. From the schedule's
+// own numbers, never re-derived here: the "stage2_step" tag (the plan's
+// paper boundary, recorded by the sweep runner: registry.h) for the paper's
+// protocols, where stage 2 is a change of mixture inside one phase, and each
+// later phase's first_step in the run's resolved config (fine-tuning's
+// fine-tuning phase, a general schedule's stages). Empty when the run has
+// one stage or records neither.
+std::map<int64_t, std::string> stage_boundaries(const RunRecord& r) {
+  std::map<int64_t, std::string> out;
+  nlohmann::json config = nlohmann::json::parse(r.config, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json* phases = nullptr;
+  if (config.is_object() && config.contains("schedule") && config["schedule"].is_object() &&
+      config["schedule"].contains("phases") && config["schedule"]["phases"].is_array())
+    phases = &config["schedule"]["phases"];
+  if (phases)
+    for (const auto& p : *phases)
+      if (p.is_object() && p.value("first_step", int64_t{0}) > 0)
+        out[p["first_step"].get<int64_t>()] = p.value("name", std::string("next phase")) + " starts";
+  if (auto step = r.tag_number("stage2_step"); step && *step > 0)
+    out.emplace(static_cast<int64_t>(*step), "stage 2 starts");
+  return out;
+}
+
 Series make_series(std::string label, bool line = true, bool markers = true, int color = -1) {
   Series s;
   s.label = std::move(label);
@@ -249,8 +314,8 @@ class ReportBuilder {
     std::string rel = "figures/" + base;
     write_figure(fig, dir_ / (rel + ".png"), options_.png_width, options_.png_height);
     write_figure(fig, dir_ / (rel + ".svg"), options_.png_width, options_.png_height);
-    result_.figures.push_back(rel + ".png");
-    result_.figures.push_back(rel + ".svg");
+    write_figure_csv(fig, dir_ / (rel + ".csv"));
+    for (const char* ext : {".png", ".svg", ".csv"}) result_.figures.push_back(rel + ext);
     blocks_.push_back({Block::Figure, 0, caption, {}, rel});
   }
 
@@ -295,7 +360,7 @@ class ReportBuilder {
       multiplier_figure();
     }
     schedules_table(fit);
-    if (fit.usable_for_multipliers) fit_figure(fit);
+    fit_figure(fit);
   }
 
   // The paper's comparisons: losses (mean +- SE over seeds), the multiplier
@@ -395,40 +460,70 @@ class ReportBuilder {
     table(s);
   }
 
+  // Final target loss against the reference pool (log x): every reference
+  // point (a point the law cannot fit is drawn all the same), the fitted law
+  // over the points' range, and each schedule as a dashed line at its loss
+  // with a marker at the pool the law implies for it (when there is one).
+  // Error bars are +-1 SE over seeds where a cell has several.
   void fit_figure(const CurveFit& fit) {
-    std::set<std::string> headline;
-    for (const auto& m : result_.multipliers) headline.insert(m.p), headline.insert(m.q);
-    Series refs = make_series("reference runs", false, true, 0);
+    LineChart chart{"Reference fit: final " + target_name(data_) + " loss against target pool",
+                    "target pool x (fraction of training sequences, log scale)", "final target loss (nats/token)", {}};
+    chart.log_x = true;
+    Series refs = make_series("reference runs (mean of seeds)", false, true, 0);
     double lo = INFINITY, hi = -INFINITY;
-    for (const auto& p : fit.points) {
-      refs.x.push_back(std::log(p.x));
-      refs.y.push_back(p.loss > fit.C ? std::log(p.loss - fit.C) : NAN);
-      lo = std::min(lo, std::log(p.x)), hi = std::max(hi, std::log(p.x));
+    for (const auto& cell : data_.reference_cells) {
+      MeanSe m = mean_se(losses_of(cell.seeds));
+      refs.x.push_back(cell.x), refs.y.push_back(m.mean), refs.y_err.push_back(m.se.value_or(NAN));
+      lo = std::min(lo, cell.x), hi = std::max(hi, cell.x);
     }
-    Series sched = make_series("schedules (implied pool)", false, true, 3);
-    sched.marker = 2;
+    for (const auto& s : data_.schedules)
+      if (Inverse inv = invert(fit, s.loss); fit.usable_for_multipliers && inv.ok())
+        lo = std::min(lo, inv.x()), hi = std::max(hi, inv.x());
+    chart.series.push_back(fit_curve_series(fit, lo, hi));
+    chart.series.push_back(refs);
+    add_schedule_series(chart, fit, lo, hi);
+    figure(chart, "reference_fit",
+           "Final " + target_name(data_) + " loss against the target pool (log scale): reference runs, the fitted law " +
+               (fit.usable_for_multipliers ? std::string("") : "(not usable for multipliers, see above) ") +
+               "and each schedule at its loss (dashed), with a marker at the pool the reference would need for it; "
+               "error bars +-1 SE over seeds where a cell has several");
+  }
+
+  Series fit_curve_series(const CurveFit& fit, double lo, double hi) const {
+    Series line = make_series(fit.usable_for_multipliers ? "fitted law" : "fitted law (unusable)", true, false, 0);
+    line.dashed = !fit.usable_for_multipliers;
+    const int n = 120;
+    for (int i = 0; i <= n; ++i) {
+      double x = std::exp(std::log(lo) + (std::log(hi) - std::log(lo)) * i / n);
+      line.x.push_back(x), line.y.push_back(fit.predict(x));
+    }
+    return line;
+  }
+
+  void add_schedule_series(LineChart& chart, const CurveFit& fit, double lo, double hi) const {
+    // A legend entry without points, for the triangles in the schedules' colours.
+    Series key = make_series("schedule at its implied pool", false, true, 7);
+    key.marker = 2;
+    int color = 1;
+    bool any_placed = false;
     for (const auto& s : data_.schedules) {
       Inverse inv = invert(fit, s.loss);
-      if (!inv.ok()) continue;
-      sched.x.push_back(*inv.log_x);
-      sched.y.push_back(std::log(s.loss - fit.C));
-      bool named = false;
-      for (const auto& h : headline) named |= h.find("(" + s.name + ")") != std::string::npos;
-      sched.point_labels.push_back(named ? s.name : "");
-      lo = std::min(lo, *inv.log_x), hi = std::max(hi, *inv.log_x);
+      const bool placed = fit.usable_for_multipliers && inv.ok();
+      Series level = make_series(s.name + (placed ? "" : " (no implied pool)"), true, false, color);
+      level.dashed = true;
+      level.x = {lo, hi}, level.y = {s.loss, s.loss};
+      chart.series.push_back(level);
+      if (placed) {
+        any_placed = true;
+        Series at = make_series(s.name + " at its implied pool", false, true, color);
+        at.in_legend = false;  // its dashed line's entry names it
+        at.marker = 2;
+        at.x = {inv.x()}, at.y = {s.loss}, at.y_err = {mean_se(losses_of(s.seeds)).se.value_or(NAN)};
+        chart.series.push_back(at);
+      }
+      color = color % 9 + 1;  // palette 1..9: 0 is the reference's
     }
-    Series line = make_series("fit", true, false, 0);
-    for (int i = 0; i <= 80; ++i) {
-      double lx = lo + (hi - lo) * i / 80.0;
-      double excess = fit.predict(std::exp(lx)) - fit.C;
-      line.x.push_back(lx);
-      line.y.push_back(excess > 0 ? std::log(excess) : NAN);
-    }
-    LineChart chart{"Reference fit: log excess loss against log pool size", "ln x (target pool, fraction of training)",
-                    "ln(L - C)", {line, refs, sched}};
-    figure(chart, "reference_fit",
-           "Reference fit in log-log space (points: reference runs; fitted law; schedules placed at "
-           "the pool the reference would need for their loss)");
+    if (any_placed) chart.series.push_back(key);
   }
 
   void heatmap_section() {
@@ -443,10 +538,18 @@ class ReportBuilder {
       auto it = cells.find(key);
       if (it == cells.end() || s.loss < it->second) cells[key] = s.loss;
     }
-    if (cells.size() < 2) return;
+    if (cells.empty()) return;
     heading(2, "Schedule sweep: rho x alpha");
+    if (rhos.size() < 2 || alphas.size() < 2) {
+      paragraph("No rho x alpha heatmap: the mid-training and full runs span " + std::to_string(rhos.size()) +
+                " value(s) of rho and " + std::to_string(alphas.size()) +
+                " of alpha, and a heatmap needs at least 2 of each (a single row or column is the line "
+                "plot below).");
+      return;
+    }
     Heatmap map;
-    map.title = "Final target loss (" + target_name(data_) + ")";
+    map.title = "Final " + target_name(data_) + " loss over rho and alpha";
+    map.value_label = "final " + target_name(data_) + " loss (nats/token)";
     map.x_label = "alpha (fraction of target data in stage 2)";
     map.y_label = "rho (replay fraction)";
     for (double a : alphas) map.col_labels.push_back(general(a));
@@ -493,8 +596,8 @@ class ReportBuilder {
       bars |= m.se.has_value();
       points[series].push_back({*s.rho, s.loss, m.se.value_or(NAN)});
     }
-    LineChart chart{"Final target loss against rho (" + target_name(data_) + ")", "rho (replay fraction)",
-                    "target loss (nats/token)", {}};
+    LineChart chart{"Final " + target_name(data_) + " loss against rho", "rho (replay fraction)",
+                    "final " + target_name(data_) + " loss (nats/token)", {}};
     bool any = false;
     for (const auto& name : order) {
       auto& p = points[name];
@@ -712,38 +815,100 @@ class ReportBuilder {
 
   stdfs::path resolve_run_dir(const std::string& dir) const { return analysis::resolve_run_dir(registry_, dir); }
 
+  // A run's evaluation history (its metrics.jsonl, else the registry's
+  // evals) and training loss (metrics.jsonl only).
+  struct RunCurves {
+    std::vector<double> train_step, train_loss, target_step, target_loss, generic_step, generic_loss;
+    bool empty() const { return train_step.empty() && target_step.empty() && generic_step.empty(); }
+  };
+
+  RunCurves curves_of(const RunRecord& r) const {
+    RunCurves c;
+    stdfs::path metrics = resolve_run_dir(r.run_dir) / run::kMetricsFile;
+    if (!r.run_dir.empty() && stdfs::exists(metrics)) {
+      RunMetrics m = read_metrics(metrics);
+      for (const auto& s : m.steps) c.train_step.push_back(s.step), c.train_loss.push_back(s.loss);
+      for (const auto& e : m.evals) {
+        if (auto it = e.val.find(data_.target_split); it != e.val.end())
+          c.target_step.push_back(e.step), c.target_loss.push_back(it->second);
+        if (auto it = e.val.find(data_.generic_split); it != e.val.end())
+          c.generic_step.push_back(e.step), c.generic_loss.push_back(it->second);
+      }
+      return c;
+    }
+    for (const auto& e : registry_.eval_history(r.id, data_.target_split))
+      c.target_step.push_back(e.step), c.target_loss.push_back(e.loss);
+    if (!data_.generic_split.empty())
+      for (const auto& e : registry_.eval_history(r.id, data_.generic_split))
+        c.generic_step.push_back(e.step), c.generic_loss.push_back(e.loss);
+    return c;
+  }
+
+  std::string target_label() const { return "target validation (" + target_name(data_) + ")"; }
+  std::string generic_label() const { return "generic validation (" + data_.generic_split + ")"; }
+
   void curves_section() {
     bool any = false;
+    std::map<std::string, std::vector<std::pair<const RunRecord*, RunCurves>>> families;
     for (const auto& r : data_.runs) {
-      LineChart chart{"Run " + r.name + ": training and validation loss", "step", "loss (nats/token)", {}};
-      Series train = make_series("train loss", true, false, 7);
-      Series target = make_series("val " + data_.target_split, true, true, 1);
-      Series generic = make_series("val " + data_.generic_split, true, true, 0);
-      stdfs::path metrics = resolve_run_dir(r.run_dir) / run::kMetricsFile;
-      if (!r.run_dir.empty() && stdfs::exists(metrics)) {
-        RunMetrics m = read_metrics(metrics);
-        for (const auto& s : m.steps) train.x.push_back(s.step), train.y.push_back(s.loss);
-        for (const auto& e : m.evals) {
-          if (auto it = e.val.find(data_.target_split); it != e.val.end())
-            target.x.push_back(e.step), target.y.push_back(it->second);
-          if (auto it = e.val.find(data_.generic_split); it != e.val.end())
-            generic.x.push_back(e.step), generic.y.push_back(it->second);
-        }
-      } else {  // no run directory here: the registry's eval history
-        for (const auto& e : registry_.eval_history(r.id, data_.target_split))
-          target.x.push_back(e.step), target.y.push_back(e.loss);
-        if (!data_.generic_split.empty())
-          for (const auto& e : registry_.eval_history(r.id, data_.generic_split))
-            generic.x.push_back(e.step), generic.y.push_back(e.loss);
-      }
-      if (train.x.empty() && target.x.empty() && generic.x.empty()) continue;
+      RunCurves c = curves_of(r);
+      if (c.empty()) continue;
       if (!any) heading(2, "Training curves");
       any = true;
-      for (auto* s : {&train, &target, &generic})
-        if (!s->x.empty()) chart.series.push_back(*s);
-      figure(chart, "curves_" + safe_file_name(r.name) + "_" + r.id.substr(0, 8),
-             "Run " + r.name + " (" + r.id.substr(0, 12) + ")");
+      run_curve_figure(r, c);
+      families[r.tag("family", "no family")].emplace_back(&r, std::move(c));
     }
+    if (families.empty()) return;
+    heading(2, "Runs of each family overlaid");
+    for (const auto& [family, runs] : families) {
+      family_overlay(family, runs, true);
+      if (!data_.generic_split.empty()) family_overlay(family, runs, false);
+    }
+  }
+
+  void run_curve_figure(const RunRecord& r, const RunCurves& c) {
+    LineChart chart{"Run " + r.name + ": training and validation loss", "step", "loss (nats/token)", {}};
+    Series train = make_series("train loss", true, false, 7);
+    Series target = make_series(target_label(), true, true, 1);
+    Series generic = make_series(generic_label(), true, true, 0);
+    train.x = c.train_step, train.y = c.train_loss;
+    target.x = c.target_step, target.y = c.target_loss;
+    generic.x = c.generic_step, generic.y = c.generic_loss;
+    for (auto* s : {&train, &target, &generic})
+      if (!s->x.empty()) chart.series.push_back(*s);
+    for (const auto& [step, phase] : stage_boundaries(r)) chart.vertical_lines.push_back({double(step), phase});
+    figure(chart, "curves_" + safe_file_name(r.name) + "_" + r.id.substr(0, 8),
+           "Run " + r.name + " (" + r.id.substr(0, 12) + ")" +
+               (chart.vertical_lines.empty() ? "" : "; dashed: where its next stage starts"));
+  }
+
+  // One line per run of the family; each stage boundary once, naming the
+  // runs it belongs to when they differ.
+  void family_overlay(const std::string& family, const std::vector<std::pair<const RunRecord*, RunCurves>>& runs,
+                      bool target) {
+    const std::string what = target ? target_label() : generic_label();
+    LineChart chart{"Family " + family + ": " + what + " loss", "step", what + " loss (nats/token)", {}};
+    std::map<int64_t, std::pair<std::string, std::vector<std::string>>> boundaries;  // step -> phase, runs
+    for (const auto& [run, c] : runs) {
+      Series line = make_series(run->name, true, true);
+      line.x = target ? c.target_step : c.generic_step;
+      line.y = target ? c.target_loss : c.generic_loss;
+      if (line.x.empty()) continue;
+      chart.series.push_back(std::move(line));
+      for (const auto& [step, phase] : stage_boundaries(*run)) {
+        auto& b = boundaries[step];
+        b.first = phase;
+        b.second.push_back(run->name);
+      }
+    }
+    if (chart.series.empty()) return;
+    for (const auto& [step, b] : boundaries) {
+      bool all = b.second.size() == chart.series.size();
+      chart.vertical_lines.push_back({double(step), all ? b.first : b.first + ": " + list_text(b.second)});
+    }
+    figure(chart, std::string(target ? "family_target_" : "family_generic_") + safe_file_name(family),
+           "Every run of family " + family + ": " + what + " loss against step" +
+               (boundaries.empty() ? "" : "; dashed: where a run's next stage starts"));
   }
 
   const Registry& registry_;

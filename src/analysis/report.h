@@ -1,10 +1,25 @@
 // `replay report`: one directory per sweep with report.md, report.html and
-// figures/ (each figure as SVG and PNG): the reference fit and the
-// data-efficiency multipliers, the (rho, alpha) heatmap, target loss against
-// rho, downstream task scores, training/validation curves per run, and a
-// table of runs. Built from the registry plus each run's metrics.jsonl, and
+// figures/ (each figure as PNG, SVG with real text, and CSV of its numbers:
+// plot.h): the reference fit and the data-efficiency multipliers, the
+// (rho, alpha) heatmap, target loss against rho, downstream task scores,
+// training/validation curves per run, the runs of each family overlaid, and
+// a table of runs. Built from the registry plus each run's metrics.jsonl, and
 // published atomically: the whole directory is written under a temporary
 // name and renamed into place.
+//
+// Readability rules. Titles name the target by its domain (its split name
+// when the runs recorded none). The reference fit is drawn as final target
+// loss against the pool x on a log axis: every reference point (one the law
+// cannot fit too), the fitted law as a curve (dashed when unusable), and
+// each schedule as a dashed line at its loss with a marker at its implied
+// pool when the law gives one (error bars: +-1 SE over seeds). The heatmap
+// is drawn only when its runs span at least 2 values of rho and 2 of alpha;
+// otherwise a line says why. Training curves mark where each later stage
+// starts with a dashed line: the run's "stage2_step" tag (registry.h) and
+// each later phase's first_step in its resolved config. figures/
+// family_target_<family> and family_generic_<family> overlay every run of a
+// family (tag "family") against step, each boundary drawn once. Table
+// columns whose cells all read as numbers are right-aligned, others left.
 // Which runs a report uses, and the one-target rule: efficiency.h. A fit that
 // is not usable for multipliers (fit.h) gives a report that says so and why,
 // with no multiplier anywhere; a sweep without reference runs (e.g. a
@@ -62,7 +77,7 @@ struct ReportOptions {
 
 struct ReportResult {
   std::filesystem::path dir, markdown, html;
-  std::vector<std::filesystem::path> figures;  // relative to dir
+  std::vector<std::filesystem::path> figures;  // files relative to dir: .png, .svg and .csv per figure
   std::optional<CurveFit> fit;                 // unset with fewer than 3 reference points
   std::vector<Multiplier> multipliers;         // the paper's comparisons, with intervals (bootstrap.h)
   std::optional<FitIntervals> fit_intervals;   // set when the fit is usable

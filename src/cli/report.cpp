@@ -68,8 +68,11 @@ void run(const Options& o) {
   ro.forgetting_tasks = o.forgetting_tasks;
   ReportResult res = write_report(reg, ro);
   std::string target = res.target.domain.empty() ? res.target.source : res.target.domain;
-  std::printf("report for sweep %s, target %s: %s (%zu figures)\n", sweep.c_str(), target.c_str(),
-              res.markdown.c_str(), res.figures.size());
+  // Each figure is a PNG, an SVG and a CSV: count the figures, not the files.
+  const auto figures = std::count_if(res.figures.begin(), res.figures.end(),
+                                     [](const auto& f) { return f.extension() == ".png"; });
+  std::printf("report for sweep %s, target %s: %s (%ld figures, each as PNG, SVG and CSV)\n", sweep.c_str(),
+              target.c_str(), res.markdown.c_str(), static_cast<long>(figures));
   std::printf("  html: %s\n", res.html.c_str());
   if (!res.tasks.empty()) {
     std::string tasks;

@@ -140,7 +140,7 @@ std::string summary_table(const std::vector<analysis::RunRecord>& runs) {
   std::string md =
       "| rho | steps | val loss basque | val loss generic | task | acc ± se | acc vs pretrained | acc vs rho 0 | "
       "gold log-lik vs pretrained | gold log-lik vs rho 0 |\n"
-      "|---|---|---|---|---|---|---|---|---|---|\n";
+      "|---:|---:|---:|---:|:---|---:|---:|---:|---:|---:|\n";  // numbers right, the task name left
   const stdfs::path none_final = runs.empty() ? stdfs::path() : run::task_results_dir(runs.front().run_dir, runs.front().step);
   for (const auto& r : runs) {
     const stdfs::path start = run::task_results_dir(r.run_dir, 0), final = run::task_results_dir(r.run_dir, r.step);

@@ -72,6 +72,9 @@ std::map<std::string, std::string> tags_for(const RunSpec& spec, const run::RunC
     tags.emplace("x", number(paper->f));
     tags.emplace("rho", number(paper->rho));
     tags.emplace("alpha", number(paper->alpha));
+    // Where stage 2 starts, as the plan computed it, for the report's curves.
+    if (paper->boundary_step > 0 && paper->stage2_steps > 0)
+      tags.emplace("stage2_step", std::to_string(paper->boundary_step));
   }
   if (const auto& c = config.plan.continued) {
     tags.emplace("rho", number(c->rho));

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 #include <sstream>
 
@@ -16,6 +17,7 @@ namespace {
 struct Axis {
   std::string key;
   std::vector<std::string> values;  // TOML text of each value
+  std::vector<std::string> tags;    // tag_text of each value
 };
 
 std::string toml_text(const toml::node& node) {
@@ -33,6 +35,18 @@ std::string plain_text(const toml::node& node) {
     return out.str();
   }
   return toml_text(node);
+}
+
+// A value as a tag holds it: plain_text, except that a float is its
+// shortest text that reads back as the same double ("0.001953125" where a
+// name reads "0.00195312"), so a number tag in the registry is the value.
+std::string tag_text(const toml::node& node) {
+  if (auto f = node.as_floating_point()) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f->get());
+    if (ec == std::errc()) return std::string(buf, end);
+  }
+  return plain_text(node);
 }
 
 std::string last_segment(const std::string& key) {
@@ -59,10 +73,11 @@ std::vector<Axis> axes_of(const TomlReader& table, std::vector<std::vector<std::
   for (const auto& [key, value] : *table.raw()) {
     const toml::array* values = value.as_array();
     if (!values || values->empty()) table.fail(std::string(key.str()), "must be a non-empty array of values");
-    Axis axis{std::string(key.str()), {}};
+    Axis axis{std::string(key.str()), {}, {}};
     std::vector<std::string> plain;
     for (const auto& v : *values) {
       axis.values.push_back(toml_text(v));
+      axis.tags.push_back(tag_text(v));
       plain.push_back(plain_text(v));
     }
     labels.push_back(plain);
@@ -74,7 +89,7 @@ std::vector<Axis> axes_of(const TomlReader& table, std::vector<std::vector<std::
 std::map<std::string, std::string> tags_of(const TomlReader& table) {
   std::map<std::string, std::string> tags;
   if (table.raw())
-    for (const auto& [key, value] : *table.raw()) tags[std::string(key.str())] = plain_text(value);
+    for (const auto& [key, value] : *table.raw()) tags[std::string(key.str())] = tag_text(value);
   return tags;
 }
 
@@ -165,7 +180,7 @@ std::vector<RunSpec> cells_of(const RunSpec& start, const std::vector<Axis>& gri
       RunSpec run = start;
       auto add = [&](const Axis& axis, const std::string& plain, size_t i) {
         run.overrides.push_back(axis.key + "=" + axis.values[i]);
-        run.tags[last_segment(axis.key)] = plain;
+        run.tags[last_segment(axis.key)] = axis.tags[i];
         run.name += "-" + last_segment(axis.key) + "=" + plain;
       };
       for (size_t a = 0; a < grid.size(); ++a) add(grid[a], grid_labels[a][counter[a]], counter[a]);

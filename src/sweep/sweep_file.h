@@ -14,6 +14,9 @@
 //
 // Each run gets every axis value as a tag under the key's last segment
 // ("schedule.rho" -> rho), so `replay fit` and `replay report` can find them.
+// A float tag is the shortest text of the exact value (f = 0.001953125 is
+// tagged "0.001953125"; the run name keeps six digits, "f=0.00195312"), so
+// the registry stores the value itself as a number (analysis/registry.h).
 //
 // Seeds: every run of the grid repeated once per seed, at the sweep's top
 // level or per group (a group's keys replace the sweep's):

@@ -129,6 +129,9 @@ TEST(Cli, RunsFitAndReportFromTheRegistry) {
   EXPECT_NE(r.out.find("mid-training (mt-rho0) over fine-tuning (ft-rho0): 6.368x"), std::string::npos) << r.out;
   EXPECT_TRUE(stdfs::exists(root / "report" / "report.md"));
   EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.png"));
+  EXPECT_TRUE(stdfs::exists(root / "report" / "figures" / "heatmap_rho_alpha.csv"));
+  // 3 sweep figures, 17 runs' curves, 4 families x 2 overlays; the files are 3 times as many.
+  EXPECT_NE(r.out.find("(28 figures, each as PNG, SVG and CSV)"), std::string::npos) << r.out;
   r = run_replay("report nothing-here --db " + db + " --out " + (root / "r2").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("nothing-here"), std::string::npos);

@@ -5,6 +5,7 @@
 
 #include "analysis/plot.h"
 #include "png_pixels.h"
+#include "svg_text.h"
 #include "temp_dir.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -102,4 +103,103 @@ TEST(Plot, ErrorBarsAreDrawnInTheSeriesColour) {
   std::string png = render(chart, ImageFormat::png, 600, 400);
   EXPECT_GT(count_pixels(png, 31, 119, 180), 100);
   EXPECT_NE(render(chart, ImageFormat::svg, 600, 400).find("<svg"), std::string::npos);
+}
+
+// The SVG is well-formed XML whose text is real <text> (title, axis labels,
+// tick labels, legend), not glyph outlines.
+TEST(Plot, SvgCarriesRealText) {
+  LineChart chart{"Loss & <friends>", "step", "loss (nats/token)", {}};
+  Series s;
+  s.label = "target validation (math)";
+  s.x = {0, 10, 20};
+  s.y = {5, 4, 3};
+  chart.series.push_back(s);
+  std::string svg = render(chart, ImageFormat::svg, 640, 480);
+  svg_text::Parsed parsed = svg_text::parse(svg);
+  ASSERT_TRUE(parsed.well_formed) << parsed.error;
+  for (const char* text : {"Loss & <friends>", "step", "loss (nats/token)", "target validation (math)", "10", "4.0"})
+    EXPECT_TRUE(parsed.has(text)) << text << "\n" << svg.substr(svg.find("<g id=\"text\""));
+  EXPECT_EQ(svg.find("glyph"), std::string::npos);  // no outlined glyphs left
+  // A heatmap's cell values are text too.
+  parsed = svg_text::parse(render(sample_heatmap(), ImageFormat::svg, 600, 400));
+  ASSERT_TRUE(parsed.well_formed) << parsed.error;
+  EXPECT_TRUE(parsed.has("3.300"));
+  EXPECT_TRUE(parsed.has("-"));  // the cell without a run
+  // The PNG still shows the text (dark title pixels at the top).
+  std::string png = render(chart, ImageFormat::png, 640, 480);
+  EXPECT_GT(count_pixels(png, 0, 0, 0), 50);
+}
+
+// The legend sits beside the plot, right of every tick label of the x axis,
+// so a point in the top-right corner stays visible.
+TEST(Plot, LegendIsOutsideTheData) {
+  LineChart chart{"t", "x", "y", {}};
+  Series s;
+  s.label = "a long legend entry";
+  s.line = false;
+  s.x = {0, 100};
+  s.y = {0, 100};
+  chart.series.push_back(s);
+  svg_text::Parsed parsed = svg_text::parse(render(chart, ImageFormat::svg, 640, 480));
+  const svg_text::Text* legend = parsed.find("a long legend entry");
+  const svg_text::Text* last_tick = parsed.find("100");
+  ASSERT_TRUE(legend && last_tick);
+  EXPECT_GT(legend->x, last_tick->x + 20);
+  // Without a legend entry the plot takes the width.
+  chart.series[0].in_legend = false;
+  parsed = svg_text::parse(render(chart, ImageFormat::svg, 640, 480));
+  ASSERT_TRUE(parsed.find("100"));
+  EXPECT_GT(parsed.find("100")->x, 580);
+}
+
+TEST(Plot, LogAxisTicksAndVerticalLines) {
+  EXPECT_EQ(log_ticks(0.0015, 0.02), (std::vector<double>{0.002, 0.005, 0.01, 0.02}));
+  EXPECT_EQ(log_ticks(0.5, 5000), (std::vector<double>{1, 10, 100, 1000}));
+  EXPECT_TRUE(log_ticks(0, 1).empty());
+  LineChart chart{"fit", "pool", "loss", {}};
+  chart.log_x = true;
+  Series s;
+  s.label = "reference";
+  s.x = {0.001953125, 0.00390625, 0.0078125, 0.015625, -1};  // x <= 0 cannot be drawn on a log axis
+  s.y = {5.28, 5.14, 5.14, 4.93, 9};
+  chart.series.push_back(s);
+  chart.vertical_lines.push_back({0.005, "stage 2 starts"});
+  std::string svg = render(chart, ImageFormat::svg, 640, 480);
+  svg_text::Parsed parsed = svg_text::parse(svg);
+  ASSERT_TRUE(parsed.well_formed);
+  for (const char* text : {"0.002", "0.005", "0.01", "stage 2 starts"}) EXPECT_TRUE(parsed.has(text)) << text;
+  EXPECT_FALSE(parsed.has("9.0"));  // the skipped point does not stretch the y axis
+  // Ticks are evenly spaced in log10: 0.002 -> 0.02 spans one decade.
+  const double x2 = parsed.find("0.002")->x, x5 = parsed.find("0.005")->x, x10 = parsed.find("0.01")->x;
+  EXPECT_NEAR((x5 - x2) / (x10 - x2), std::log10(2.5) / std::log10(5.0), 1e-3);
+  std::string png = render(chart, ImageFormat::png, 640, 480);
+  EXPECT_GT(count_pixels(png, 89, 89, 89), 100);  // the dashed grey line is drawn
+}
+
+TEST(Plot, FigureDataAsCsv) {
+  LineChart chart{"t", "step", "loss, nats", {}};
+  Series a;
+  a.label = "run \"a\"";
+  a.x = {1, 2, 3};
+  a.y = {4.5, NAN, 3.25};
+  a.y_err = {0.1};
+  Series b;
+  b.x = {1};
+  b.y = {2};
+  chart.series = {a, b};
+  chart.vertical_lines.push_back({2, "stage 2 starts"});
+  EXPECT_EQ(figure_csv(chart),
+            "series,step,\"loss, nats\",\"loss, nats error\"\n"
+            "\"run \"\"a\"\"\",1,4.5,0.1\n"
+            "\"run \"\"a\"\"\",3,3.25,\n"
+            "series 2,1,2,\n"
+            "stage 2 starts,2,,\n");
+  Heatmap map = sample_heatmap();
+  map.x_label = "alpha";
+  map.y_label = "rho";
+  map.value_label = "loss";
+  EXPECT_EQ(figure_csv(map), "rho,alpha,loss\n0,1,3.5\n0,0.5,3.4\n0,0.25,\n0.5,1,3.3\n0.5,0.5,3.45\n0.5,0.25,3.6\n");
+  TempDir tmp("csv");
+  write_figure_csv(map, tmp.path / "figures" / "h.csv");
+  EXPECT_EQ(replay::fs::read_file(tmp.path / "figures" / "h.csv"), figure_csv(map));
 }

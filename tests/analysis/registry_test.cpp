@@ -463,7 +463,7 @@ TEST(Registry, VersionThreeFilesAreMigratedToTaskScores) {
   }
   EXPECT_EQ(replay::fs::read_file(path), before);
   Registry writer(path);
-  EXPECT_EQ(writer.schema_version(), 4);
+  EXPECT_EQ(writer.schema_version(), kRegistrySchemaVersion);
   RunRecord old = writer.get_run("old2");
   EXPECT_EQ(old.status, RunStatus::running);
   EXPECT_EQ(old.branched_from, "old1");
@@ -533,4 +533,91 @@ TEST(Registry, ARunningRunWhoseTrainerIsGoneIsStale) {
   EXPECT_TRUE(reg.get_run(id).trainer_gone());
   reg.mark_done(id);
   EXPECT_FALSE(reg.get_run(id).trainer_gone());  // only a running run can be stale
+}
+
+namespace {
+
+// Runs the query through SQLite itself (as a researcher would with the
+// sqlite3 shell) and returns the first column of every row.
+std::vector<std::string> query_names(const stdfs::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::vector<std::string> out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+// Four runs of a rho sweep as the sweep runner tags them (runner.cpp writes
+// rho with 17 significant digits), plus one without rho whose tags only
+// look like numbers.
+void add_rho_runs(Registry& reg) {
+  for (const char* rho : {"0", "0.25", "0.5", "0.75000000000000000"})
+    reg.add_run({std::string("cfg rho ") + rho, "", "s", std::string("mid-rho=") + rho,
+                 {{"family", "mid-training"}, {"rho", rho}, {"seed", "7"}, {"target", "finemath"}}, "", {}});
+  reg.add_run({"cfg odd", "", "s", "odd", {{"note", "0.9 "}, {"family", "007"}}, "", {}});
+}
+
+}  // namespace
+
+TEST(Registry, NumberTagsAreStoredAsNumbersSoSqlComparesThem) {
+  TempDir tmp("numtags");
+  const auto path = tmp.path / "r.sqlite";
+  {
+    Registry reg(path);
+    add_rho_runs(reg);
+  }
+  const char* query = "SELECT name FROM sweep_runs WHERE json_extract(tags, '$.rho') > 0.4 ORDER BY name";
+  EXPECT_EQ(query_names(path, query), (std::vector<std::string>{"mid-rho=0.5", "mid-rho=0.75000000000000000"}));
+  EXPECT_EQ(query_names(path, "SELECT json_type(tags, '$.seed') FROM sweep_runs WHERE name = 'mid-rho=0'"),
+            std::vector<std::string>{"integer"});
+  // Text that only looks like a number stays text (and a string never compares as a number).
+  EXPECT_EQ(query_names(path, "SELECT json_type(tags, '$.note') || ' ' || json_type(tags, '$.family') "
+                              "FROM sweep_runs WHERE name = 'odd'"),
+            std::vector<std::string>{"text text"});
+  Registry reader(path, false);
+  auto runs = reader.list_runs();
+  ASSERT_EQ(runs.size(), 5u);
+  EXPECT_EQ(runs[1].tag("rho"), "0.25");
+  EXPECT_EQ(runs[3].tag("rho"), "0.75");  // the shortest text of the same number
+  EXPECT_DOUBLE_EQ(*runs[3].tag_number("rho"), 0.75);
+  EXPECT_EQ(runs[0].tag("target"), "finemath");
+  EXPECT_EQ(runs[4].tag("note"), "0.9 ");
+  EXPECT_EQ(runs[4].tag("family"), "007");
+}
+
+// A version-4 file kept its numbers as text: a reader reads it as it is, a
+// writer rewrites every tag object (memberships and aliases) in place.
+TEST(Registry, VersionFourFilesGetNumberTagsWhenOpenedForWriting) {
+  TempDir tmp("v4");
+  const auto path = tmp.path / "r.sqlite";
+  {
+    Registry reg(path);
+    add_rho_runs(reg);
+    reg.add_run({"cfg rho 0.5", "", "s", "alias-of-half", {{"rho", "0.5"}}, "", {}});
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* as_text =
+      "UPDATE sweep_runs SET tags = (SELECT json_group_object(key, CAST(value AS TEXT)) FROM json_each(tags)); "
+      "UPDATE run_aliases SET tags = (SELECT json_group_object(key, CAST(value AS TEXT)) FROM json_each(tags)); "
+      "PRAGMA user_version=4";
+  ASSERT_EQ(sqlite3_exec(db, as_text, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  const char* query = "SELECT name FROM sweep_runs WHERE json_extract(tags, '$.rho') > 0.4 ORDER BY name";
+  ASSERT_EQ(query_names(path, query).size(), 4u);  // text compares above every number: the bug
+  {
+    Registry reader(path, false);
+    EXPECT_EQ(reader.schema_version(), 4);
+    EXPECT_DOUBLE_EQ(*reader.list_runs()[2].tag_number("rho"), 0.5);
+  }
+  EXPECT_EQ(Registry(path).schema_version(), kRegistrySchemaVersion);
+  EXPECT_EQ(query_names(path, query), (std::vector<std::string>{"mid-rho=0.5", "mid-rho=0.75000000000000000"}));
+  EXPECT_EQ(query_names(path, "SELECT json_type(tags, '$.rho') FROM run_aliases"), std::vector<std::string>{"real"});
+  EXPECT_EQ(query_names(path, "SELECT json_type(tags, '$.note') FROM sweep_runs WHERE name = 'odd'"),
+            std::vector<std::string>{"text"});
+  EXPECT_EQ(Registry(path, false).list_runs()[0].tag("target"), "finemath");
 }

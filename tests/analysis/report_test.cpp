@@ -47,7 +47,7 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
     std::string text = format_significant(*res.multipliers[i].value, 4) + "x";
     EXPECT_EQ(text, expected[i]);
     EXPECT_NE(md.find("| " + text + " |"), std::string::npos) << text;
-    EXPECT_NE(html.find("<td>" + text + "</td>"), std::string::npos) << text;
+    EXPECT_NE(html.find("<td class=\"num\">" + text + "</td>"), std::string::npos) << text;
   }
   EXPECT_NE(md.find("fine-tuning + replay (ft-rho0.75)"), std::string::npos);
   EXPECT_NE(md.find("best full schedule (full-rho0.75-alpha0.5)"), std::string::npos);
@@ -72,8 +72,31 @@ TEST(Report, WritesMarkdownHtmlAndFiguresFromTheRegistry) {
     EXPECT_NE(md.find("](figures/" + std::string(base) + ".png)"), std::string::npos) << base;
     EXPECT_NE(html.find("src=\"figures/" + std::string(base) + ".svg\""), std::string::npos) << base;
   }
-  EXPECT_EQ(res.figures.size(), 2u * (3 + 17));
+  // Plus one overlay per family (reference, fine-tuning, mid-training, full)
+  // for the target and the generic split; each figure as PNG, SVG and CSV.
+  EXPECT_EQ(res.figures.size(), 3u * (3 + 17 + 8));
   for (const auto& f : res.figures) EXPECT_TRUE(stdfs::exists(res.dir / f)) << f;
+  EXPECT_NE(md.find("[data as CSV](figures/reference_fit.csv)"), std::string::npos);
+  // The fit's data names each schedule placed on the law at its implied pool.
+  std::string fit_csv = replay::fs::read_file(res.dir / "figures" / "reference_fit.csv");
+  EXPECT_NE(fit_csv.find("\nmt-rho0.5 at its implied pool,"), std::string::npos) << fit_csv;
+  EXPECT_NE(fit_csv.find("\nfitted law,"), std::string::npos) << fit_csv;
+  EXPECT_NE(html.find("href=\"figures/heatmap_rho_alpha.csv\""), std::string::npos);
+  // The heatmap's data, under a header naming the axes and the value.
+  std::string heat = replay::fs::read_file(res.dir / "figures" / "heatmap_rho_alpha.csv");
+  EXPECT_EQ(heat.substr(0, heat.find('\n')), "rho (replay fraction),alpha (fraction of target data in stage 2),"
+                                               "final finemath loss (nats/token)");
+  // Text columns left-aligned, number columns right-aligned (run, id, status | step, losses).
+  EXPECT_NE(md.find("| run | id | status | step | target loss | generic loss |"), std::string::npos);
+  EXPECT_NE(md.find("\n|:---|:---|:---|---:|---:|---:|"), std::string::npos) << md;
+  EXPECT_NE(html.find("<tr><td>mt-rho0</td><td>"), std::string::npos);
+  // Real text in the SVG: the title names the target (here its split name).
+  std::string svg = replay::fs::read_file(res.dir / "figures" / "target_loss_vs_rho.svg");
+  EXPECT_NE(svg.find(">Final finemath loss against rho</text>"), std::string::npos);
+  // Every family's runs overlaid: one line per done run.
+  std::string full = replay::fs::read_file(res.dir / "figures" / "family_target_full.csv");
+  EXPECT_NE(full.find("series,step,target validation (finemath) loss (nats/token)\n"), std::string::npos) << full;
+  EXPECT_NE(full.find("full-rho0.75-alpha0.5,64,"), std::string::npos) << full;
 
   // Rewriting replaces the report in one piece: no temporary or old copies.
   write_report(reg, opt);
@@ -119,6 +142,10 @@ TEST(Report, WithoutReferenceRunsSaysSoInsteadOfFitting) {
   EXPECT_NE(md.find("| mt-rho0.5 | mid-training | 0.5 | 1 | 3.40000 | 3.90000 |"), std::string::npos) << md;
   EXPECT_TRUE(stdfs::exists(root / "out" / "figures" / "target_loss_vs_rho.png"));
   EXPECT_EQ(md.find("Downstream tasks"), std::string::npos);  // no run scored tasks
+  // Two rho values at one alpha: a one-column heatmap would say nothing.
+  EXPECT_NE(md.find("No rho x alpha heatmap: the mid-training and full runs span 2 value(s) of rho and 1 of alpha"),
+            std::string::npos) << md;
+  EXPECT_FALSE(stdfs::exists(root / "out" / "figures" / "heatmap_rho_alpha.png"));
 }
 
 // A continued-pretraining rho sweep with downstream tasks and no reference
@@ -171,7 +198,7 @@ TEST(Report, DownstreamTasksSectionFromTaskScores) {
             std::string::npos) << md;
   EXPECT_NE(md.find("| cpt-rho0.75 | 0.75 | help_eu | 64 | 0.360 ± 0.020 |  | +0.030 ± 0.028 (from step 32; within noise) |"),
             std::string::npos) << md;
-  EXPECT_NE(html.find("<td>+0.010 ± 0.028 (within noise)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">+0.010 ± 0.028 (within noise)</td>"), std::string::npos);
 
   // Gain = change on help_eu; forgetting = mean over two tasks, SE sqrt(0.03^2*2 + 0.02^2*2) / 2.
   ASSERT_NE(md.find("### Gain and forgetting"), std::string::npos) << md;
@@ -189,8 +216,8 @@ TEST(Report, DownstreamTasksSectionFromTaskScores) {
               std::string::npos) << base;
     EXPECT_NE(md.find("](figures/" + std::string(base) + ".png)"), std::string::npos) << base;
   }
-  // 6 task/loss figures and 4 training curves, as PNG and SVG.
-  EXPECT_EQ(res.figures.size(), 2u * (6 + 4));
+  // 6 task/loss figures, 4 training curves and the family's two overlays, as PNG, SVG and CSV.
+  EXPECT_EQ(res.figures.size(), 3u * (6 + 4 + 2));
 
   // Without gain and forgetting tasks: the table, no gain_vs_forgetting.
   opt.gain_tasks.clear();
@@ -284,7 +311,14 @@ TEST(Report, RisingReferencePointsGiveNoMultiplierAnywhere) {
     EXPECT_EQ(md.find("multiplier x(L_P)/x(L_Q)"), std::string::npos) << md;  // no multiplier table
     EXPECT_FALSE(std::regex_search(md, std::regex("[0-9]x \\|"))) << md;  // no multiplier cell
     EXPECT_EQ(md.find("1.18"), std::string::npos) << md;
-    EXPECT_FALSE(stdfs::exists(res.dir / "figures" / "reference_fit.png"));
+    // The figure still shows every reference point (in loss space nothing
+    // is dropped) and the schedules, without implied pools.
+    std::string csv = replay::fs::read_file(res.dir / "figures" / "reference_fit.csv");
+    EXPECT_NE(csv.find("fitted law (unusable),"), std::string::npos) << csv;
+    for (const char* point : {"0.001953125,5.278", "0.00390625,5.14,", "0.0078125,5.141", "0.015625,4.928"})
+      EXPECT_NE(csv.find("reference runs (mean of seeds)," + std::string(point)), std::string::npos) << point << csv;
+    EXPECT_NE(csv.find("ft-rho0.5 (no implied pool),"), std::string::npos) << csv;
+    EXPECT_TRUE(stdfs::exists(res.dir / "figures" / "reference_fit.svg"));
   }
 }
 
@@ -333,4 +367,62 @@ TEST(Report, SeedsGiveIntervalsAndPairedDifferences) {
   bool worded = false;
   for (const auto& l : lines) worded |= l.find("fine-tuning + replay (ft-rho=0.5) over fine-tuning (ft-rho=0): no measurable effect") == 0;
   EXPECT_TRUE(worded);
+}
+
+namespace {
+
+// A done run whose registry config is a resolved description (JSON) with
+// the given phases, and whose metrics evaluate every 16 of 64 steps.
+std::string add_run_with_phases(Registry& reg, const stdfs::path& root, const std::string& name,
+                                std::map<std::string, std::string> tags, const std::string& phases) {
+  const std::string config = R"({"schedule": {"protocol": ")" + tags["family"] + R"(", "phases": )" + phases +
+                             R"(}, "name": ")" + name + R"("})";
+  tags["target"] = "finemath";
+  tags["generic"] = "c4";
+  const std::string rel = "runs/" + name;
+  replay::fs::write_file_atomic(root / rel / "metrics.jsonl", fake::metrics_text(3.5, 4.0));
+  std::string id = reg.add_run({config, "", "s", name, tags, rel, {}});
+  reg.import_metrics(id, read_metrics(root / rel / "metrics.jsonl"));
+  reg.mark_done(id);
+  return id;
+}
+
+}  // namespace
+
+// Stage boundaries on the curves: the plan's stage-2 step (tag) of a
+// mid-training run, the fine-tuning phase's first step of a fine-tuning run;
+// each family's runs overlaid with their boundaries named.
+TEST(Report, CurvesMarkWhereStageTwoStarts) {
+  TempDir tmp("report-stages");
+  const stdfs::path& root = tmp.path;
+  std::string mt_id;
+  {
+    Registry reg(root / "registry.sqlite");
+    const std::string one_phase = R"([{"name": "train", "first_step": 0, "num_steps": 64}])";
+    mt_id = add_run_with_phases(reg, root, "mt-rho0", {{"family", "mid-training"}, {"rho", "0"}, {"stage2_step", "48"}}, one_phase);
+    add_run_with_phases(reg, root, "mt-rho0.5", {{"family", "mid-training"}, {"rho", "0.5"}, {"stage2_step", "32"}},
+                        one_phase);
+    add_run_with_phases(reg, root, "ft", {{"family", "fine-tuning"}, {"rho", "0"}},
+                        R"([{"name": "pre-training", "first_step": 0, "num_steps": 40},
+                            {"name": "fine-tuning", "first_step": 40, "num_steps": 24}])");
+  }
+  Registry reg(root / "registry.sqlite", false);
+  ReportOptions opt;
+  opt.collect.sweep = "s";
+  opt.out_dir = root / "out";
+  ReportResult res = write_report(reg, opt);
+  auto csv = [&](const std::string& base) { return replay::fs::read_file(res.dir / "figures" / (base + ".csv")); };
+  std::string mt = csv("curves_mt-rho0_" + mt_id.substr(0, 8));
+  EXPECT_NE(mt.find("\nstage 2 starts,48,"), std::string::npos) << mt;
+  EXPECT_NE(mt.find("\ntarget validation (finemath),64,3.5"), std::string::npos) << mt;
+  std::string overlay = csv("family_target_mid-training");
+  EXPECT_NE(overlay.find("\nmt-rho0,16,"), std::string::npos) << overlay;
+  EXPECT_NE(overlay.find("\nmt-rho0.5,64,3.5"), std::string::npos) << overlay;
+  EXPECT_NE(overlay.find("\nstage 2 starts: mt-rho0.5,32,"), std::string::npos) << overlay;
+  EXPECT_NE(overlay.find("\nstage 2 starts: mt-rho0,48,"), std::string::npos) << overlay;
+  std::string ft = csv("family_generic_fine-tuning");
+  EXPECT_NE(ft.find("series,step,generic validation (c4) loss (nats/token)\n"), std::string::npos) << ft;
+  EXPECT_NE(ft.find("\nfine-tuning starts,40,"), std::string::npos) << ft;  // one run: no names
+  EXPECT_NE(replay::fs::read_file(res.dir / "figures" / "family_generic_fine-tuning.svg").find(">fine-tuning starts</text>"),
+            std::string::npos);
 }

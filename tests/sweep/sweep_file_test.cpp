@@ -144,3 +144,24 @@ TEST(SweepFile, BadSeedsNameFileAndKey) {
     EXPECT_NE(std::string(e.what()).find("--seeds: must be in [1, 1000], got 0"), std::string::npos) << e.what();
   }
 }
+
+// A float tag is the exact value (the registry stores it as a number); the
+// run name keeps its short label.
+TEST(SweepFile, FloatTagsKeepTheExactValue) {
+  auto spec = parse_sweep(R"(
+name = "s"
+base = "base.toml"
+[[group]]
+name = "ref"
+tags = { scale = 0.1234567891, label = "0.5" }
+grid = { "schedule.f" = [0.001953125, 0.5] }
+)",
+                          "/x/s.toml");
+  ASSERT_EQ(spec.runs.size(), 2u);
+  EXPECT_EQ(spec.runs[0].name, "ref-f=0.00195312");
+  EXPECT_EQ(spec.runs[0].tags.at("f"), "0.001953125");
+  EXPECT_EQ(std::stod(spec.runs[0].tags.at("f")), 0.001953125);
+  EXPECT_EQ(spec.runs[1].tags.at("f"), "0.5");
+  EXPECT_EQ(spec.runs[0].tags.at("scale"), "0.1234567891");
+  EXPECT_EQ(spec.runs[0].tags.at("label"), "0.5");  // a string stays as written
+}

@@ -6,12 +6,14 @@
 // signal) and `replay runs` shows the row it left `running` as stale.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <regex>
 #include <string_view>
 #include <thread>
@@ -394,6 +396,48 @@ TEST_F(SweepProcess, ASigkilledSweepTakesItsTrainerAlongAndLeavesAStaleRow) {
   EXPECT_NE(fs::read_file(stdfs::path(record.run_dir) / run::kTrainLog).find("stopped by signal 15"),
             std::string::npos)
       << "the trainer did not stop cleanly on its death signal";
+}
+
+// The registry a real sweep writes: number tags are JSON numbers, so SQL
+// compares them as numbers, and each mid-training run records where its
+// stage 2 starts (the plan's boundary), which `replay report` marks.
+TEST_F(SweepProcess, NumberTagsAndTheStageTwoStepReachTheRegistryAndTheReport) {
+  write_sweep(20, "[[group]]\nname = \"mid\"\ntags = { family = \"mid-training\" }\n"
+                  "grid = { \"schedule.rho\" = [0.0, 0.5] }\n");
+  auto summary = sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), options());
+  ASSERT_EQ(summary.done, 2);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(registry_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name FROM sweep_runs WHERE json_extract(tags, '$.rho') > 0.4", -1, &stmt,
+                               nullptr),
+            SQLITE_OK);
+  std::vector<std::string> names;
+  while (sqlite3_step(stmt) == SQLITE_ROW) names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  EXPECT_EQ(names, std::vector<std::string>{"mid-rho=0.5"});
+
+  auto listed = runs();
+  ASSERT_EQ(listed.size(), 2u);
+  std::map<std::string, int64_t> boundary;
+  for (const char* rho : {"0.0", "0.5"}) {
+    auto config = run::load_run_config(dir() / "base.toml", {std::string("schedule.rho=") + rho});
+    ASSERT_TRUE(config.plan.paper);
+    boundary[rho] = config.plan.paper->boundary_step;
+  }
+  ASSERT_NE(boundary["0.0"], boundary["0.5"]);
+  EXPECT_EQ(listed[0].tag_number("stage2_step"), static_cast<double>(boundary["0.0"]));
+  EXPECT_EQ(listed[1].tag_number("stage2_step"), static_cast<double>(boundary["0.5"]));
+
+  const stdfs::path out = dir() / "report";
+  const std::string said = replay_output("report t --db " + registry_path().string() + " -o " + out.string());
+  const std::string overlay = fs::read_file(out / "figures" / "family_target_mid-training.csv");
+  EXPECT_NE(overlay.find("series,step,target validation (math) loss (nats/token)\n"), std::string::npos) << overlay << said;
+  EXPECT_NE(overlay.find("\nstage 2 starts: mid-rho=0.5," + std::to_string(boundary["0.5"]) + ","), std::string::npos)
+      << overlay;
+  EXPECT_NE(fs::read_file(out / "report.md").find("target math"), std::string::npos);
 }
 
 }  // namespace
