@@ -59,14 +59,6 @@ std::vector<Membership> memberships_of(const stdfs::path& run_dir) {
   return out;
 }
 
-// The status a folder says its run has: its status.json, else done when the
-// trainer completed it (summary.json: its sweep ended before recording it).
-std::optional<RunOutcome> folder_outcome(const stdfs::path& run_dir) {
-  if (auto outcome = read_outcome(run_dir)) return outcome;
-  if (!stdfs::exists(run_dir / run::kSummaryFile)) return std::nullopt;
-  return RunOutcome{};
-}
-
 // Writes the folder's status where the registry's differs; done is final.
 // True when it marked the run done.
 bool apply_outcome(analysis::Registry& registry, const std::string& id, const RunOutcome& outcome) {
@@ -122,6 +114,13 @@ std::optional<RunOutcome> read_outcome(const stdfs::path& run_dir) {
   } catch (const json::exception& e) {
     throw Error(file.string() + ": not a run status record: " + e.what());
   }
+}
+
+std::optional<RunOutcome> folder_outcome(const stdfs::path& run_dir) {
+  std::optional<RunOutcome> outcome = read_outcome(run_dir);
+  if (!stdfs::exists(run_dir / run::kSummaryFile)) return outcome;
+  if (!outcome || outcome->status != RunStatus::done) return RunOutcome{};  // completed since
+  return outcome;
 }
 
 RebuildSummary rebuild_registry(const stdfs::path& runs_dir, analysis::Registry& registry) {

@@ -52,6 +52,12 @@ void write_outcome(const std::filesystem::path& run_dir, const RunOutcome& outco
 // The folder's status.json, if any (a malformed one throws naming the file).
 std::optional<RunOutcome> read_outcome(const std::filesystem::path& run_dir);
 
+// What the folder says of its run: its status.json; done whenever the trainer
+// completed the run (summary.json), also when status.json was written by an
+// earlier, interrupted try or the sweep ended before writing it. Nothing when
+// the folder says neither.
+std::optional<RunOutcome> folder_outcome(const std::filesystem::path& run_dir);
+
 struct RebuildSummary {
   int folders = 0;  // run folders with at least one membership
   int names = 0;    // (sweep, name) memberships added or already there

@@ -61,8 +61,8 @@ struct PlannedRun {
 
 // The run's folder says a trainer completed it (sweep/run_record.h).
 bool folder_done(const stdfs::path& run_dir) {
-  if (const auto outcome = read_outcome(run_dir)) return outcome->status == analysis::RunStatus::done;
-  return stdfs::exists(run_dir / run::kSummaryFile);
+  const auto outcome = folder_outcome(run_dir);
+  return outcome && outcome->status == analysis::RunStatus::done;
 }
 
 std::string number(double value) {
@@ -237,7 +237,7 @@ Membership membership_of(const SweepSpec& sweep, const PlannedRun& run) {
 // A run its folder says is done: its metrics and throughput into the registry.
 analysis::RunStatus record_folder_done(const PlannedRun& run, analysis::Registry& registry) {
   std::optional<double> tokens_per_s;
-  if (const auto outcome = read_outcome(run.dir)) tokens_per_s = outcome->tokens_per_s;
+  if (const auto outcome = folder_outcome(run.dir)) tokens_per_s = outcome->tokens_per_s;
   if (stdfs::exists(run.dir / run::kMetricsFile))
     registry.import_metrics(run.id, analysis::read_metrics(run.dir / run::kMetricsFile));
   registry.mark_done(run.id, tokens_per_s);

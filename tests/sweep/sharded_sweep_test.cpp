@@ -231,3 +231,37 @@ TEST(RunsRebuild, AMissingRunsFolderIsAnErrorAndStaysMissing) {
   EXPECT_NE(r.out.find(missing.string() + ": no such runs folder"), std::string::npos) << r.out;
   EXPECT_FALSE(stdfs::exists(missing));
 }
+
+// The folder's own record, without a trainer: what status.json says, a
+// completed trainer (summary.json) over an earlier interrupted try, and a
+// membership alone rebuilds as a run not finished, with its names and tags.
+TEST(RunRecord, TheFolderSaysWhatTheRegistryGets) {
+  TempDir tmp("run-record");
+  const stdfs::path runs = tmp.path / "runs", run_dir = runs / "0123456789abcdef";
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  sweep::write_membership(run_dir, {"s", id, "{\"a\": 1}", {"target", "math", "/stores/math", "feed"},
+                                    {{"mid-rho=0", {{"family", "mid-training"}}}, {"alias", {{"rho", "0"}}}}});
+  EXPECT_FALSE(sweep::folder_outcome(run_dir));
+  sweep::write_outcome(run_dir, {RunStatus::interrupted, "killed by signal 15", std::nullopt, "", 0});
+  ASSERT_TRUE(sweep::folder_outcome(run_dir));
+  EXPECT_EQ(sweep::folder_outcome(run_dir)->status, RunStatus::interrupted);
+  EXPECT_EQ(sweep::read_outcome(run_dir)->error, "killed by signal 15");
+
+  analysis::Registry registry(tmp.path / "r.sqlite");
+  const sweep::RebuildSummary first = sweep::rebuild_registry(runs, registry);
+  EXPECT_EQ(first.folders, 1);
+  EXPECT_EQ(first.names, 2);
+  EXPECT_EQ(first.interrupted, 1);
+  EXPECT_EQ(registry.get_run(id).status, RunStatus::interrupted);
+  const auto listed = registry.list_runs({});
+  ASSERT_EQ(listed.size(), 1u);  // one run, two names
+  EXPECT_EQ(listed[0].name, "mid-rho=0");
+  EXPECT_EQ(listed[0].aliases, std::vector<std::string>{"alias"});
+  EXPECT_EQ(listed[0].tags.at("family"), "mid-training");
+  EXPECT_EQ(listed[0].target.manifest_hash, "feed");
+
+  fs::write_file_atomic(run_dir / run::kSummaryFile, "{}\n");  // completed since, by a plain `replay train`
+  EXPECT_EQ(sweep::folder_outcome(run_dir)->status, RunStatus::done);
+  EXPECT_EQ(sweep::rebuild_registry(runs, registry).done, 1);
+  EXPECT_EQ(registry.get_run(id).status, RunStatus::done);
+}
