@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/options.h"
+#include "run/run_config.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
@@ -59,15 +60,20 @@ CLI::Validator shard_validator() {
 void run(SweepArgs& args) {
   auto spec = replay::sweep::load_sweep(args.file, args.overrides,
                                         args.seeds > 0 ? std::optional<int64_t>(args.seeds) : std::nullopt);
+  if (!args.shard.empty()) args.options.shard = parse_shard(args.shard);  // checked by shard_validator
   if (args.list) {
     for (const auto& r : spec.runs) {
+      // A share is decided by the run id, so listing one resolves every run (its stores must exist).
+      if (args.options.shard &&
+          !replay::sweep::in_shard(replay::run::load_run_config(spec.base, r.overrides).content_hash,
+                                   *args.options.shard))
+        continue;
       std::printf("%s", r.name.c_str());
       for (const auto& o : r.overrides) std::printf(" --set %s", o.c_str());
       std::printf("\n");
     }
     return;
   }
-  if (!args.shard.empty()) args.options.shard = parse_shard(args.shard);  // checked by shard_validator
   // A worker of a sharded sweep keeps a registry of its own: never one SQLite
   // file written by several machines (docs/runs.md, "Sweeps over many machines").
   if (args.registry.empty() && args.options.shard)
@@ -136,7 +142,8 @@ void setup(CLI::App& app) {
                   "(the same numbers either way)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--list", args->list, "Print the runs of the sweep and their overrides, then exit");
+  cmd->add_flag("--list", args->list,
+                "Print the runs of the sweep and their overrides, then exit (with --shard: that share's runs)");
   cmd->callback([args] { run(*args); });
 }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -140,12 +141,16 @@ TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << fs::read_file(dir() / ("shard-" + std::to_string(pid == a ? 0 : 1) + ".log"));
   }
-  // Each worker registered its share only.
+  // Each worker registered its share only, the runs `sweep --list --shard` names.
   const auto shard0 = by_name(dir() / "workers" / "registry-shard-0-of-2.sqlite");
   const auto shard1 = by_name(dir() / "workers" / "registry-shard-1-of-2.sqlite");
   EXPECT_EQ(shard0.size() + shard1.size(), 4u);
   for (const auto& [name, r] : shard0) EXPECT_TRUE(sweep::in_shard(r.id, {0, 2})) << name;
   for (const auto& [name, r] : shard1) EXPECT_TRUE(sweep::in_shard(r.id, {1, 2})) << name;
+  const CliResult listed = run_replay("sweep " + (dir() / "sweep.toml").string() + " --list --shard 0/2");
+  ASSERT_EQ(listed.status, 0) << listed.out;
+  EXPECT_EQ(static_cast<size_t>(std::count(listed.out.begin(), listed.out.end(), '\n')), shard0.size()) << listed.out;
+  for (const auto& [name, r] : shard0) EXPECT_NE(listed.out.find(name + " --set"), std::string::npos) << listed.out;
 
   const std::string rebuild = "runs rebuild --runs " + (dir() / "workers").string() + " --db " +
                               (dir() / "merged.sqlite").string();
