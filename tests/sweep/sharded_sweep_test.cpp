@@ -38,11 +38,19 @@ class ShardedSweep : public ::testing::Test {
     ASSERT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first";
     train::testing::make_store(dir() / "generic", "generic", 160);
     train::testing::make_store(dir() / "math", "math");
-    // Mid-training, gamma = 1/5, 20 steps: every rho > 0 shares its first
-    // steps (until its stage 2) with rho = 0, the one root.
+    write_base(11);
+    train::testing::write_text(dir() / "sweep.toml",
+                               "name = \"t\"\nbase = \"base.toml\"\n[[group]]\nname = \"mid\"\n"
+                               "tags = { family = \"mid-training\" }\n"
+                               "grid = { \"schedule.rho\" = [0.0, 0.25, 0.5, 0.75] }\n");
+  }
+
+  // Mid-training, gamma = 1/5, 20 steps: every rho > 0 shares its first
+  // steps (until its stage 2) with rho = 0, the one root.
+  void write_base(int seed) const {
     train::testing::write_text(
         dir() / "base.toml",
-        "seed = 11\nout = \"unused\"\n[model]\npreset = \"tiny\"\n"
+        "seed = " + std::to_string(seed) + "\nout = \"unused\"\n[model]\npreset = \"tiny\"\n"
         "[data.sources.generic]\nstore = \"" + (dir() / "generic").string() + "\"\n" +
             "[data.sources.math]\nstore = \"" + (dir() / "math").string() + "\"\n" +
             "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
@@ -50,10 +58,6 @@ class ShardedSweep : public ::testing::Test {
             "[train]\nsteps = 20\nbatch_size = 8\nmicrobatch = 4\n"
             "[lr_schedule]\nkind = \"wsd\"\ncooldown = 0.1\n"
             "[eval]\nevery = 4\nsequences = 8\n[checkpoint]\nevery = 5\nkeep = 2\n");
-    train::testing::write_text(dir() / "sweep.toml",
-                               "name = \"t\"\nbase = \"base.toml\"\n[[group]]\nname = \"mid\"\n"
-                               "tags = { family = \"mid-training\" }\n"
-                               "grid = { \"schedule.rho\" = [0.0, 0.25, 0.5, 0.75] }\n");
   }
 
   const stdfs::path& dir() const { return tmp_.path; }
@@ -115,14 +119,20 @@ TEST(Shard, ABadShareIsAUsageError) {
 }
 
 TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
-  // The shares of the four runs: the test needs a run whose parent (rho = 0)
-  // is the other worker's, or it would not test waiting for a prefix.
-  const std::string root = id_of(0.0);
-  const bool root_share = sweep::in_shard(root, {1, 2});
+  // The test needs a run whose parent (rho = 0) is the other worker's, or it
+  // would not test waiting for a prefix. Run ids hash the stores' paths (a
+  // new temporary folder each time), so the shares differ from one test run
+  // to the next: the first seed that splits the runs so is taken (each seed
+  // fails with probability 1/8).
+  std::string root;
   std::set<std::string> foreign_children;
-  for (double rho : {0.25, 0.5, 0.75})
-    if (sweep::in_shard(id_of(rho), {1, 2}) != root_share) foreign_children.insert(id_of(rho));
-  ASSERT_FALSE(foreign_children.empty()) << "every run fell into one share: change the base config's seed";
+  for (int seed = 11; seed < 41 && foreign_children.empty(); ++seed) {
+    write_base(seed);
+    root = id_of(0.0);
+    for (double rho : {0.25, 0.5, 0.75})
+      if (sweep::in_shard(id_of(rho), {1, 2}) != sweep::in_shard(root, {1, 2})) foreign_children.insert(id_of(rho));
+  }
+  ASSERT_FALSE(foreign_children.empty()) << "30 seeds put every run in one share";
 
   // One worker, the reference.
   sweep::SweepOptions one;
