@@ -6,6 +6,12 @@
 // two or more runs, a second table follows the runs: one line per cell with
 // its seeds and the mean +- SE of each split's final loss over the done
 // runs ("1 seed" where there is one). --json prints both as one object.
+//
+// `replay runs rebuild --runs DIR [--db FILE]` adds every run folder under
+// DIR to the registry (default DIR/registry.sqlite), from what the folders
+// hold (sweep/run_record.h): after a sweep spread over workers with their own
+// registries, or to recover a lost registry. Idempotent; into an existing
+// registry it merges.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -20,6 +26,11 @@
 #include "analysis/cells.h"
 #include "analysis/registry.h"
 #include "cli/command.h"
+#include "cli/options.h"
+#include "run/layout.h"
+#include "sweep/run_record.h"
+#include "util/error.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -170,6 +181,23 @@ void run(const Options& o) {
   if (any_repeated(cells)) print_cells(cells);
 }
 
+struct RebuildOptions {
+  std::string runs = replay::run::kDefaultRunsDir;
+  std::string db;  // empty: <runs>/registry.sqlite
+};
+
+void rebuild(RebuildOptions o) {
+  // Before the registry is opened: a registry beside a missing runs folder would create it.
+  if (!std::filesystem::is_directory(o.runs)) throw replay::Error(o.runs + ": no such runs folder");
+  if (o.db.empty()) o.db = (std::filesystem::path(o.runs) / replay::run::kRegistryFile).string();
+  replay::fs::check_output_path(o.db, replay::fs::OutputKind::file, replay::cli::kDbFlag);
+  Registry reg(o.db);
+  const replay::sweep::RebuildSummary s = replay::sweep::rebuild_registry(o.runs, reg);
+  std::printf("rebuilt %s from %s: %d run folders (%d names): %d done, %d failed, %d interrupted, %d not finished\n",
+              o.db.c_str(), o.runs.c_str(), s.folders, s.names, s.done, s.failed, s.interrupted, s.unfinished);
+  for (const auto& dir : s.skipped) std::printf("  skipped %s: no sweep membership recorded\n", dir.c_str());
+}
+
 void setup(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("runs", "List runs in the registry with status and final metrics");
@@ -181,7 +209,17 @@ void setup(CLI::App& app) {
                   "Only runs on this target: its domain (math), store path, or validation split name");
   cmd->add_flag("--ids", opts->show_ids, "Print full run ids (and target stores)");
   cmd->add_flag("--json", opts->json, "Print the runs and their cells (mean and SE over seeds) as JSON");
-  cmd->callback([opts] { run(*opts); });
+  auto rebuild_opts = std::make_shared<RebuildOptions>();
+  auto* rebuild_cmd = cmd->add_subcommand(
+      "rebuild", "Add every run folder of a runs folder to a registry (idempotent; merges into an existing one): "
+                 "after a sweep spread over workers (--shard), or to recover a lost registry");
+  replay::cli::add_runs_option(rebuild_cmd, rebuild_opts->runs);
+  replay::cli::add_db_option(rebuild_cmd, rebuild_opts->db);
+  rebuild_cmd->callback([rebuild_opts] { rebuild(*rebuild_opts); });
+  cmd->callback([cmd, rebuild_cmd, opts] {
+    if (cmd->got_subcommand(rebuild_cmd)) return;
+    run(*opts);
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/options.h"
+#include "run/run_config.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
 #include "util/error.h"
@@ -25,19 +26,61 @@ struct SweepArgs {
   bool no_share = false;
   bool list = false;
   int64_t seeds = 0;  // 0 = as the sweep file says
+  std::string shard;  // "I/N": this worker's share; "" = every run
 };
+
+// "I/N" with 0 <= I < N (a Slurm array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT);
+// nothing for anything else.
+std::optional<replay::sweep::Shard> parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  int index = -1, count = 0;
+  try {
+    size_t used_i = 0, used_n = 0;
+    if (slash != std::string::npos) {
+      index = std::stoi(text.substr(0, slash), &used_i);
+      count = std::stoi(text.substr(slash + 1), &used_n);
+    }
+    if (slash == std::string::npos || used_i != slash || used_n != text.size() - slash - 1) index = -1;
+  } catch (const std::exception&) {
+    index = -1;
+  }
+  if (index < 0 || count < 1 || index >= count) return std::nullopt;
+  return replay::sweep::Shard{index, count};
+}
+
+// A parse-time check (usage error, exit 2).
+CLI::Validator shard_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return parse_shard(value) ? "" : "'" + value + "': expected I/N with 0 <= I < N, e.g. 0/4";
+      },
+      "I/N", "shard");
+}
 
 void run(SweepArgs& args) {
   auto spec = replay::sweep::load_sweep(args.file, args.overrides,
                                         args.seeds > 0 ? std::optional<int64_t>(args.seeds) : std::nullopt);
+  if (!args.shard.empty()) args.options.shard = parse_shard(args.shard);  // checked by shard_validator
   if (args.list) {
     for (const auto& r : spec.runs) {
+      // A share is decided by the run id, so listing one resolves every run (its stores must exist).
+      if (args.options.shard &&
+          !replay::sweep::in_shard(replay::run::load_run_config(spec.base, r.overrides).content_hash,
+                                   *args.options.shard))
+        continue;
       std::printf("%s", r.name.c_str());
       for (const auto& o : r.overrides) std::printf(" --set %s", o.c_str());
       std::printf("\n");
     }
     return;
   }
+  // A worker of a sharded sweep keeps a registry of its own: never one SQLite
+  // file written by several machines (docs/runs.md, "Sweeps over many machines").
+  if (args.registry.empty() && args.options.shard)
+    args.registry = (std::filesystem::path(args.runs_dir) /
+                     ("registry-shard-" + std::to_string(args.options.shard->index) + "-of-" +
+                      std::to_string(args.options.shard->count) + ".sqlite"))
+                        .string();
   if (args.registry.empty())
     args.registry = (std::filesystem::path(args.runs_dir) / replay::run::kRegistryFile).string();
   replay::fs::check_output_path(args.runs_dir, replay::fs::OutputKind::directory, replay::cli::kRunsFlag);
@@ -89,7 +132,18 @@ void setup(CLI::App& app) {
   replay::cli::add_deprecated_alias(cmd, "--registry", args->registry, replay::cli::kDbFlag);
   replay::cli::add_deprecated_alias(cmd, "--runs-dir", args->runs_dir, replay::cli::kRunsFlag);
   cmd->add_flag("--no-share-prefixes", args->no_share, "Train every run from scratch");
-  cmd->add_flag("--list", args->list, "Print the runs of the sweep and their overrides, then exit");
+  cmd->add_option("--shard", args->shard,
+                  "I/N: train only share I of N of the runs (by run id; for N workers, e.g. a Slurm job array), "
+                  "registered in a registry of this worker's own (default <runs>/registry-shard-I-of-N.sqlite); "
+                  "`replay runs rebuild` merges the run folders into one registry afterwards")
+      ->check(shard_validator());
+  cmd->add_option("--prefix-wait", args->options.prefix_wait_s,
+                  "Seconds a run waits for a prefix another worker's run publishes before training from scratch "
+                  "(the same numbers either way)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--list", args->list,
+                "Print the runs of the sweep and their overrides, then exit (with --shard: that share's runs)");
   cmd->callback([args] { run(*args); });
 }
 

@@ -10,6 +10,10 @@
 //                             [loss of sequence 0, 1, ...], ...}}, written
 //                             atomically (docs/statistics.md)
 //     branched.json           {"branch_at": step}: the run started from a shared state
+//     sweeps/<sweep>-<h8>.json  a sweep's membership: its names and tags for the run,
+//                             the resolved config text and target (sweep/run_record.h)
+//     status.json             how the sweep's trainer of the run ended: status,
+//                             error, throughput, branch (sweep/run_record.h)
 //     train.log               console output when a sweep ran it
 //     .lock                   held (flock) by the trainer working in the folder;
 //                             holds its PID (util/file_lock.h)
@@ -36,6 +40,8 @@ inline constexpr const char* kValSequencesFile = "val_sequences.json";
 inline constexpr const char* kBranchFile = "branched.json";
 inline constexpr const char* kBranchKey = "branch_at";  // its one field: the step
 inline constexpr const char* kTrainLog = "train.log";
+inline constexpr const char* kMembershipsDir = "sweeps";
+inline constexpr const char* kStatusFile = "status.json";
 inline constexpr const char* kLockFile = ".lock";
 inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kSharedDirName = "_shared";

@@ -21,6 +21,7 @@
 #include "run/run_config.h"
 #include "run/state_key.h"
 #include "sweep/progress.h"
+#include "sweep/run_record.h"
 #include "util/duration.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -46,6 +47,8 @@ struct PlannedRun {
   int64_t branch_at = 0;                 // start from the root's published prefix
   int parent = -1;                       // index of the run that publishes it
   std::set<int64_t> publish_at;          // prefixes this run publishes for others
+  bool mine = true;                      // in this worker's share (options.shard)
+  stdfs::path prefix_dir;                // the parent's published state, when the parent is not mine
 
   const RunSpec& spec() const { return *specs.front(); }
   // "a" or, for one config under several names, "a = b".
@@ -55,6 +58,12 @@ struct PlannedRun {
     return text;
   }
 };
+
+// The run's folder says a trainer completed it (sweep/run_record.h).
+bool folder_done(const stdfs::path& run_dir) {
+  const auto outcome = folder_outcome(run_dir);
+  return outcome && outcome->status == analysis::RunStatus::done;
+}
 
 std::string number(double value) {
   char buf[32];
@@ -121,6 +130,17 @@ void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
     runs[i].branch_at = best_steps;
     runs[i].parent = best;
     runs[best].publish_at.insert(best_steps);
+  }
+}
+
+// Runs of this share whose parent is another share's: where that parent
+// publishes their prefix (what the trainer's --branch-at will look for).
+void locate_foreign_prefixes(std::vector<PlannedRun>& runs, const stdfs::path& runs_dir) {
+  for (PlannedRun& run : runs) {
+    if (!run.mine || run.parent < 0 || runs[static_cast<size_t>(run.parent)].mine) continue;
+    const std::string& shared = run.config.settings.shared;
+    const stdfs::path shared_dir = shared.empty() ? runs_dir / run::kSharedDirName : stdfs::path(shared);
+    run.prefix_dir = shared_dir / run::state_key(run.config, run.branch_at);
   }
 }
 
@@ -210,26 +230,56 @@ std::vector<PlannedRun> resolve_runs(const SweepSpec& sweep, const SweepOptions&
   return runs;
 }
 
-// Adds every run under all its names in one transaction, then reads which
-// are already done (a rerun skips them).
+// The run's membership of the sweep, as the registry and the run folder record it.
+Membership membership_of(const SweepSpec& sweep, const PlannedRun& run) {
+  Membership m{sweep.name, run.id, run.config.resolved.dump(2), target_of(run.config), {}};
+  for (const RunSpec* spec : run.specs) m.names.emplace_back(spec->name, tags_for(*spec, run.config));
+  return m;
+}
+
+// A run its folder says is done: its metrics and throughput into the registry.
+analysis::RunStatus record_folder_done(const PlannedRun& run, analysis::Registry& registry) {
+  std::optional<double> tokens_per_s;
+  if (const auto outcome = folder_outcome(run.dir)) tokens_per_s = outcome->tokens_per_s;
+  if (stdfs::exists(run.dir / run::kMetricsFile))
+    registry.import_metrics(run.id, analysis::read_metrics(run.dir / run::kMetricsFile));
+  registry.mark_done(run.id, tokens_per_s);
+  return analysis::RunStatus::done;
+}
+
+// Adds every run of this worker's share under all its names in one
+// transaction and records the membership in each run folder, then reads
+// which are already done (a rerun skips them). A run its folder says is done
+// (another worker's registry recorded it) is recorded done here too. Runs of
+// other shares are done when their folders say so, which is all a worker
+// knows of them.
 void register_runs(const SweepSpec& sweep, const SweepOptions& options, std::vector<PlannedRun>& runs,
                    analysis::Registry& registry) {
   std::vector<analysis::NewRun> entries;
-  for (const PlannedRun& run : runs)
-    for (const RunSpec* spec : run.specs)
-      entries.push_back({run.config.resolved.dump(2), run.id, sweep.name, spec->name, tags_for(*spec, run.config),
-                         stdfs::absolute(run.dir).string(), target_of(run.config)});
+  for (const PlannedRun& run : runs) {
+    if (!run.mine) continue;
+    const Membership m = membership_of(sweep, run);
+    for (const auto& [name, tags] : m.names)
+      entries.push_back({m.config, run.id, sweep.name, name, tags, stdfs::absolute(run.dir).string(), m.target});
+  }
   registry.add_runs(entries);
   for (PlannedRun& run : runs) {
-    const auto status = registry.get_run(run.id).status;
+    if (!run.mine) {
+      run.done = folder_done(run.dir);
+      continue;
+    }
+    write_membership(run.dir, membership_of(sweep, run));
+    auto status = registry.get_run(run.id).status;
+    if (status != analysis::RunStatus::done && folder_done(run.dir)) status = record_folder_done(run, registry);
     run.done = status == analysis::RunStatus::done || (status == analysis::RunStatus::failed && !options.retry_failed);
   }
 }
 
 SweepSummary summarize(const std::vector<PlannedRun>& runs) {
   SweepSummary summary;
-  summary.runs = static_cast<int>(runs.size());
   for (const auto& run : runs) {
+    if (!run.mine) continue;
+    ++summary.runs;
     summary.names += static_cast<int>(run.specs.size());
     summary.steps_total += run.config.settings.train.steps;
     if (run.done) ++summary.skipped;
@@ -269,7 +319,7 @@ class Execution {
     threads_per_job_ = std::max(1, cores / jobs_);
     binary_ = options.replay_binary.empty() ? process::self_executable() : options.replay_binary;
     for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].done) state_[i] = finished;
+      if (runs[i].done || !runs[i].mine) state_[i] = finished;
       else ++to_run_;
     }
   }
@@ -292,9 +342,30 @@ class Execution {
 
   int stop_requested() const { return options_.stop_signal ? options_.stop_signal->load() : 0; }
 
-  bool ready(size_t i) const {
-    return (state_[i] == waiting || state_[i] == busy) &&
-           (runs_[i].parent < 0 || state_[static_cast<size_t>(runs_[i].parent)] == finished);
+  bool ready(size_t i) {
+    if (state_[i] != waiting && state_[i] != busy) return false;
+    const int parent = runs_[i].parent;
+    if (parent < 0) return true;
+    if (runs_[static_cast<size_t>(parent)].mine) return state_[static_cast<size_t>(parent)] == finished;
+    return prefix_published(i);
+  }
+
+  // Run i branches from a run of another share: ready once that run's state
+  // is published, or after options.prefix_wait_s without it (then it trains
+  // from scratch: the same numbers, only slower).
+  bool prefix_published(size_t i) {
+    PlannedRun& run = runs_[i];
+    if (stdfs::exists(run.prefix_dir)) return true;
+    const auto now = ProgressClock::now();
+    const auto [it, first] = prefix_wait_since_.emplace(i, now);
+    const std::string parent = runs_[static_cast<size_t>(run.parent)].label();
+    if (first)
+      say(run.label() + ": waiting up to " + format_duration(options_.prefix_wait_s) + " for the prefix of " + parent +
+          " (another worker's run) at step " + std::to_string(run.branch_at));
+    if (std::chrono::duration<double>(now - it->second).count() < options_.prefix_wait_s) return false;
+    say(run.label() + ": the prefix of " + parent + " was not published in time; training from scratch");
+    run.branch_at = 0;
+    return true;
   }
 
   void say(const std::string& text) { board_.say(text); }
@@ -428,15 +499,18 @@ class Execution {
     }
     const char* outcome = "done";
     if (code == 0) {
-      record_success(run, metrics ? metrics->median_tokens_per_s() : std::nullopt);
+      write_outcome(run.dir, record_success(run, metrics ? metrics->median_tokens_per_s() : std::nullopt));
     } else if (stopped_by_signal(code)) {
       outcome = "interrupted";
-      registry_.mark_interrupted(run.id, failure_reason(run.dir / run::kTrainLog, status));
+      const std::string why = failure_reason(run.dir / run::kTrainLog, status);
+      registry_.mark_interrupted(run.id, why);
+      write_outcome(run.dir, {analysis::RunStatus::interrupted, why, std::nullopt, "", 0});
       ++summary_.interrupted;
     } else {
       outcome = "FAILED";
       const std::string why = failure_reason(run.dir / run::kTrainLog, status);
       registry_.mark_failed(run.id, why);
+      write_outcome(run.dir, {analysis::RunStatus::failed, why, std::nullopt, "", 0});
       ++summary_.failed;
       say("failed: " + run.label() + ": " + why);
     }
@@ -487,11 +561,16 @@ class Execution {
   // The trainer leaves kBranchFile only when it really started from a shared
   // state, which may be a later one than the planned branch (a phase another
   // run published); the registry records the planned parent only for the
-  // planned branch.
-  void record_success(const PlannedRun& run, std::optional<double> tokens_per_s) {
+  // planned branch (and only where this worker registered the parent: its
+  // own share). Returns what the run folder records (sweep/run_record.h).
+  RunOutcome record_success(const PlannedRun& run, std::optional<double> tokens_per_s) {
+    RunOutcome outcome{analysis::RunStatus::done, "", tokens_per_s, "", 0};
     const int64_t started_at = branched_at(run.dir);
     if (run.branch_at > 0 && started_at == run.branch_at) {
-      registry_.record_branch(run.id, runs_[static_cast<size_t>(run.parent)].id, run.branch_at);
+      const PlannedRun& parent = runs_[static_cast<size_t>(run.parent)];
+      if (parent.mine) registry_.record_branch(run.id, parent.id, run.branch_at);
+      outcome.branched_from = parent.id;
+      outcome.branch_step = run.branch_at;
     } else if (started_at > 0) {
       say("note: " + run.label() + " started from a shared state after step " + std::to_string(started_at));
     } else if (run.branch_at > 0) {
@@ -499,6 +578,7 @@ class Execution {
     }
     registry_.mark_done(run.id, tokens_per_s);
     ++summary_.done;
+    return outcome;
   }
 
   const SweepSpec& sweep_;
@@ -514,6 +594,7 @@ class Execution {
   std::string host_;
   ProgressClock::time_point start_, last_progress_;
   std::map<size_t, RunProgress> progress_;  // of the runs whose trainers run, by index
+  std::map<size_t, ProgressClock::time_point> prefix_wait_since_;  // runs waiting for another share's prefix
   int64_t steps_trained_ = 0;               // by trainers that ended
   ProgressBoard board_;
 };
@@ -528,18 +609,35 @@ std::string shared_names(const std::vector<PlannedRun>& runs) {
 
 }  // namespace
 
+bool in_shard(const std::string& run_id, const Shard& shard) {
+  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+    throw Error("shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) +
+                ": expected 0 <= index < count");
+  const uint64_t value = std::stoull(run_id.substr(0, 16), nullptr, 16);
+  return value % static_cast<uint64_t>(shard.count) == static_cast<uint64_t>(shard.index);
+}
+
 SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
   std::vector<PlannedRun> runs = resolve_runs(sweep, options);  // before the registry is touched
+  if (options.shard)
+    for (PlannedRun& run : runs) run.mine = in_shard(run.id, *options.shard);
   analysis::Registry registry(options.registry);
   register_runs(sweep, options, runs, registry);
-  if (options.share_prefixes) plan_prefix_sharing(runs, options.min_prefix_fraction);
+  if (options.share_prefixes) {
+    plan_prefix_sharing(runs, options.min_prefix_fraction);  // over every share: each worker plans the same
+    locate_foreign_prefixes(runs, options.runs_dir);
+  }
   SweepSummary summary = summarize(runs);
   if (options.console) {
     const std::string shared = shared_names(runs);
+    const std::string share = options.shard ? " (share " + std::to_string(options.shard->index) + "/" +
+                                                  std::to_string(options.shard->count) + " of " +
+                                                  std::to_string(runs.size()) + " runs)"
+                                            : "";
     std::fprintf(options.console,
-                 "sweep %s: %d runs%s, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
+                 "sweep %s%s: %d runs%s, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
                  "recomputed)\n",
-                 sweep.name.c_str(), summary.runs,
+                 sweep.name.c_str(), share.c_str(), summary.runs,
                  shared.empty() ? "" : (" for " + std::to_string(summary.names) + " names (" + shared + ")").c_str(),
                  summary.skipped, summary.branched, static_cast<long long>(summary.steps_shared),
                  static_cast<long long>(summary.steps_total));

@@ -28,11 +28,26 @@
 // running run, in start order. On a terminal the lines are redrawn in place;
 // otherwise a run's line is printed when its first step is seen and then at
 // most every 10 s. Durations are util/duration.h's.
+//
+// Many workers (docs/runs.md, "Sweeps over many machines"). With
+// options.shard = {i, n}, this process trains only the runs whose id falls in
+// share i of n (in_shard: the run id alone decides, so every worker agrees
+// without talking to the others and the shares do not depend on the order of
+// the sweep file), and registers only those. Every worker plans prefix sharing
+// over the whole sweep, the same way: a run whose parent belongs to another
+// share waits for that parent's published state (<runs>/_shared/<key>, the
+// only thing the workers share besides run folders) for at most
+// options.prefix_wait_s, then branches from it, or trains from scratch if it
+// has not appeared: bit-identical results either way (run/state_key.h).
+// Every worker writes each of its runs' membership and outcome into the run
+// folder (sweep/run_record.h), so `replay runs rebuild` can build one
+// registry from the folders afterwards.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "analysis/registry.h"
@@ -41,6 +56,16 @@
 
 namespace replay::sweep {
 
+// Share `index` of `count` (0 <= index < count).
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+
+// Whether the run with this id (a content hash, hex) is in the share: its
+// first 16 hex digits as a number, modulo count.
+bool in_shard(const std::string& run_id, const Shard& shard);
+
 struct SweepOptions {
   std::filesystem::path registry = analysis::kDefaultRegistryPath;
   std::filesystem::path runs_dir = run::kDefaultRunsDir;  // run directories: <runs_dir>/<content hash>
@@ -48,6 +73,8 @@ struct SweepOptions {
   int threads = 0;                          // cores shared by all jobs; 0 = this machine's
   bool share_prefixes = true;
   double min_prefix_fraction = 0.1;         // branch only when it saves at least this share
+  std::optional<Shard> shard;               // train only this share of the runs
+  double prefix_wait_s = 600;               // wait for another worker's prefix at most this long
   bool retry_failed = true;                 // rerun runs that failed before
   std::filesystem::path replay_binary;      // default: this executable
   std::FILE* console = stderr;
@@ -56,7 +83,7 @@ struct SweepOptions {
 };
 
 struct SweepSummary {
-  int runs = 0;   // distinct configs: one run folder, one trainer each
+  int runs = 0;   // distinct configs: one run folder, one trainer each (of this share)
   int names = 0;  // names in the sweep file (several may share a run)
   int done = 0, failed = 0, skipped = 0, branched = 0;
   int reused = 0;       // finished meanwhile by another process (another sweep)

@@ -139,11 +139,15 @@ TEST_F(PrefixSharing, SeedsShareThePrefixTheyLeaveAlone) {
 
 TEST_F(PrefixSharing, MissingPrefixTrainsFromScratchAndRecordsNoBranch) {
   ASSERT_EQ(run("shared", true).done, 2);
-  // Lose the registry, the branched run and the published prefix: on the
-  // rerun the root is already complete (it publishes nothing), so the
-  // branched run finds no prefix and must train from scratch.
+  // Lose the registry, the branched run, the published prefix and what the
+  // root's folder says of its end (else the rerun would take it as done and
+  // plan no branch): on the rerun the root is already complete (it publishes
+  // nothing), so the branched run finds no prefix and must train from scratch.
   const stdfs::path branched_dir = record("shared", "mid-rho=0.5").run_dir;
+  const stdfs::path root_dir = record("shared", "mid-rho=0").run_dir;
   stdfs::remove(tmp_.path / "shared" / "registry.sqlite");
+  stdfs::remove(root_dir / run::kStatusFile);
+  stdfs::remove(root_dir / run::kSummaryFile);
   stdfs::remove_all(branched_dir);
   stdfs::remove_all(tmp_.path / "shared" / "_shared");
   auto again = run("shared", true);

@@ -1,0 +1,282 @@
+// Sweeps over many workers: two real `replay sweep --shard i/2` processes
+// that share nothing but the runs folder train every run once, a run whose
+// parent is the other worker's branches from the prefix that worker publishes,
+// and `replay runs rebuild` builds from the run folders a registry with the
+// same runs, names and final losses as a one-worker sweep's, bit for bit;
+// rebuilding again changes nothing.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "analysis/registry.h"
+#include "replay_cli.h"
+#include "run/layout.h"
+#include "run/run_config.h"
+#include "sweep/run_record.h"
+#include "sweep/runner.h"
+#include "sweep/sweep_file.h"
+#include "tiny_run.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace replay;
+using analysis::RunRecord;
+using analysis::RunStatus;
+
+class ShardedSweep : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first";
+    train::testing::make_store(dir() / "generic", "generic", 160);
+    train::testing::make_store(dir() / "math", "math");
+    write_base(11);
+    train::testing::write_text(dir() / "sweep.toml",
+                               "name = \"t\"\nbase = \"base.toml\"\n[[group]]\nname = \"mid\"\n"
+                               "tags = { family = \"mid-training\" }\n"
+                               "grid = { \"schedule.rho\" = [0.0, 0.25, 0.5, 0.75] }\n");
+  }
+
+  // Mid-training, gamma = 1/5, 20 steps: every rho > 0 shares its first
+  // steps (until its stage 2) with rho = 0, the one root.
+  void write_base(int seed) const {
+    train::testing::write_text(
+        dir() / "base.toml",
+        "seed = " + std::to_string(seed) + "\nout = \"unused\"\n[model]\npreset = \"tiny\"\n"
+        "[data.sources.generic]\nstore = \"" + (dir() / "generic").string() + "\"\n" +
+            "[data.sources.math]\nstore = \"" + (dir() / "math").string() + "\"\n" +
+            "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+            "f = 0.05\ne = 4\nalpha = 1.0\nrho = 0.0\nblock_size = 16\n"
+            "[train]\nsteps = 20\nbatch_size = 8\nmicrobatch = 4\n"
+            "[lr_schedule]\nkind = \"wsd\"\ncooldown = 0.1\n"
+            "[eval]\nevery = 4\nsequences = 8\n[checkpoint]\nevery = 5\nkeep = 2\n");
+  }
+
+  const stdfs::path& dir() const { return tmp_.path; }
+
+  std::string id_of(double rho) const {
+    return run::load_run_config(dir() / "base.toml", {"schedule.rho=" + std::to_string(rho)}).content_hash;
+  }
+
+  // `replay sweep --shard index/2` in the background, console to shard-<index>.log.
+  pid_t spawn_worker(int index) const {
+    const std::string log = (dir() / ("shard-" + std::to_string(index) + ".log")).string(),
+                      shard = std::to_string(index) + "/2", runs = (dir() / "workers").string(),
+                      sweep = (dir() / "sweep.toml").string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      (void)f;
+      ::execl(REPLAY_BINARY, REPLAY_BINARY, "sweep", sweep.c_str(), "--shard", shard.c_str(), "--threads", "1",
+              "--runs", runs.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // The registry's runs by name (one record per name, aliases aside).
+  static std::map<std::string, RunRecord> by_name(const stdfs::path& db) {
+    std::map<std::string, RunRecord> out;
+    for (auto& r : analysis::Registry(db, false).list_runs({})) out.emplace(r.name, r);
+    return out;
+  }
+
+  TempDir tmp_{"sharded"};
+};
+
+}  // namespace
+
+TEST(Shard, EveryRunIsInExactlyOneShareDecidedByItsIdAlone) {
+  const std::vector<std::string> ids = {"00000000000000000000000000000000", "ffffffffffffffff0000000000000000",
+                                        "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210",
+                                        "7ad9be58f68e23a4c288394c354638f9"};
+  for (const std::string& id : ids)
+    for (int n : {1, 2, 3, 7}) {
+      int shares = 0;
+      for (int i = 0; i < n; ++i) shares += sweep::in_shard(id, {i, n});
+      EXPECT_EQ(shares, 1) << id << " over " << n;
+    }
+  // 0x0123456789abcdef = 81985529216486895 = 3 x 27328509738828965: share 0 of 3.
+  EXPECT_TRUE(sweep::in_shard("0123456789abcdef0123456789abcdef", {0, 3}));
+  EXPECT_TRUE(sweep::in_shard("ffffffffffffffff0000000000000000", {1, 2}));
+  EXPECT_THROW(sweep::in_shard(ids[0], {2, 2}), replay::Error);
+}
+
+TEST(Shard, ABadShareIsAUsageError) {
+  for (const char* bad : {"2/2", "1", "0/2x"}) {
+    const CliResult r = run_replay("sweep " + std::string(REPLAY_SOURCE_DIR) + "/configs/micro/demo.toml --shard " + bad);
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find("expected I/N with 0 <= I < N"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
+  // The test needs a run whose parent (rho = 0) is the other worker's, or it
+  // would not test waiting for a prefix. Run ids hash the stores' paths (a
+  // new temporary folder each time), so the shares differ from one test run
+  // to the next: the first seed that splits the runs so is taken (each seed
+  // fails with probability 1/8).
+  std::string root;
+  std::set<std::string> foreign_children;
+  for (int seed = 11; seed < 41 && foreign_children.empty(); ++seed) {
+    write_base(seed);
+    root = id_of(0.0);
+    for (double rho : {0.25, 0.5, 0.75})
+      if (sweep::in_shard(id_of(rho), {1, 2}) != sweep::in_shard(root, {1, 2})) foreign_children.insert(id_of(rho));
+  }
+  ASSERT_FALSE(foreign_children.empty()) << "30 seeds put every run in one share";
+
+  // One worker, the reference.
+  sweep::SweepOptions one;
+  one.registry = dir() / "one" / "registry.sqlite";
+  one.runs_dir = dir() / "one";
+  one.threads = 1;
+  one.replay_binary = REPLAY_BINARY;
+  one.console = nullptr;
+  ASSERT_EQ(sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), one).done, 4);
+
+  // Two workers at once, sharing only the runs folder.
+  const pid_t a = spawn_worker(0), b = spawn_worker(1);
+  for (pid_t pid : {a, b}) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << fs::read_file(dir() / ("shard-" + std::to_string(pid == a ? 0 : 1) + ".log"));
+  }
+  // Each worker registered its share only, the runs `sweep --list --shard` names.
+  const auto shard0 = by_name(dir() / "workers" / "registry-shard-0-of-2.sqlite");
+  const auto shard1 = by_name(dir() / "workers" / "registry-shard-1-of-2.sqlite");
+  EXPECT_EQ(shard0.size() + shard1.size(), 4u);
+  for (const auto& [name, r] : shard0) EXPECT_TRUE(sweep::in_shard(r.id, {0, 2})) << name;
+  for (const auto& [name, r] : shard1) EXPECT_TRUE(sweep::in_shard(r.id, {1, 2})) << name;
+  const CliResult listed = run_replay("sweep " + (dir() / "sweep.toml").string() + " --list --shard 0/2");
+  ASSERT_EQ(listed.status, 0) << listed.out;
+  EXPECT_EQ(static_cast<size_t>(std::count(listed.out.begin(), listed.out.end(), '\n')), shard0.size()) << listed.out;
+  for (const auto& [name, r] : shard0) EXPECT_NE(listed.out.find(name + " --set"), std::string::npos) << listed.out;
+
+  const std::string rebuild = "runs rebuild --runs " + (dir() / "workers").string() + " --db " +
+                              (dir() / "merged.sqlite").string();
+  const CliResult first = run_replay(rebuild);
+  ASSERT_EQ(first.status, 0) << first.out;
+  EXPECT_NE(first.out.find("4 run folders (4 names): 4 done, 0 failed"), std::string::npos) << first.out;
+
+  const auto single = by_name(one.registry), merged = by_name(dir() / "merged.sqlite");
+  ASSERT_EQ(merged.size(), single.size());
+  for (const auto& [name, expected] : single) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(merged.count(name));
+    const RunRecord& got = merged.at(name);
+    EXPECT_EQ(got.id, expected.id);
+    EXPECT_EQ(got.status, RunStatus::done);
+    EXPECT_EQ(got.tags, expected.tags);
+    EXPECT_EQ(got.target.manifest_hash, expected.target.manifest_hash);
+    EXPECT_EQ(got.config, expected.config);
+    ASSERT_EQ(got.final_metrics.size(), expected.final_metrics.size());
+    for (const auto& [split, loss] : expected.final_metrics) {
+      EXPECT_EQ(got.final_metrics.at(split).loss, loss.loss) << split;  // bit for bit
+      EXPECT_EQ(got.final_metrics.at(split).step, loss.step) << split;
+    }
+    // Per step too: the workers' trainings are the one worker's.
+    const auto one_steps = train::testing::read_metrics(stdfs::path(expected.run_dir) / run::kMetricsFile).steps;
+    const auto two_steps = train::testing::read_metrics(stdfs::path(got.run_dir) / run::kMetricsFile).steps;
+    ASSERT_EQ(one_steps.size(), two_steps.size());
+    for (size_t i = 0; i < one_steps.size(); ++i) EXPECT_EQ(one_steps[i].loss, two_steps[i].loss) << i;
+    // A run of the other share than its parent waited for the parent's prefix and branched from it.
+    if (foreign_children.count(got.id)) {
+      EXPECT_EQ(got.branched_from, root);
+      EXPECT_GT(got.branch_step, 0);
+      EXPECT_TRUE(stdfs::exists(stdfs::path(got.run_dir) / run::kBranchFile));
+    }
+  }
+
+  // Idempotent: a second rebuild into the same registry changes nothing.
+  ASSERT_EQ(run_replay(rebuild).status, 0);
+  const auto again = by_name(dir() / "merged.sqlite");
+  ASSERT_EQ(again.size(), merged.size());
+  for (const auto& [name, r] : merged) {
+    EXPECT_EQ(again.at(name).status, r.status) << name;
+    EXPECT_EQ(again.at(name).final_metrics.size(), r.final_metrics.size()) << name;
+    EXPECT_EQ(again.at(name).branched_from, r.branched_from) << name;
+  }
+}
+
+// A run folder holds its result: the registry a worker lost is rebuilt from
+// the folders, and a rerun of the sweep then trains nothing.
+TEST_F(ShardedSweep, ALostRegistryIsRebuiltFromTheRunFolders) {
+  sweep::SweepOptions options;
+  options.registry = dir() / "runs" / "registry.sqlite";
+  options.runs_dir = dir() / "runs";
+  options.threads = 1;
+  options.replay_binary = REPLAY_BINARY;
+  options.console = nullptr;
+  const auto spec = sweep::load_sweep(dir() / "sweep.toml");
+  ASSERT_EQ(sweep::run_sweep(spec, options).done, 4);
+  const auto before = by_name(options.registry);
+  stdfs::remove(options.registry);
+
+  analysis::Registry rebuilt(options.registry);
+  const sweep::RebuildSummary summary = sweep::rebuild_registry(options.runs_dir, rebuilt);
+  EXPECT_EQ(summary.folders, 4);
+  EXPECT_EQ(summary.done, 4);
+  const auto after = by_name(options.registry);
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [name, r] : before) {
+    EXPECT_EQ(after.at(name).final_metrics.at("math").loss, r.final_metrics.at("math").loss) << name;
+    EXPECT_EQ(after.at(name).branched_from, r.branched_from) << name;
+    EXPECT_EQ(after.at(name).tokens_per_s, r.tokens_per_s) << name;
+  }
+  const auto rerun = sweep::run_sweep(spec, options);
+  EXPECT_EQ(rerun.skipped, 4);
+  EXPECT_EQ(rerun.done, 0);
+}
+
+TEST(RunsRebuild, AMissingRunsFolderIsAnErrorAndStaysMissing) {
+  TempDir tmp("rebuild-missing");
+  const stdfs::path missing = tmp.path / "no-runs";
+  const CliResult r = run_replay("runs rebuild --runs " + missing.string());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find(missing.string() + ": no such runs folder"), std::string::npos) << r.out;
+  EXPECT_FALSE(stdfs::exists(missing));
+}
+
+// The folder's own record, without a trainer: what status.json says, a
+// completed trainer (summary.json) over an earlier interrupted try, and a
+// membership alone rebuilds as a run not finished, with its names and tags.
+TEST(RunRecord, TheFolderSaysWhatTheRegistryGets) {
+  TempDir tmp("run-record");
+  const stdfs::path runs = tmp.path / "runs", run_dir = runs / "0123456789abcdef";
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  sweep::write_membership(run_dir, {"s", id, "{\"a\": 1}", {"target", "math", "/stores/math", "feed"},
+                                    {{"mid-rho=0", {{"family", "mid-training"}}}, {"alias", {{"rho", "0"}}}}});
+  EXPECT_FALSE(sweep::folder_outcome(run_dir));
+  sweep::write_outcome(run_dir, {RunStatus::interrupted, "killed by signal 15", std::nullopt, "", 0});
+  ASSERT_TRUE(sweep::folder_outcome(run_dir));
+  EXPECT_EQ(sweep::folder_outcome(run_dir)->status, RunStatus::interrupted);
+  EXPECT_EQ(sweep::read_outcome(run_dir)->error, "killed by signal 15");
+
+  analysis::Registry registry(tmp.path / "r.sqlite");
+  const sweep::RebuildSummary first = sweep::rebuild_registry(runs, registry);
+  EXPECT_EQ(first.folders, 1);
+  EXPECT_EQ(first.names, 2);
+  EXPECT_EQ(first.interrupted, 1);
+  EXPECT_EQ(registry.get_run(id).status, RunStatus::interrupted);
+  const auto listed = registry.list_runs({});
+  ASSERT_EQ(listed.size(), 1u);  // one run, two names
+  EXPECT_EQ(listed[0].name, "mid-rho=0");
+  EXPECT_EQ(listed[0].aliases, std::vector<std::string>{"alias"});
+  EXPECT_EQ(listed[0].tags.at("family"), "mid-training");
+  EXPECT_EQ(listed[0].target.manifest_hash, "feed");
+
+  fs::write_file_atomic(run_dir / run::kSummaryFile, "{}\n");  // completed since, by a plain `replay train`
+  EXPECT_EQ(sweep::folder_outcome(run_dir)->status, RunStatus::done);
+  EXPECT_EQ(sweep::rebuild_registry(runs, registry).done, 1);
+  EXPECT_EQ(registry.get_run(id).status, RunStatus::done);
+}
