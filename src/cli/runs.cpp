@@ -17,6 +17,8 @@
 #include <memory>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "cli/options.h"
 #include "run/layout.h"
 #include "sweep/run_record.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/fs.h"
 
@@ -39,6 +42,7 @@ using namespace replay::analysis;
 struct Options {
   std::string db = kDefaultRegistryPath;
   std::string sweep, status, target;
+  std::vector<std::string> compares;  // "P/Q": cell names
   bool show_ids = false;
   bool json = false;
 };
@@ -47,11 +51,7 @@ struct Options {
 std::string duration_text(const RunRecord& r, bool stale) {
   if (!r.started_at || (stale && !r.ended_at)) return "";
   double end = r.ended_at ? *r.ended_at : static_cast<double>(std::time(nullptr));
-  long s = std::lround(end - *r.started_at);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
+  return replay::format_duration(end - *r.started_at);
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
@@ -99,6 +99,69 @@ void print_cells(const std::vector<Cell>& cells) {
   print_table(rows);
 }
 
+// --compare P/Q: cells P and Q, their final losses paired over the seeds
+// they share, per split both have (analysis/stats.h).
+struct CellComparison {
+  std::string p, q;
+  std::map<std::string, std::optional<PairedDifference>> by_split;
+};
+
+const Cell& find_cell(const std::vector<Cell>& cells, const std::string& name, const std::string& pair) {
+  const Cell* found = nullptr;
+  for (const auto& c : cells) {
+    if (c.name != name) continue;
+    if (found)
+      throw replay::Error("--compare " + pair + ": cell '" + name + "' is in sweeps " + found->sweep + " and " +
+                          c.sweep + ": select one with --sweep");
+    found = &c;
+  }
+  if (!found) throw replay::Error("--compare " + pair + ": no cell named '" + name + "' (see `replay runs`)");
+  return *found;
+}
+
+std::vector<CellComparison> compare_cells(const std::vector<Cell>& cells, const std::vector<std::string>& pairs) {
+  std::vector<CellComparison> out;
+  for (const auto& pair : pairs) {
+    const auto slash = pair.find('/');
+    if (slash == std::string::npos) throw replay::Error("--compare expects P/Q (cell names), got '" + pair + "'");
+    const Cell& p = find_cell(cells, pair.substr(0, slash), pair);
+    const Cell& q = find_cell(cells, pair.substr(slash + 1), pair);
+    CellComparison c{p.name, q.name, {}};
+    const std::set<std::string> q_splits = cell_splits(q);
+    for (const auto& split : cell_splits(p))
+      if (q_splits.count(split)) c.by_split[split] = paired_difference(p.losses(split), q.losses(split));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void print_comparisons(const std::vector<CellComparison>& comparisons) {
+  std::printf("
+comparisons (final loss P - Q, paired over the seeds both ran; 95%% t interval)
+");
+  for (const auto& c : comparisons) {
+    std::printf("  %s - %s
+", c.p.c_str(), c.q.c_str());
+    for (const auto& [split, d] : c.by_split)
+      std::printf("    %-10s %s
+", split.c_str(),
+                  d ? (paired_text(*d) + ": " + paired_verdict(*d)).c_str() : "fewer than 2 shared seeds: no paired difference");
+  }
+}
+
+nlohmann::json comparisons_json(const std::vector<CellComparison>& comparisons) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : comparisons) {
+    nlohmann::json splits = nlohmann::json::object();
+    for (const auto& [split, d] : c.by_split)
+      splits[split] = d ? nlohmann::json{{"shared_seeds", d->n}, {"mean", d->mean}, {"se", d->se}, {"lo", d->lo},
+                                         {"hi", d->hi}, {"measurable", d->measurable()}}
+                        : nlohmann::json(nullptr);
+    out.push_back({{"p", c.p}, {"q", c.q}, {"paired", splits}});
+  }
+  return out;
+}
+
 nlohmann::json runs_json(const std::vector<RunRecord>& runs, const std::vector<Cell>& cells) {
   nlohmann::json jr = nlohmann::json::array(), jc = nlohmann::json::array();
   for (const auto& r : runs) {
@@ -131,8 +194,11 @@ void run(const Options& o) {
   if (!o.target.empty())
     std::erase_if(runs, [&](const RunRecord& r) { return !r.effective_target().matches(o.target); });
   const std::vector<Cell> cells = group_cells(runs);
+  const std::vector<CellComparison> comparisons = compare_cells(cells, o.compares);
   if (o.json) {
-    std::printf("%s\n", runs_json(runs, cells).dump(2).c_str());
+    nlohmann::json j = runs_json(runs, cells);
+    if (!o.compares.empty()) j["comparisons"] = comparisons_json(comparisons);
+    std::printf("%s\n", j.dump(2).c_str());
     return;
   }
   std::vector<std::vector<std::string>> rows = {
@@ -179,6 +245,7 @@ void run(const Options& o) {
               count(RunStatus::done), count(RunStatus::running) - stale_runs, count(RunStatus::queued),
               count(RunStatus::failed), rare.c_str(), o.db.c_str());
   if (any_repeated(cells)) print_cells(cells);
+  if (!comparisons.empty()) print_comparisons(comparisons);
 }
 
 struct RebuildOptions {
@@ -209,6 +276,8 @@ void setup(CLI::App& app) {
                   "Only runs on this target: its domain (math), store path, or validation split name");
   cmd->add_flag("--ids", opts->show_ids, "Print full run ids (and target stores)");
   cmd->add_flag("--json", opts->json, "Print the runs and their cells (mean and SE over seeds) as JSON");
+  cmd->add_option("--compare", opts->compares,
+                  "P/Q (cell names, repeatable): the paired difference of their final losses over shared seeds");
   auto rebuild_opts = std::make_shared<RebuildOptions>();
   auto* rebuild_cmd = cmd->add_subcommand(
       "rebuild", "Add every run folder of a runs folder to a registry (idempotent; merges into an existing one): "

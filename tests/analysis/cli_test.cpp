@@ -256,6 +256,27 @@ TEST(Cli, SeedsInRunsAndFitWithJson) {
   EXPECT_EQ(cell.at("final_losses").at("finemath").at("n"), 3);
   EXPECT_TRUE(cell.at("final_losses").at("finemath").at("se").is_number());
 
+  // Two cells compared over their shared seeds: the target difference is
+  // measurable, the generic losses are the same per seed (within noise).
+  r = run_replay("runs --db " + db + " --compare mt-rho=0.5/mt-rho=0");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("comparisons (final loss P - Q, paired over the seeds both ran"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mt-rho=0.5 - mt-rho=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("over 3 shared seeds"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("): measurable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("): within noise"), std::string::npos) << r.out;
+  r = run_replay("runs --db " + db + " --json --compare mt-rho=0.5/mt-rho=0");
+  ASSERT_EQ(r.status, 0) << r.out;
+  j = nlohmann::json::parse(r.out);
+  const auto& cmp = j.at("comparisons").at(0);
+  EXPECT_EQ(cmp.at("p"), "mt-rho=0.5");
+  EXPECT_TRUE(cmp.at("paired").at("finemath").at("measurable").get<bool>()) << cmp.dump();
+  EXPECT_LT(cmp.at("paired").at("finemath").at("mean").get<double>(), 0) << cmp.dump();
+  EXPECT_EQ(cmp.at("paired").at("finemath").at("shared_seeds"), 3);
+  r = run_replay("runs --db " + db + " --compare mt-rho=0.5/nope");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("no cell named 'nope'"), std::string::npos) << r.out;
+
   r = run_replay("fit --db " + db + " --sweep seeded --json");
   ASSERT_EQ(r.status, 0) << r.out;
   j = nlohmann::json::parse(r.out);

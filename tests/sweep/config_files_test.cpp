@@ -36,6 +36,7 @@ const std::map<std::string, size_t> kExpectedRuns = {
     {"micro/repetitions.toml", 8},    {"micro/lr_schedule.toml", 12},  {"micro/weight_decay.toml", 18},
     {"micro/model_scaling.toml", 15}, {"micro/demo.toml", 9},          {"micro/practical.toml", 4},
     {"examples/continued_pretraining_sweep.toml", 4},                  {"examples/seeds_sweep.toml", 6},
+    {"studies/fine_tuning_replay.toml", 36},
 };
 
 bool is_sweep_file(const stdfs::path& file) {
@@ -48,7 +49,7 @@ bool is_sweep_file(const stdfs::path& file) {
 // Every sweep file under configs/<folder>/, relative to configs/.
 std::set<std::string> sweep_files() {
   std::set<std::string> out;
-  for (const char* folder : {"paper", "micro", "examples"})
+  for (const char* folder : {"paper", "micro", "examples", "studies"})
     for (const auto& entry : stdfs::directory_iterator(kConfigs / folder))
       if (entry.path().extension() == ".toml" && is_sweep_file(entry.path()))
         out.insert(entry.path().lexically_relative(kConfigs).generic_string());
