@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <thread>
@@ -78,6 +79,13 @@ void serve(const ServeOptions& options, const std::atomic<int>& stop,
            const std::function<void(int port)>& on_listening) {
   { const analysis::Registry check(options.db, /*create=*/false); }  // refuse a missing or corrupt file now
   httplib::Server server;
+  // cpp-httplib's default also sets SO_REUSEPORT, with which a second
+  // server binds a port in use and the two share its requests unseen; only
+  // SO_REUSEADDR (a restart may bind while old connections linger).
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   FitCache fits;
   add_routes(server, options.db, fits);
   int port = options.port;
