@@ -70,7 +70,12 @@ void add_live_fields(json& j, const RunRecord& r, const Metrics& m, int64_t tota
   j["eta_s"] = nullptr;
   j["eta"] = "";
   j["duration_s"] = nullptr;
-  if (r.started_at) j["duration_s"] = (r.ended_at ? *r.ended_at : now) - *r.started_at;
+  j["duration"] = "";
+  if (r.started_at) {
+    const double seconds = (r.ended_at ? *r.ended_at : now) - *r.started_at;
+    j["duration_s"] = seconds;
+    j["duration"] = format_duration(seconds);
+  }
   const bool live = r.status == RunStatus::running && !r.trainer_gone();
   if (!live || !r.started_at || total <= 0) return;
   const double done = static_cast<double>(step - r.branch_step);

@@ -11,7 +11,9 @@
 //                      "eta_s" and "eta" (a running run's time left at its
 //                      pace since it started, sweep/progress.h eta_seconds
 //                      and util/duration.h; null / "" otherwise),
-//                      "duration_s"; plus "sweeps" (names) and "now" (unix s).
+//                      "duration_s" and "duration" (since it started, to its
+//                      end or now); plus "sweeps" (names), "now" (unix s)
+//                      and "registry" (its path).
 //   run_curves         one run: "train" [[step, loss]] (every step line, or
 //                      evenly thinned to at most kMaxCurvePoints), "evals"
 //                      {split: [[step, loss]]}, "target_split",

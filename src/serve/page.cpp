@@ -130,12 +130,11 @@ function lossesText(r) {
 function drawRuns(doc) {
   const rows = doc.runs.map(r => {
     const sel = r.id === state.run ? " selected" : "";
-    const time = r.duration_s === null ? "" : esc(Math.round(r.duration_s) + "s");
     return `<tr class="run${sel}" data-run-id="${esc(r.id)}" data-sweep="${esc(r.sweep)}">` +
            `<td>${esc(r.sweep)}</td><td>${esc([r.name].concat(r.aliases).join(" = "))}</td>` +
            `<td title="${esc(r.id)}">${esc(r.id.slice(0, 12))}</td><td class="${esc(r.status)}">${esc(r.status)}</td>` +
            `<td class="num">${r.progress_step} / ${r.total_steps}</td><td class="num">${esc(r.eta)}</td>` +
-           `<td class="num">${time}</td><td>${lossesText(r)}${r.error ? ' <span class="error">' + esc(r.error) + "</span>" : ""}</td></tr>`;
+           `<td class="num">${esc(r.duration)}</td><td>${lossesText(r)}${r.error ? ' <span class="error">' + esc(r.error) + "</span>" : ""}</td></tr>`;
   });
   const body = document.querySelector("#runs tbody");
   body.innerHTML = rows.join("");
@@ -231,7 +230,8 @@ function drawHeatmap(h) {
       const v = h.loss[i][j], t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
       const fill = v === null ? "#eee" : `hsl(210, 70%, ${Math.round(35 + 55 * t)}%)`;
       svg += `<rect x="${L + cw * j}" y="${T + ch * i}" width="${cw}" height="${ch}" fill="${fill}" stroke="#fff"/>` +
-             `<text x="${L + cw * j + cw / 2}" y="${T + ch * i + ch / 2 + 4}" text-anchor="middle">${v === null ? "-" : num(v)}</text>`;
+             `<text x="${L + cw * j + cw / 2}" y="${T + ch * i + ch / 2 + 4}" text-anchor="middle"` +
+             `${v !== null && t < 0.5 ? ' style="fill: #fff"' : ""}>${v === null ? "-" : num(v)}</text>`;
     });
   });
   el.innerHTML = svg + "</svg>";

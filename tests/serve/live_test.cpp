@@ -79,6 +79,7 @@ TEST(ServeLive, ARunningRunShowsItsStepAndEtaFromItsMetrics) {
   // 5 steps in 10 s, 15 left: 30 s at that pace.
   EXPECT_DOUBLE_EQ(run["eta_s"].get<double>(), 30.0);
   EXPECT_EQ(run["eta"], "30s");
+  EXPECT_EQ(run["duration"], "10s");
 
   // The trainer appends (the last line not finished yet): the next look sees it.
   train::testing::write_text(r.run_dir / "metrics.jsonl", step_lines(1, 15) + "{\"kind\":\"st");
@@ -114,6 +115,10 @@ TEST(ServeCli, RefusesAMissingRegistryAndBadFlags) {
   EXPECT_NE(r.out.find(missing.string()), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("serve: http"), std::string::npos) << "nothing listens";
   EXPECT_FALSE(stdfs::exists(missing)) << "serve never creates a registry";
+  // --runs DIR alone reads DIR's registry.
+  r = run_replay("serve --runs " + tmp.path.string() + " --port 0");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find((tmp.path / "registry.sqlite").string()), std::string::npos) << r.out;
   EXPECT_EQ(run_replay("serve --port 70000").status, 2);
   EXPECT_EQ(run_replay("serve --port").status, 2);
   EXPECT_EQ(run_replay("serve --no-such-flag").status, 2);
