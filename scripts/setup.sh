@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libtorch-dev libopenblas0-openmp libopenblas-openmp-dev libgloo-dev
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev
   libarchive-dev libgumbo-dev libpcre2-dev libzstd-dev zlib1g-dev libsnappy-dev libxxhash-dev
-  libcairo2-dev fonts-dejavu-core libcminpack-dev libgtest-dev
+  libcairo2-dev fonts-dejavu-core libcminpack-dev libgtest-dev libcpp-httplib-dev
   python3-torch python3-numpy sentencepiece
 )
 

@@ -13,12 +13,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "analysis/bootstrap.h"
 #include "analysis/efficiency.h"
 #include "analysis/fit.h"
 #include "analysis/registry.h"
+#include "analysis/summaries.h"
 #include "cli/command.h"
 #include "util/error.h"
 
@@ -33,13 +32,6 @@ struct Options {
   std::string sweep, reference_sweep, target;
   bool all_sweeps = false;
   bool json = false;
-};
-
-// What run() gathered, printed as text or JSON.
-struct Inputs {
-  std::vector<ReferenceCell> reference;
-  std::vector<ScheduleLoss> schedules, baselines;
-  std::string target;  // "" from the command line
 };
 
 double parse_number(const std::string& text, const std::string& what) {
@@ -78,14 +70,10 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 // Reference points and schedules of one target from the registry.
-void from_registry(const Options& o, Inputs& in) {
+void from_registry(const Options& o, FitInputs& in) {
   Registry reg(o.db, /*create=*/false);
   SweepData data = collect_sweep(reg, {o.sweep, o.reference_sweep, o.target, "", o.all_sweeps});
-  in.reference = data.reference_cells;
-  in.schedules = data.schedules;
-  in.baselines = data.baselines;
-  in.target = data.target.empty() ? "split " + data.target_split + " (no store recorded)"
-                                  : data.target.label() + ", validation split " + data.target_split;
+  in = fit_inputs(data);
   if (o.json) return;
   std::string scope = o.sweep.empty() || o.all_sweeps ? "every sweep" : "sweep " + o.sweep;
   std::printf("target %s (%s)\n", in.target.c_str(), o.db.c_str());
@@ -121,83 +109,6 @@ void print_fit(const CurveFit& fit, const FitIntervals& intervals) {
                 fit.predict(fit.points[i].x), fit.residuals[i]);
 }
 
-// The paper's comparisons, the --compare pairs, or (neither) every schedule
-// over the first.
-std::vector<Multiplier> comparisons(const Options& o, const CurveFit& fit, const Inputs& in) {
-  auto find = [&](const std::string& name) -> const ScheduleLoss& {
-    for (const auto* list : {&in.schedules, &in.baselines})
-      for (const auto& s : *list)
-        if (s.name == name) return s;
-    throw replay::Error("--compare: no schedule named '" + name + "'");
-  };
-  std::vector<Multiplier> out = paper_multipliers(fit, in.schedules, in.baselines);
-  for (const auto& c : o.compares) {
-    auto slash = c.find('/');
-    if (slash == std::string::npos) throw replay::Error("--compare expects P/Q, got '" + c + "'");
-    const ScheduleLoss &p = find(c.substr(0, slash)), &q = find(c.substr(slash + 1));
-    out.push_back(compare(fit, p.name, p, q.name, q));
-  }
-  if (out.empty())
-    for (size_t i = 1; i < in.schedules.size(); ++i) {
-      const ScheduleLoss &p = in.schedules[i], &q = in.schedules[0];
-      out.push_back(compare(fit, p.name, p, q.name, q));
-    }
-  return out;
-}
-
-nlohmann::json interval_json(const std::optional<Interval>& i) {
-  if (!i) return nullptr;
-  return {{"lo", i->lo}, {"hi", i->hi}, {"level", i->level}, {"method", i->method}};
-}
-
-nlohmann::json seeds_json(const std::vector<SeedLoss>& seeds) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : seeds) out.push_back({{"seed", s.seed}, {"loss", s.loss}});
-  return out;
-}
-
-nlohmann::json multiplier_json(const Multiplier& m) {
-  nlohmann::json j = {{"p", m.p}, {"q", m.q}, {"loss_p", m.loss_p}, {"loss_q", m.loss_q},
-                      {"value", m.value ? nlohmann::json(*m.value) : nlohmann::json(nullptr)},
-                      {"text", multiplier_value_text(m)}, {"why_none", m.why_none},
-                      {"interval", interval_json(m.interval)}, {"interval_note", m.interval_note},
-                      {"no_measurable_effect", m.no_measurable_effect()},
-                      {"extrapolated", m.extrapolated}, {"extrapolation", m.extrapolation},
-                      {"seeds_p", seeds_json(m.seeds_p)}, {"seeds_q", seeds_json(m.seeds_q)}, {"paired", nullptr}};
-  if (m.paired)
-    j["paired"] = {{"over", m.paired->over_sequences ? "validation sequences" : "seeds"},
-                   {"n", m.paired->n}, {"mean", m.paired->mean}, {"se", m.paired->se},
-                   {"measurable", m.paired->measurable()},
-                   {"lo", m.paired->lo}, {"hi", m.paired->hi}};
-  return j;
-}
-
-void print_json(const Inputs& in, const CurveFit& fit, const FitIntervals& fi, const std::vector<Multiplier>& ms) {
-  nlohmann::json points = nlohmann::json::array();
-  for (size_t i = 0; i < fit.points.size(); ++i)
-    points.push_back({{"x", fit.points[i].x}, {"loss", fit.points[i].loss},
-                      {"fitted", fit.predict(fit.points[i].x)}, {"residual", fit.residuals[i]}});
-  nlohmann::json jf = {{"form", curve_form_name(fit.form)}, {"method", fit_method_name(fit.method)},
-                       {"A", fit.A}, {"B", fit.B}, {"C", fit.C}, {"D", fit.D}, {"rss", fit.rss},
-                       {"converged", fit.converged}, {"degenerate", fit.degenerate},
-                       {"usable", fit.usable_for_multipliers}, {"unusable_reason", fit.unusable_reason},
-                       {"points", points}, {"resamples", fi.resamples}, {"unusable_resamples", fi.unusable},
-                       {"interval_note", fi.note}, {"A_interval", interval_json(fi.A)},
-                       {"B_interval", interval_json(fi.B)}, {"C_interval", interval_json(fi.C)}};
-  nlohmann::json schedules = nlohmann::json::array();
-  for (const auto& s : in.schedules) {
-    MeanSe m = mean_se(losses_of(s.seeds));
-    Inverse inv = invert(fit, s.loss);
-    schedules.push_back({{"name", s.name}, {"loss", s.loss}, {"se", m.se ? nlohmann::json(*m.se) : nlohmann::json(nullptr)},
-                         {"seeds", seeds_json(s.seeds)},
-                         {"implied_x", inv.ok() ? nlohmann::json(inv.x()) : nlohmann::json(nullptr)}});
-  }
-  nlohmann::json mj = nlohmann::json::array();
-  for (const auto& m : ms) mj.push_back(multiplier_json(m));
-  nlohmann::json out = {{"target", in.target}, {"fit", jf}, {"schedules", schedules}, {"multipliers", mj}};
-  std::printf("%s\n", out.dump(2).c_str());
-}
-
 void print_schedules(const CurveFit& fit, const std::vector<ScheduleLoss>& schedules) {
   std::printf("\nschedules (implied pool: what the reference would need for the same loss)\n");
   for (const auto& s : schedules) {
@@ -214,7 +125,7 @@ void print_schedules(const CurveFit& fit, const std::vector<ScheduleLoss>& sched
 }
 
 void run(const Options& o) {
-  Inputs in;
+  FitInputs in;
   if (!o.sweep.empty() || !o.target.empty() || o.all_sweeps) from_registry(o, in);
   for (const auto& r : o.refs) {
     auto [x, loss] = split_pair(r, "--ref");
@@ -227,22 +138,19 @@ void run(const Options& o) {
   if (in.reference.empty())
     throw replay::Error(
         "no reference points: give --ref X:LOSS (at least 3), or --sweep / --target with reference runs");
-  std::vector<CurvePoint> refs;
-  for (const auto& c : in.reference) refs.push_back({c.x, mean_se(losses_of(c.seeds)).mean});
-
   FitOptions fo;
   fo.form = parse_curve_form(o.form);
   fo.method = parse_fit_method(o.method);
-  CurveFit fit = fit_curve(refs, fo);
-  std::vector<Multiplier> ms = in.schedules.empty() ? std::vector<Multiplier>{} : comparisons(o, fit, in);
-  FitIntervals fi;
-  if (fit.usable_for_multipliers) fi = bootstrap_over_seeds(in.reference, ms, fo);
-  if (o.json) return print_json(in, fit, fi, ms);
-  print_fit(fit, fi);
+  const FitSummary s = summarize_fit(in, fo, o.compares);
+  if (o.json) {
+    std::printf("%s\n", fit_json(s).dump(2).c_str());
+    return;
+  }
+  print_fit(s.fit, s.intervals);
   if (in.schedules.empty()) return;
-  print_schedules(fit, in.schedules);
+  print_schedules(s.fit, in.schedules);
   std::printf("\nmultipliers (P over Q = x(L_P) / x(L_Q))\n");
-  for (const auto& line : multiplier_lines(&fit, ms)) std::printf("  %s\n", line.c_str());
+  for (const auto& line : multiplier_lines(&s.fit, s.multipliers)) std::printf("  %s\n", line.c_str());
 }
 
 void setup(CLI::App& app) {

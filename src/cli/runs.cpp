@@ -27,6 +27,7 @@
 
 #include "analysis/cells.h"
 #include "analysis/registry.h"
+#include "analysis/summaries.h"
 #include "cli/command.h"
 #include "cli/options.h"
 #include "run/layout.h"
@@ -72,14 +73,6 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-// Every split any done run of the cell has, in name order.
-std::set<std::string> cell_splits(const Cell& c) {
-  std::set<std::string> out;
-  for (const auto& r : c.runs)
-    if (r.status == RunStatus::done)
-      for (const auto& [split, m] : r.final_metrics) out.insert(split);
-  return out;
-}
 
 std::string seeds_text(const Cell& c) {
   std::string out;
@@ -153,37 +146,12 @@ nlohmann::json comparisons_json(const std::vector<CellComparison>& comparisons) 
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : comparisons) {
     nlohmann::json splits = nlohmann::json::object();
-    for (const auto& [split, d] : c.by_split)
-      splits[split] = d ? nlohmann::json{{"shared_seeds", d->n}, {"mean", d->mean}, {"se", d->se}, {"lo", d->lo},
-                                         {"hi", d->hi}, {"measurable", d->measurable()}}
-                        : nlohmann::json(nullptr);
+    for (const auto& [split, d] : c.by_split) splits[split] = d ? paired_json(*d) : nlohmann::json(nullptr);
     out.push_back({{"p", c.p}, {"q", c.q}, {"paired", splits}});
   }
   return out;
 }
 
-nlohmann::json runs_json(const std::vector<RunRecord>& runs, const std::vector<Cell>& cells) {
-  nlohmann::json jr = nlohmann::json::array(), jc = nlohmann::json::array();
-  for (const auto& r : runs) {
-    nlohmann::json losses = nlohmann::json::object();
-    for (const auto& [split, m] : r.final_metrics) losses[split] = {{"loss", m.loss}, {"step", m.step}};
-    jr.push_back({{"sweep", r.sweep}, {"name", r.name}, {"aliases", r.aliases}, {"id", r.id}, {"tags", r.tags},
-                  {"status", r.trainer_gone() ? "stale" : run_status_name(r.status)}, {"step", r.step},
-                  {"target", r.effective_target().label()}, {"final_losses", losses}, {"error", r.error}});
-  }
-  for (const auto& c : cells) {
-    nlohmann::json losses = nlohmann::json::object();
-    for (const auto& split : cell_splits(c)) {
-      MeanSe m = c.stats(split);
-      losses[split] = {{"n", m.n}, {"mean", m.mean}, {"se", m.se ? nlohmann::json(*m.se) : nlohmann::json(nullptr)}};
-    }
-    nlohmann::json ids = nlohmann::json::array();
-    for (const auto& r : c.runs) ids.push_back(r.id);
-    jc.push_back({{"sweep", c.sweep}, {"name", c.name}, {"tags", c.tags}, {"seeds", c.seeds()}, {"runs", ids},
-                  {"final_losses", losses}});
-  }
-  return {{"runs", jr}, {"cells", jc}};
-}
 
 void run(const Options& o) {
   Registry reg(o.db, /*create=*/false);

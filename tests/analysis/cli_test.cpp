@@ -272,7 +272,8 @@ TEST(Cli, SeedsInRunsAndFitWithJson) {
   EXPECT_EQ(cmp.at("p"), "mt-rho=0.5");
   EXPECT_TRUE(cmp.at("paired").at("finemath").at("measurable").get<bool>()) << cmp.dump();
   EXPECT_LT(cmp.at("paired").at("finemath").at("mean").get<double>(), 0) << cmp.dump();
-  EXPECT_EQ(cmp.at("paired").at("finemath").at("shared_seeds"), 3);
+  EXPECT_EQ(cmp.at("paired").at("finemath").at("n"), 3);
+  EXPECT_EQ(cmp.at("paired").at("finemath").at("over"), "seeds");
   r = run_replay("runs --db " + db + " --compare mt-rho=0.5/nope");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("no cell named 'nope'"), std::string::npos) << r.out;
