@@ -235,28 +235,6 @@ std::string effect_cell(const std::optional<Effect>& e) {
   return effect_text(*e) + (e->within_noise() ? " (within noise)" : "");
 }
 
-// Where a run's later stages start, as step -> label. From the schedule's
-// own numbers, never re-derived here: the "stage2_step" tag (the plan's
-// paper boundary, recorded by the sweep runner: registry.h) for the paper's
-// protocols, where stage 2 is a change of mixture inside one phase, and each
-// later phase's first_step in the run's resolved config (fine-tuning's
-// fine-tuning phase, a general schedule's stages). Empty when the run has
-// one stage or records neither.
-std::map<int64_t, std::string> stage_boundaries(const RunRecord& r) {
-  std::map<int64_t, std::string> out;
-  nlohmann::json config = nlohmann::json::parse(r.config, nullptr, /*allow_exceptions=*/false);
-  const nlohmann::json* phases = nullptr;
-  if (config.is_object() && config.contains("schedule") && config["schedule"].is_object() &&
-      config["schedule"].contains("phases") && config["schedule"]["phases"].is_array())
-    phases = &config["schedule"]["phases"];
-  if (phases)
-    for (const auto& p : *phases)
-      if (p.is_object() && p.value("first_step", int64_t{0}) > 0)
-        out[p["first_step"].get<int64_t>()] = p.value("name", std::string("next phase")) + " starts";
-  if (auto step = r.tag_number("stage2_step"); step && *step > 0)
-    out.emplace(static_cast<int64_t>(*step), "stage 2 starts");
-  return out;
-}
 
 Series make_series(std::string label, bool line = true, bool markers = true, int color = -1) {
   Series s;
@@ -927,6 +905,22 @@ class ReportBuilder {
 };
 
 }  // namespace
+
+std::map<int64_t, std::string> stage_boundaries(const RunRecord& r) {
+  std::map<int64_t, std::string> out;
+  nlohmann::json config = nlohmann::json::parse(r.config, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json* phases = nullptr;
+  if (config.is_object() && config.contains("schedule") && config["schedule"].is_object() &&
+      config["schedule"].contains("phases") && config["schedule"]["phases"].is_array())
+    phases = &config["schedule"]["phases"];
+  if (phases)
+    for (const auto& p : *phases)
+      if (p.is_object() && p.value("first_step", int64_t{0}) > 0)
+        out[p["first_step"].get<int64_t>()] = p.value("name", std::string("next phase")) + " starts";
+  if (auto step = r.tag_number("stage2_step"); step && *step > 0)
+    out.emplace(static_cast<int64_t>(*step), "stage 2 starts");
+  return out;
+}
 
 ReportResult write_report(const Registry& registry, const ReportOptions& options) {
   if (options.out_dir.empty()) throw Error("report: no output directory given");

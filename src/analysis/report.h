@@ -49,7 +49,9 @@
 // paper's comparisons show the paired loss difference when P and Q share
 // seeds, and figures/multipliers draws the intervals as error bars.
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,5 +88,15 @@ struct ReportResult {
 };
 
 ReportResult write_report(const Registry& registry, const ReportOptions& options);
+
+// Where a run's later stages start, as step -> label. From the schedule's
+// own numbers, never re-derived here: the "stage2_step" tag (the plan's
+// paper boundary, recorded by the sweep runner: registry.h) for the paper's
+// protocols, where stage 2 is a change of mixture inside one phase, and each
+// later phase's first_step in the run's resolved config (fine-tuning's
+// fine-tuning phase, a general schedule's stages). Empty when the run has
+// one stage or records neither.
+// The report's curves and `replay serve`'s charts both mark these.
+std::map<int64_t, std::string> stage_boundaries(const RunRecord& r);
 
 }  // namespace replay::analysis

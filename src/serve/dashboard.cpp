@@ -6,6 +6,7 @@
 #include "analysis/cells.h"
 #include "analysis/efficiency.h"
 #include "analysis/metrics.h"
+#include "analysis/report.h"
 #include "analysis/summaries.h"
 #include "run/layout.h"
 #include "sweep/progress.h"
@@ -31,13 +32,10 @@ int64_t total_steps(const json& config) {
   return config.value("/train/steps"_json_pointer, int64_t{0});
 }
 
-// Steps where a stage begins: every phase's first step but the first's.
-json stage_boundaries(const json& config) {
+// Steps where a later stage begins (analysis/report.h, the report's rule).
+json stage_boundary_steps(const RunRecord& r) {
   json out = json::array();
-  const json* phases = config.is_object() && config.contains("schedule") ? &config["schedule"] : nullptr;
-  if (!phases || !phases->contains("phases")) return out;
-  for (const auto& p : (*phases)["phases"])
-    if (p.value("first_step", int64_t{0}) > 0) out.push_back(p["first_step"]);
+  for (const auto& [step, label] : analysis::stage_boundaries(r)) out.push_back(step);
   return out;
 }
 
@@ -122,7 +120,7 @@ json curves_of(const Registry& registry, const RunRecord& r, bool with_train) {
             {"status", r.trainer_gone() ? "stale" : analysis::run_status_name(r.status)},
             {"target_split", r.tag("target")},
             {"generic_split", r.tag("generic")},
-            {"boundaries", stage_boundaries(resolved_config(r))},
+            {"boundaries", stage_boundary_steps(r)},
             {"evals", eval_curves(registry, r, m)},
             {"error", m.error.empty() ? r.error : m.error}};
   if (with_train) j["train"] = m.parsed ? train_curve(*m.parsed) : json::array();

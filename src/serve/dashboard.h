@@ -25,11 +25,10 @@
 //                      (`replay fit --sweep S --json`); {"error": why} when
 //                      there is none (no reference runs, several targets).
 //
-// Stage boundaries are what the run records: the first step of every phase
-// after the first in its resolved config (config.json schedule.phases), so
-// a fine-tuning run shows where fine-tuning starts. A mid-training run is one
-// phase whose mixture changes weights at the paper's boundary step; its
-// resolved config does not record the mixture's stages, so it shows none.
+// Stage boundaries are the report's (analysis/report.h stage_boundaries):
+// each later phase's first step in the run's resolved config (where
+// fine-tuning starts) and the "stage2_step" tag the sweep runner records
+// from the plan (where mid-training's mixture changes).
 //
 // Curves come from the run's metrics.jsonl (the trainer appends to it while
 // the registry is only updated when the run ends); a run whose folder has
