@@ -1,0 +1,82 @@
+// The process group wrapper with two ranks as two threads of this process
+// (TCPStore and Gloo over loopback): the reductions, rank 0's hand-offs, and
+// a collective that one rank never joins failing within the timeout.
+#include "dist/communicator.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "util/error.h"
+
+namespace replay::dist {
+namespace {
+
+// A port for this test process, away from the launch default.
+int test_port(int offset) { return 30000 + static_cast<int>(::getpid() % 10000) * 2 + offset; }
+
+World rank_of_two(int rank, int port) {
+  World w;
+  w.rank = rank;
+  w.size = 2;
+  w.master_addr = "127.0.0.1";
+  w.master_port = port;
+  w.launcher = "env";
+  return w;
+}
+
+// Runs body(rank's communicator) on two threads; rethrows nothing: the
+// bodies record their own expectations.
+void on_two_ranks(int port, std::chrono::seconds timeout, const std::function<void(Communicator&)>& body) {
+  auto rank = [&](int r) {
+    Communicator comm(rank_of_two(r, port), timeout);
+    body(comm);
+  };
+  std::thread one(rank, 1);
+  rank(0);
+  one.join();
+}
+
+TEST(Communicator, ReductionsAndHandOffs) {
+  on_two_ranks(test_port(0), std::chrono::seconds(30), [](Communicator& comm) {
+    const int r = comm.world().rank;
+    torch::Tensor flat = torch::tensor({1.0f + r, 10.0f * (r + 1), -2.0f});
+    comm.all_reduce_mean(flat, "test mean");
+    EXPECT_FLOAT_EQ(flat[0].item<float>(), 1.5f);
+    EXPECT_FLOAT_EQ(flat[1].item<float>(), 15.0f);
+    EXPECT_FLOAT_EQ(flat[2].item<float>(), -2.0f);
+    std::vector<double> values = {0.25 + r, 1e-12 * r};
+    comm.all_reduce_sum(values, "test sum");
+    EXPECT_DOUBLE_EQ(values[0], 1.5);
+    EXPECT_DOUBLE_EQ(values[1], 1e-12);
+    EXPECT_EQ(comm.all_reduce_max(r == 1 ? 15 : 0, "test max"), 15);
+    EXPECT_EQ(comm.share_from_rank0("start", r == 0 ? "from rank 0" : "ignored"), "from rank 0");
+    comm.rank0_done("test write");
+    comm.barrier("test end");
+  });
+}
+
+TEST(Communicator, ACollectiveOneRankNeverJoinsFailsWithinTheTimeoutNamingTheRank) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string message;
+  on_two_ranks(test_port(1), std::chrono::seconds(2), [&](Communicator& comm) {
+    if (comm.world().rank == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(4));  // never joins, then leaves
+      return;
+    }
+    std::vector<double> values = {1.0};
+    try {
+      comm.all_reduce_sum(values, "the lonely sum");
+    } catch (const Error& e) {
+      message = e.what();
+    }
+  });
+  EXPECT_NE(message.find("rank 0/2: the lonely sum failed"), std::string::npos) << message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+}  // namespace
+}  // namespace replay::dist
