@@ -91,6 +91,7 @@ class Trainer {
   void attach_gradient_buffer();
   double reduce_gradients(double local_loss);
   std::map<std::string, double> validation_losses();
+  void set_up();
   void restore();  // resume, shared state or init_from
   bool resume_own_checkpoint();
   bool start_from_shared_state();
@@ -531,7 +532,9 @@ void Trainer::keep_thread_count(const CheckpointState& state, const std::string&
                     signal);
 }
 
-TrainResult Trainer::run() {
+// Everything before the first step: device and threads, the run folder
+// (rank 0), the data, the model and optimizer, and where the run starts.
+void Trainer::set_up() {
   device_ = training_device(s_);
   threads_ = model::configure_threads(static_cast<int>(s_.threads));
   if (device_.is_cpu() && threads_ > model::available_cores()) {
@@ -570,7 +573,10 @@ TrainResult Trainer::run() {
     fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");
     metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
   }
+}
 
+TrainResult Trainer::run() {
+  set_up();
   const int64_t total = s_.train.steps;
   for (const auto& w : cfg_.warnings) say("warning: " + w);
   for (const auto& w : cfg_.plan.warnings) say("warning: " + w);
