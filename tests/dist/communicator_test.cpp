@@ -4,6 +4,7 @@
 #include "dist/communicator.h"
 
 #include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,9 +31,15 @@ World rank_of_two(int rank, int port) {
 
 // Runs body(rank's communicator) on two threads; rethrows nothing: the
 // bodies record their own expectations.
-void on_two_ranks(int port, std::chrono::seconds timeout, const std::function<void(Communicator&)>& body) {
+void on_two_ranks(int port, std::chrono::seconds timeout, const std::function<void(Communicator&)>& body,
+                  bool agent_store = false) {
   auto rank = [&](int r) {
-    Communicator comm(rank_of_two(r, port), timeout);
+    World w = rank_of_two(r, port);
+    if (agent_store) {
+      w.agent_store = true;
+      w.store_prefix = "/worker/attempt_0";
+    }
+    Communicator comm(w, timeout);
     body(comm);
   };
   std::thread one(rank, 1);
@@ -57,6 +64,28 @@ TEST(Communicator, ReductionsAndHandOffs) {
     comm.rank0_done("test write");
     comm.barrier("test end");
   });
+}
+
+// torchrun's agent store: the store is served by someone else (here this
+// test, as torchrun's agent would), and rank 0 connects as a client too.
+TEST(Communicator, AgentStoreEveryRankIsAClient) {
+  c10d::TCPStoreOptions agent_options;
+  agent_options.port = static_cast<uint16_t>(test_port(2));
+  agent_options.isServer = true;
+  agent_options.waitWorkers = false;
+  agent_options.timeout = std::chrono::seconds(30);
+  auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", agent_options);
+  on_two_ranks(
+      test_port(2), std::chrono::seconds(30),
+      [](Communicator& comm) {
+        std::vector<double> values = {1.0 + comm.world().rank};
+        comm.all_reduce_sum(values, "test sum");
+        EXPECT_DOUBLE_EQ(values[0], 3.0);
+        EXPECT_EQ(comm.share_from_rank0("x", comm.world().rank == 0 ? "zero" : ""), "zero");
+      },
+      /*agent_store=*/true);
+  // The ranks' keys live under the attempt's prefix.
+  EXPECT_TRUE(agent->check({"/worker/attempt_0/replay/share/0/x"}));
 }
 
 TEST(Communicator, ACollectiveOneRankNeverJoinsFailsWithinTheTimeoutNamingTheRank) {
