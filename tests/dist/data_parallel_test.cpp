@@ -107,8 +107,10 @@ class DataParallelTest : public ::testing::Test {
 
   // `replay launch --nproc N --port P -- train CONFIG`, with a port of its own.
   std::vector<std::string> launch_args(int nproc, const stdfs::path& cfg) {
+    // 8 ports per test process in 20000-25999: apart from communicator_test's
+    // and below Linux's ephemeral range (32768-).
     static int next = 0;
-    const int port = 20000 + static_cast<int>((::getpid() * 16 + next++) % 20000);
+    const int port = 20000 + static_cast<int>((::getpid() % 750) * 8 + next++ % 8);
     return {"launch", "--nproc", std::to_string(nproc), "--port", std::to_string(port), "--", "train", cfg.string()};
   }
 
