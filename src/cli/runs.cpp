@@ -129,16 +129,14 @@ std::vector<CellComparison> compare_cells(const std::vector<Cell>& cells, const 
 }
 
 void print_comparisons(const std::vector<CellComparison>& comparisons) {
-  std::printf("
-comparisons (final loss P - Q, paired over the seeds both ran; 95%% t interval)
-");
+  std::printf("\ncomparisons (final loss P - Q, paired over the seeds both ran; 95%% t interval)\n");
   for (const auto& c : comparisons) {
-    std::printf("  %s - %s
-", c.p.c_str(), c.q.c_str());
-    for (const auto& [split, d] : c.by_split)
-      std::printf("    %-10s %s
-", split.c_str(),
-                  d ? (paired_text(*d) + ": " + paired_verdict(*d)).c_str() : "fewer than 2 shared seeds: no paired difference");
+    std::printf("  %s - %s\n", c.p.c_str(), c.q.c_str());
+    for (const auto& [split, d] : c.by_split) {
+      const std::string text =
+          d ? paired_text(*d) + ": " + paired_verdict(*d) : "fewer than 2 shared seeds: no paired difference";
+      std::printf("    %-10s %s\n", split.c_str(), text.c_str());
+    }
   }
 }
 

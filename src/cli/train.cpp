@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
 #include "run/run_config.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -19,7 +21,18 @@ struct TrainArgs {
   bool print_config = false;
   std::vector<int64_t> publish_prefix_at;
   int64_t branch_at = 0;
+  int64_t dist_timeout_s = replay::dist::kDefaultTimeout.count();
 };
+
+// Data parallel when a launcher says so (dist/world.h): every rank logs who
+// it is, then joins the process group; a world of one gets none.
+std::unique_ptr<replay::dist::Communicator> join_world(const TrainArgs& args) {
+  const replay::dist::World world = replay::dist::resolve_world();
+  if (world.launcher != "none") std::fprintf(stderr, "replay train: %s\n", world.describe().c_str());
+  if (!world.distributed()) return nullptr;
+  if (args.dist_timeout_s < 1) throw replay::Error("--dist-timeout must be at least 1 second");
+  return std::make_unique<replay::dist::Communicator>(world, std::chrono::seconds(args.dist_timeout_s));
+}
 
 void run(const TrainArgs& args) {
   replay::run::RunConfig config = replay::run::load_run_config(args.config, args.overrides);
@@ -34,7 +47,10 @@ void run(const TrainArgs& args) {
   options.branch_at = args.branch_at;
   // SIGTERM, SIGINT, SIGHUP: stop after the step in progress, with a checkpoint.
   options.stop_signal = &replay::install_stop_handlers();
+  const auto comm = join_world(args);
+  options.comm = comm.get();
   auto result = replay::train::train(config, options);
+  if (comm && !comm->world().is_rank0()) return;  // rank 0 reports
   // A rerun of a finished run computes nothing: say so rather than "done".
   const char* what = result.steps_run == 0 && result.steps > 0 ? "already complete" : "done";
   std::string line = std::string(what) + ": " + std::to_string(result.steps) + " steps";
@@ -73,6 +89,10 @@ void setup(CLI::App& app) {
   cmd->add_option("--branch-at", args->branch_at,
                   "Prefix sharing: on a fresh start, begin from the state another run published "
                   "after this many identical steps (trains from scratch if there is none)");
+  cmd->add_option("--dist-timeout", args->dist_timeout_s,
+                  "Data parallel (under `replay launch`, torchrun or srun; docs/distributed.md): seconds a "
+                  "rank waits in a collective for the others before it stops with an error")
+      ->capture_default_str();
   cmd->callback([args] { run(*args); });
 }
 

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <memory>
+#include <span>
 
+#include "dist/communicator.h"
 #include "eval/results.h"
 #include "eval/score.h"
 #include "eval/task.h"
@@ -68,7 +71,11 @@ class Trainer {
         cadence_(config, options.publish_prefix_at),
         out_(s_.out),
         ckpt_root_(out_ / run::kCheckpointsDir),
-        progress_(s_.train.steps, options.console ? options.console : stderr) {}
+        progress_(s_.train.steps, options.console ? options.console : stderr),
+        comm_(options.comm) {
+    // Only rank 0 talks: N copies of every line would say nothing more.
+    if (comm_ && !comm_->world().is_rank0()) opts_.console = nullptr;
+  }
 
   TrainResult run();
 
@@ -76,6 +83,15 @@ class Trainer {
   void say(const std::string& text) {
     if (opts_.console) progress_.message(text);
   }
+  // Whether this process writes the run folder: the only one, or rank 0.
+  bool writes() const { return !comm_ || comm_->world().is_rank0(); }
+  void check_world() const;
+  void restore_everywhere();  // restore() on rank 0, the same start on the others
+  void follow_rank0_start(const std::string& start);
+  void attach_gradient_buffer();
+  double reduce_gradients(double local_loss);
+  std::map<std::string, double> validation_losses();
+  void set_up();
   void restore();  // resume, shared state or init_from
   bool resume_own_checkpoint();
   bool start_from_shared_state();
@@ -119,6 +135,13 @@ class Trainer {
   std::string last_checkpoint_;
   int64_t last_checkpoint_step_ = -1;
   TrainResult result_;
+
+  // Data parallel only (null / undefined for a world of one).
+  dist::Communicator* comm_ = nullptr;
+  torch::Tensor grad_buffer_;    // every parameter's .grad is a view of it
+  std::string restored_from_;    // rank 0: the checkpoint it started from, if any
+  int agreed_stop_ = 0;          // the stop signal the ranks agreed on at the last step
+  double allreduce_seconds_ = 0;
 };
 
 void Trainer::restore() {
@@ -155,6 +178,7 @@ bool Trainer::resume_own_checkpoint() {
   last_lr_ = info->state.lr;
   metrics_keep_ = info->state.metrics_bytes;
   last_checkpoint_ = info->dir.string();
+  restored_from_ = info->dir.string();
   result_.resumed_from = start_step_;
   say("resuming from " + info->dir.string() + " (step " + std::to_string(start_step_) + ")");
   return true;
@@ -185,6 +209,7 @@ bool Trainer::start_from_shared(const std::string& key) {
   auto shared = find_shared_state(s_.shared_dir(), key);
   if (!shared) return false;
   load_training_checkpoint(shared->checkpoint, model_, optimizer_.get());
+  restored_from_ = shared->checkpoint.string();
   CheckpointState st = read_checkpoint_info(shared->checkpoint).state;
   keep_thread_count(st, "the shared state");
   std::string text = fs::read_file(shared->metrics);
@@ -201,7 +226,7 @@ bool Trainer::start_from_shared(const std::string& key) {
   const auto& phase = cfg_.plan.phases[cfg_.plan.phase_of_step(step)];
   std::string reason = what + " is " + std::to_string(value) + " at step " + std::to_string(step + 1) +
                        " (phase '" + phase.name + "', lr " + std::to_string(last_lr_) + ")";
-  metrics_->write({{"kind", "stop"}, {"step", step + 1}, {"reason", reason}});
+  if (metrics_) metrics_->write({{"kind", "stop"}, {"step", step + 1}, {"reason", reason}});
   progress_.finish();
   std::string saved = last_checkpoint_.empty()
                           ? "no checkpoint was written yet"
@@ -221,7 +246,12 @@ void Trainer::run_step(int64_t step) {
   auto t0 = Clock::now();
   std::vector<schedule::SequenceRef> refs(static_cast<size_t>(s_.train.batch_size));
   phase.data->batch(step - phase.first_step, refs);
-  torch::Tensor tokens = feed_->read(refs).to(device_);
+  std::span<const schedule::SequenceRef> mine(refs);
+  if (comm_) {  // this rank's slice of the global batch (check_world: an even split)
+    const auto rows = dist::rows_of_rank(static_cast<int64_t>(refs.size()), comm_->world().rank, comm_->world().size);
+    mine = mine.subspan(static_cast<size_t>(rows.begin), static_cast<size_t>(rows.count));
+  }
+  torch::Tensor tokens = feed_->read(mine).to(device_);
   // Data feeding (plan lookup + store reads + batching) is logged per step so
   // that its share of the step time is measured, not assumed.
   const double data_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -229,27 +259,31 @@ void Trainer::run_step(int64_t step) {
   const double lr = phase.lr_at_step(step);
   last_lr_ = lr;
   optimizer_->set_lr(lr);
-  optimizer_->zero_grad();
-  const double loss = accumulate_gradients(model_, tokens, s_.microbatch());
+  if (comm_) {
+    grad_buffer_.zero_();  // not set-to-none: the .grad views must stay
+  } else {
+    optimizer_->zero_grad();
+  }
+  double loss = accumulate_gradients(model_, tokens, s_.microbatch());
+  if (comm_) loss = reduce_gradients(loss);
   if (!std::isfinite(loss)) stop(step, "the loss", loss);
   const double grad_norm = optimizer_->clip_gradients();
   if (!std::isfinite(grad_norm)) stop(step, "the gradient norm", grad_norm);
   optimizer_->step();
 
-  tokens_ += tokens.numel();
-  sequences_ += tokens.size(0);
+  const int64_t step_tokens = static_cast<int64_t>(refs.size()) * feed_->seq_len();  // the global batch
+  tokens_ += step_tokens;
+  sequences_ += static_cast<int64_t>(refs.size());
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double tps = static_cast<double>(tokens.numel()) / std::max(seconds, 1e-9);
-  metrics_->write({{"kind", "step"},
-                   {"step", step + 1},
-                   {"phase", phase.name},
-                   {"tokens", tokens_},
-                   {"lr", lr},
-                   {"loss", loss},
-                   {"grad_norm", grad_norm},
-                   {"tokens_per_s", tps},
-                   {"data_s", data_seconds},
-                   {"step_s", seconds}});
+  const double tps = static_cast<double>(step_tokens) / std::max(seconds, 1e-9);
+  if (metrics_) {
+    nlohmann::json line = {{"kind", "step"},      {"step", step + 1},   {"phase", phase.name},
+                           {"tokens", tokens_},   {"lr", lr},           {"loss", loss},
+                           {"grad_norm", grad_norm}, {"tokens_per_s", tps}, {"data_s", data_seconds},
+                           {"step_s", seconds}};
+    if (comm_) line["allreduce_s"] = allreduce_seconds_;
+    metrics_->write(line);
+  }
   if (opts_.console) progress_.step(step + 1, phase.name, loss, lr, tps);
   result_.last_loss = loss;
 }
@@ -298,19 +332,50 @@ void Trainer::score_tasks(int64_t steps_done) {
   eval::write_results(run::task_results_dir(out_, steps_done), "step " + std::to_string(steps_done), results);
 }
 
+// Task scoring and the per-sequence record are rank 0's alone (they are
+// small, and their files have one writer); the validation losses are
+// shared out (validation_losses).
 void Trainer::run_eval(int64_t steps_done) {
-  score_tasks(steps_done);
+  if (writes()) score_tasks(steps_done);
+  if (comm_ && !s_.eval.tasks.empty()) comm_->rank0_done("task scoring at step " + std::to_string(steps_done));
   if (val_sets_.empty()) return;
+  std::map<std::string, double> losses = validation_losses();
   nlohmann::json val = nlohmann::json::object();
-  std::map<std::string, double> losses;
-  for (const auto& [name, tokens] : val_sets_) {
-    losses[name] = evaluate_loss(model_, tokens, s_.eval_microbatch());
-    val[name] = losses[name];
-  }
-  metrics_->write({{"kind", "eval"}, {"step", steps_done}, {"tokens", tokens_}, {"val", val}});
+  for (const auto& [name, loss] : losses) val[name] = loss;
+  if (metrics_) metrics_->write({{"kind", "eval"}, {"step", steps_done}, {"tokens", tokens_}, {"val", val}});
   if (opts_.console) progress_.eval(steps_done, losses);
   result_.final_eval = losses;
-  if (steps_done == s_.train.steps) write_sequence_losses(steps_done);
+  if (steps_done == s_.train.steps) {
+    if (writes()) write_sequence_losses(steps_done);
+    if (comm_) comm_->rank0_done("per-sequence validation losses");
+  }
+}
+
+// Each source's mean validation loss. Data parallel: rank r evaluates its
+// contiguous slice of every set (dist::rows_of_rank), and the loss sums and
+// row counts of all sources are all-reduced at once.
+std::map<std::string, double> Trainer::validation_losses() {
+  std::map<std::string, double> losses;
+  if (!comm_) {
+    for (const auto& [name, tokens] : val_sets_) losses[name] = evaluate_loss(model_, tokens, s_.eval_microbatch());
+    return losses;
+  }
+  std::vector<double> sums;  // per source: loss sum, rows
+  for (const auto& [name, tokens] : val_sets_) {
+    const auto rows = dist::rows_of_rank(tokens.size(0), comm_->world().rank, comm_->world().size);
+    const double mean = rows.count > 0 ? evaluate_loss(model_, tokens.narrow(0, rows.begin, rows.count),
+                                                       s_.eval_microbatch())
+                                       : 0.0;
+    sums.push_back(mean * static_cast<double>(rows.count));
+    sums.push_back(static_cast<double>(rows.count));
+  }
+  comm_->all_reduce_sum(sums, "the validation loss reduction");
+  size_t i = 0;
+  for (const auto& [name, tokens] : val_sets_) {
+    losses[name] = sums[i] / sums[i + 1];
+    i += 2;
+  }
+  return losses;
 }
 
 // The final evaluation per validation sequence (run/layout.h), so that a
@@ -326,12 +391,21 @@ void Trainer::after_step(int64_t done) {
   if (cadence_.evaluates_after(done)) run_eval(done);
   if (cadence_.checkpoints_after(done)) save(done, cfg_.plan.phase_of_step(done - 1));
   if (cadence_.publishes_after(done)) {
-    publish_shared_state(s_.shared_dir(), run::state_key(cfg_, done), last_checkpoint_, out_ / run::kMetricsFile,
-                         metrics_->bytes());
+    if (writes())
+      publish_shared_state(s_.shared_dir(), run::state_key(cfg_, done), last_checkpoint_, out_ / run::kMetricsFile,
+                           metrics_->bytes());
+    if (comm_) comm_->rank0_done("publishing the state after step " + std::to_string(done));
   }
 }
 
+// Rank 0 writes (every rank holds the same state); the others wait for it,
+// so that no rank runs ahead of a checkpoint a restart may resume from.
 void Trainer::save(int64_t steps_done, size_t phase_index) {
+  last_checkpoint_step_ = steps_done;
+  if (comm_ && !writes()) {
+    comm_->rank0_done("the checkpoint after step " + std::to_string(steps_done));
+    return;
+  }
   // The next step decides the phase a resume continues in.
   size_t next = steps_done < s_.train.steps ? cfg_.plan.phase_of_step(steps_done) : phase_index;
   const auto& phase = cfg_.plan.phases[next];
@@ -347,7 +421,77 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
   st.config_hash = cfg_.content_hash;
   st.cpu_threads = device_.is_cpu() ? threads_ : 0;
   last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_.get(), st, s_.checkpoint.keep);
-  last_checkpoint_step_ = steps_done;
+  if (comm_) comm_->rank0_done("the checkpoint after step " + std::to_string(steps_done));
+}
+
+// Data parallel: every global batch splits evenly, so every rank does the
+// same work and the mean of the ranks' means is the batch's mean.
+void Trainer::check_world() const {
+  if (!comm_) return;
+  const int n = comm_->world().size;
+  if (s_.train.batch_size % n != 0)
+    throw Error(cfg_.file + ": train.batch_size = " + std::to_string(s_.train.batch_size) +
+                " does not divide into " + std::to_string(n) + " ranks: use a world size that divides it");
+}
+
+// Rank 0 decides where the run starts (its own checkpoint, a shared state,
+// init_from or the seed: restore()), then tells the others which
+// checkpoint it loaded, so that every rank starts from the same state even
+// when a checkpoint appears or is pruned meanwhile.
+void Trainer::restore_everywhere() {
+  if (writes()) restore();
+  if (!comm_) return;
+  const std::string start = comm_->share_from_rank0("start", restored_from_);
+  if (!writes()) follow_rank0_start(start);
+}
+
+void Trainer::follow_rank0_start(const std::string& start) {
+  if (start.empty()) {
+    if (!s_.train.init_from.empty()) (void)load_initial_weights(s_.train.init_from, model_);
+    return;
+  }
+  load_training_checkpoint(start, model_, optimizer_.get());
+  const CheckpointState st = read_checkpoint_info(start).state;
+  keep_thread_count(st, "the checkpoint");
+  start_step_ = st.step;
+  tokens_ = st.tokens;
+  sequences_ = st.sequences_consumed;
+  last_lr_ = st.lr;
+  last_checkpoint_ = start;
+  last_checkpoint_step_ = st.step;
+}
+
+// One fp32 buffer for all gradients, each parameter's .grad a view of it
+// (autograd then accumulates into the views in place), so that one
+// all-reduce per step syncs them all.
+void Trainer::attach_gradient_buffer() {
+  int64_t total = 0;
+  for (const auto& p : model_->parameters()) {
+    if (p.scalar_type() != torch::kFloat32)
+      throw Error("data parallel training needs fp32 parameters (the gradient buffer is fp32), found " +
+                  std::string(c10::toString(p.scalar_type())));
+    total += p.numel();
+  }
+  grad_buffer_ = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+  int64_t offset = 0;
+  for (auto& p : model_->parameters()) {
+    p.mutable_grad() = grad_buffer_.narrow(0, offset, p.numel()).view(p.sizes());
+    offset += p.numel();
+  }
+}
+
+// After the last microbatch: the gradient mean over ranks, and one small
+// reduction carrying the loss and whether a rank was asked to stop (so all
+// stop after the same step). Returns the global batch's mean loss.
+double Trainer::reduce_gradients(double local_loss) {
+  const auto t0 = Clock::now();
+  comm_->all_reduce_mean(grad_buffer_, "the gradient all-reduce");
+  allreduce_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int signal = opts_.stop_signal ? opts_.stop_signal->load() : 0;
+  std::vector<double> values = {local_loss, signal != 0 ? 1.0 : 0.0};
+  comm_->all_reduce_sum(values, "the loss reduction");
+  agreed_stop_ = values[1] > 0 ? (signal != 0 ? signal : SIGTERM) : 0;
+  return values[0] / comm_->world().size;
 }
 
 // Before anything is written: two trainers in one folder would interleave
@@ -382,12 +526,15 @@ void Trainer::keep_thread_count(const CheckpointState& state, const std::string&
 [[noreturn]] void Trainer::interrupt(int64_t done, int signal) {
   if (last_checkpoint_step_ != done) save(done, cfg_.plan.phase_of_step(done - 1));
   progress_.finish();
+  const std::string checkpoint = writes() ? last_checkpoint_ : "written by rank 0";
   throw Interrupted("stopped by signal " + std::to_string(signal) + " at step " + std::to_string(done) +
-                        "; checkpoint " + last_checkpoint_ + "; rerun the same command to resume",
+                        "; checkpoint " + checkpoint + "; rerun the same command to resume",
                     signal);
 }
 
-TrainResult Trainer::run() {
+// Everything before the first step: device and threads, the run folder
+// (rank 0), the data, the model and optimizer, and where the run starts.
+void Trainer::set_up() {
   device_ = training_device(s_);
   threads_ = model::configure_threads(static_cast<int>(s_.threads));
   if (device_.is_cpu() && threads_ > model::available_cores()) {
@@ -396,8 +543,11 @@ TrainResult Trainer::run() {
   }
   // Bit-identical reruns on CPU: deterministic kernels where torch has a choice.
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
-  load_tasks();
-  lock_run_folder();
+  check_world();
+  if (writes()) {
+    load_tasks();
+    lock_run_folder();
+  }
 
   feed_ = std::make_unique<DataFeed>(cfg_);
   if (s_.eval.sequences > 0) {
@@ -416,11 +566,17 @@ TrainResult Trainer::run() {
   model_->set_compute_dtype(model::compute_dtype_from_name(s_.compute_dtype));
   model_->set_activation_checkpointing(s_.train.activation_checkpointing);
   optimizer_ = make_optimizer(model_, s_.optim);
-  restore();
+  restore_everywhere();
+  if (comm_) attach_gradient_buffer();
 
-  fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");
-  metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
+  if (writes()) {
+    fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");
+    metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
+  }
+}
 
+TrainResult Trainer::run() {
+  set_up();
   const int64_t total = s_.train.steps;
   for (const auto& w : cfg_.warnings) say("warning: " + w);
   for (const auto& w : cfg_.plan.warnings) say("warning: " + w);
@@ -442,10 +598,13 @@ TrainResult Trainer::run() {
     run_step(step);
     after_step(step + 1);
     result_.steps_run += 1;
-    if (step + 1 < total && opts_.stop_signal) {
+    if (step + 1 < total && comm_) {
+      if (agreed_stop_) interrupt(step + 1, agreed_stop_);
+    } else if (step + 1 < total && opts_.stop_signal) {
       if (const int sig = opts_.stop_signal->load()) interrupt(step + 1, sig);
     }
   }
+  if (comm_) comm_->barrier("the end of the run");
   progress_.finish();
   result_.steps = total;
   if (result_.steps_run == 0) {
@@ -458,7 +617,7 @@ TrainResult Trainer::run() {
                             {"content_hash", cfg_.content_hash},
                             {"final_eval", result_.final_eval}};
   summary["last_loss"] = result_.last_loss;
-  fs::write_file_atomic(out_ / run::kSummaryFile, summary.dump(2) + "\n");
+  if (writes()) fs::write_file_atomic(out_ / run::kSummaryFile, summary.dump(2) + "\n");
   return result_;
 }
 

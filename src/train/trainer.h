@@ -8,7 +8,8 @@
 // files it writes into the run directory (settings.out) are run/layout.h:
 //   config.json      the resolved config (RunConfig::resolved) and its hash
 //   metrics.jsonl    {"kind":"step","step","phase","tokens","lr","loss","grad_norm","tokens_per_s",
-//                     "data_s" (plan lookup + store reads + batching), "step_s"}
+//                     "data_s" (plan lookup + store reads + batching), "step_s",
+//                     "allreduce_s" (data parallel only: the gradient all-reduce)}
 //                    {"kind":"eval","step","tokens","val":{"<source>": nats/token}}
 //                    {"kind":"stop","step","reason"} when a NaN/inf stops the run
 //   checkpoints/     step-NNNNNNNNN/ (checkpoint.h), the newest checkpoint.keep
@@ -18,6 +19,26 @@
 //                    trainer on the same folder is refused before it writes
 // "step" counts completed optimizer steps (1 = after the first update);
 // "tokens" counts training tokens so far (sequences x seq_len).
+//
+// Data parallel (TrainOptions::comm set, a world of N > 1 ranks): the global
+// batch of a step, its data order and the schedule are the plan's, whatever
+// N is; rank r trains on the r-th of N equal contiguous slices of the
+// step's sequences (train.batch_size must divide by N: an error otherwise),
+// in microbatches of train.microbatch. The gradients live in one flat fp32
+// buffer (each parameter's .grad is a view of it, zeroed, never reset to
+// none), all-reduced (mean) once after the last microbatch; clipping and
+// AdamW then run on identical gradients, so every rank holds the same
+// weights and optimizer state. The logged loss is the mean of the ranks'
+// means (= the global batch's mean). Validation losses: each rank evaluates
+// a contiguous slice of every validation set and the loss sums and counts
+// are all-reduced. Rank 0 alone writes the run folder (lock, config,
+// metrics, checkpoints, shared states, per-sequence losses, task scores,
+// summary) while the others wait for it (dist/communicator.h); a stop
+// signal is agreed on through the step's reduction, so every rank stops
+// after the same step. The world size is not part of the run's identity:
+// a run resumes on another number of ranks with the same data order and
+// the same losses up to floating-point summation order. A world of one
+// runs the single-process code path, unchanged.
 #pragma once
 #include <cstdint>
 #include <atomic>
@@ -28,6 +49,10 @@
 #include <string>
 
 #include "run/run_config.h"
+
+namespace replay::dist {
+class Communicator;
+}
 
 namespace replay::train {
 
@@ -49,6 +74,9 @@ struct TrainOptions {
   // checkpoint of that step (unless the cadence just did) and throws
   // replay::Interrupted. Not checked after the last step: that run is done.
   const std::atomic<int>* stop_signal = nullptr;
+  // The process group of a data-parallel job (see above); null for a world
+  // of one. Not owned.
+  dist::Communicator* comm = nullptr;
 };
 
 struct TrainResult {

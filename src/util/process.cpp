@@ -15,8 +15,24 @@ namespace replay::process {
 
 namespace {
 
+// The inherited environment with `extra` ("NAME=value") replacing or
+// adding variables; built before fork (the child may not allocate).
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const auto& x : extra) replaced = replaced || x.rfind(name, 0) == 0;
+    if (!replaced) env.push_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
 // In the child, between fork and exec: only async-signal-safe calls.
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, const SpawnOptions& options, pid_t parent) {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const SpawnOptions& options, pid_t parent,
+                             char* const* envp) {
   // The death signal is set after fork: if the parent died in between, the
   // child was already reparented and would never get it, so it checks.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -33,19 +49,33 @@ namespace {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  ::execv(args[0], args.data());
+  if (envp) {
+    ::execve(args[0], args.data(), envp);
+  } else {
+    ::execv(args[0], args.data());
+  }
   ::_exit(127);
 }
 
 }  // namespace
 
-pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
+pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options) { return spawn(argv, options, {}); }
+
+pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options,
+            const std::vector<std::string>& environment) {
   if (!options.log.empty() && options.log.has_parent_path())
     std::filesystem::create_directories(options.log.parent_path());
+  std::vector<std::string> env;
+  std::vector<char*> envp;
+  if (!environment.empty()) {
+    env = child_environment(environment);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw Error("cannot start " + (argv.empty() ? std::string("a process") : argv[0]) + ": fork failed");
-  if (pid == 0) exec_child(argv, options, parent);
+  if (pid == 0) exec_child(argv, options, parent, envp.empty() ? nullptr : envp.data());
   return pid;
 }
 

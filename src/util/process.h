@@ -25,6 +25,11 @@ struct SpawnOptions {
 // replay::Error if it cannot fork.
 pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+// The same, with `environment` ("NAME=value" entries) added to the inherited
+// environment, replacing variables of the same name: `replay launch` gives
+// each rank its RANK.
+pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options,
+            const std::vector<std::string>& environment);
 
 // Path of the running executable, to start replay subcommands.
 std::filesystem::path self_executable();

@@ -1,0 +1,143 @@
+// c10d's headers compile their Gloo parts only with USE_C10D_GLOO. Debian's
+// Torch CMake config passes it; a config that does not still links a
+// libtorch built with Gloo (the symbols are checked at link time).
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include "dist/communicator.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstdlib>
+#include <exception>
+
+#include "util/error.h"
+
+namespace replay::dist {
+
+struct Communicator::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+namespace {
+
+std::string rank_prefix(const World& w) { return "rank " + std::to_string(w.rank) + "/" + std::to_string(w.size); }
+
+bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0; }
+
+std::shared_ptr<::gloo::transport::Device> gloo_device(const World& w) {
+  if (const char* ifname = std::getenv(kGlooIfnameVar); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (is_loopback(w.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname(w.master_addr);
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+c10::intrusive_ptr<c10d::Store> connect_store(const World& w, std::chrono::seconds timeout) {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(w.master_port);
+  options.isServer = w.is_rank0() && !w.agent_store;
+  // Every rank names the world size and "waits for workers": a client
+  // counts itself in only then, and the server waits for that count, up to
+  // the timeout (after which it goes on; the process group's rendezvous then
+  // fails). c10::optional in 1.13, std:: in 2.x.
+  options.numWorkers = static_cast<size_t>(w.size);
+  options.waitWorkers = true;
+  options.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, options);
+  if (!w.store_prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(w.store_prefix, store);
+  return store;
+}
+
+// Runs a c10d call; its failure becomes an Error naming this rank, the
+// operation and the likely cause.
+template <class F>
+void guarded(const World& w, const std::string& what, std::chrono::seconds timeout, F&& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) message = c10->what_without_backtrace();
+    throw Error(rank_prefix(w) + ": " + what + " failed: another rank stopped, or did not answer within " +
+                std::to_string(timeout.count()) + " s (" + message + ")");
+  }
+}
+
+}  // namespace
+
+Communicator::Communicator(const World& world, std::chrono::seconds timeout)
+    : world_(world), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+  if (!world.distributed()) throw Error("internal: a communicator for a world of one");
+  guarded(world_, "the rendezvous at " + world_.master_addr + ":" + std::to_string(world_.master_port), timeout_,
+          [&] {
+            impl_->store = connect_store(world_, timeout_);
+            auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_));
+            options->devices.push_back(gloo_device(world_));
+            impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, world_.rank, world_.size, options);
+          });
+}
+
+Communicator::~Communicator() = default;
+
+void Communicator::all_reduce_mean(torch::Tensor& flat, const std::string& what) {
+  guarded(world_, what, timeout_, [&] {
+    std::vector<torch::Tensor> tensors{flat};
+    impl_->group->allreduce(tensors)->wait();
+  });
+  flat.div_(world_.size);
+}
+
+void Communicator::all_reduce_sum(std::vector<double>& values, const std::string& what) {
+  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  guarded(world_, what, timeout_, [&] {
+    std::vector<torch::Tensor> tensors{t};
+    impl_->group->allreduce(tensors)->wait();
+  });
+  const double* data = t.data_ptr<double>();
+  values.assign(data, data + values.size());
+}
+
+int64_t Communicator::all_reduce_max(int64_t value, const std::string& what) {
+  torch::Tensor t = torch::tensor({value}, torch::kInt64);
+  guarded(world_, what, timeout_, [&] {
+    std::vector<torch::Tensor> tensors{t};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::MAX;
+    impl_->group->allreduce(tensors, options)->wait();
+  });
+  return t.item<int64_t>();
+}
+
+void Communicator::barrier(const std::string& what) {
+  guarded(world_, what, timeout_, [&] { impl_->group->barrier()->wait(); });
+}
+
+void Communicator::rank0_done(const std::string& what) {
+  const std::string key = "replay/rank0/" + std::to_string(sequence_++);
+  guarded(world_, "waiting for rank 0: " + what, kWriteTimeout, [&] {
+    if (world_.is_rank0()) {
+      impl_->store->set(key, std::vector<uint8_t>{1});
+    } else {
+      impl_->store->wait({key}, std::chrono::milliseconds(kWriteTimeout));
+    }
+  });
+}
+
+std::string Communicator::share_from_rank0(const std::string& name, const std::string& value) {
+  const std::string key = "replay/share/" + std::to_string(sequence_++) + "/" + name;
+  if (world_.is_rank0()) {
+    guarded(world_, "sharing " + name, timeout_,
+            [&] { impl_->store->set(key, std::vector<uint8_t>(value.begin(), value.end())); });
+    return value;
+  }
+  std::vector<uint8_t> bytes;
+  guarded(world_, "waiting for rank 0's " + name, kWriteTimeout, [&] {
+    impl_->store->wait({key}, std::chrono::milliseconds(kWriteTimeout));
+    bytes = impl_->store->get(key);
+  });
+  return std::string(bytes.begin(), bytes.end());
+}
+
+}  // namespace replay::dist

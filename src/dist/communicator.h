@@ -1,0 +1,76 @@
+// The process group of a data-parallel job (c10d: a TCPStore rendezvous and
+// a Gloo process group), behind the few operations the trainer needs. Built
+// only for a world of more than one: a world of one has no communicator and
+// takes the single-process code path.
+//
+// Rules every caller keeps: collectives match by call order alone, so every
+// rank issues the same ones in the same order; a rank that dies closes its
+// sockets and the others' next collective fails at once (replay::Error
+// naming this rank and the operation); a rank that hangs makes the others
+// fail after `timeout` (the collective timeout). Waits for rank 0's file
+// writes (checkpoints, evaluations it alone does) use the longer
+// `write_timeout` instead, so a slow checkpoint never trips the collective
+// timeout; they go through the store, which lives in rank 0 (or torchrun's
+// agent), so a rank 0 that dies ends them at once too.
+//
+// The Gloo device: the interface GLOO_SOCKET_IFNAME names when set; else
+// the loopback address when the master is on this machine's loopback
+// (127.x, localhost: `replay launch`); else the default device (this
+// host's name as it resolves), which is what multi-node jobs need.
+#pragma once
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dist/world.h"
+
+namespace replay::dist {
+
+// Defaults, stated once: the collective timeout (`replay train
+// --dist-timeout` overrides it) and the wait for rank 0's writes.
+inline constexpr std::chrono::seconds kDefaultTimeout{300};
+inline constexpr std::chrono::seconds kWriteTimeout{3600};
+
+class Communicator {
+ public:
+  // Connects to the rendezvous store and builds the process group (rank 0
+  // serves the store unless the world uses the agent store). Throws
+  // replay::Error naming the master when the others do not show up within
+  // `timeout`. Requires world.distributed().
+  Communicator(const World& world, std::chrono::seconds timeout);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  const World& world() const { return world_; }
+  std::chrono::seconds timeout() const { return timeout_; }
+
+  // In place: the mean over ranks of `flat` (a contiguous tensor). Gloo has
+  // no AVG: the sum over ranks, then divided by the world size.
+  void all_reduce_mean(torch::Tensor& flat, const std::string& what);
+  // The sum over ranks of each value (in double), in place.
+  void all_reduce_sum(std::vector<double>& values, const std::string& what);
+  // The largest value over ranks (e.g. "did any rank get a stop signal").
+  int64_t all_reduce_max(int64_t value, const std::string& what);
+  // Every rank waits for every other (collective timeout).
+  void barrier(const std::string& what);
+  // Rank 0 calls it after doing `what` alone (writing a checkpoint, its
+  // evaluation); the other ranks call it to wait, up to kWriteTimeout.
+  // Every rank calls it, in the same order.
+  void rank0_done(const std::string& what);
+  // Rank 0 hands a value to every other rank (through the store): rank 0
+  // passes it and gets it back; the others pass anything and get rank 0's.
+  std::string share_from_rank0(const std::string& key, const std::string& value);
+
+ private:
+  struct Impl;
+  World world_;
+  std::chrono::seconds timeout_;
+  int64_t sequence_ = 0;  // numbers the store keys of rank0_done and share_from_rank0
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace replay::dist

@@ -1,0 +1,113 @@
+// The process group wrapper with two ranks as two threads of this process
+// (TCPStore and Gloo over loopback): the reductions, rank 0's hand-offs, and
+// a collective that one rank never joins failing within the timeout.
+#include "dist/communicator.h"
+
+#include <gtest/gtest.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "util/error.h"
+
+namespace replay::dist {
+namespace {
+
+// A port for this test process (ctest runs each test in a process of its
+// own, often with consecutive pids): 4 per pid, in 26000-31999, apart from
+// data_parallel_test's ports and below Linux's ephemeral range (32768-).
+int test_port(int offset) { return 26000 + static_cast<int>(::getpid() % 1500) * 4 + offset; }
+
+World rank_of_two(int rank, int port) {
+  World w;
+  w.rank = rank;
+  w.size = 2;
+  w.master_addr = "127.0.0.1";
+  w.master_port = port;
+  w.launcher = "env";
+  return w;
+}
+
+// Runs body(rank's communicator) on two threads; rethrows nothing: the
+// bodies record their own expectations.
+void on_two_ranks(int port, std::chrono::seconds timeout, const std::function<void(Communicator&)>& body,
+                  bool agent_store = false) {
+  auto rank = [&](int r) {
+    World w = rank_of_two(r, port);
+    if (agent_store) {
+      w.agent_store = true;
+      w.store_prefix = "/worker/attempt_0";
+    }
+    Communicator comm(w, timeout);
+    body(comm);
+  };
+  std::thread one(rank, 1);
+  rank(0);
+  one.join();
+}
+
+TEST(Communicator, ReductionsAndHandOffs) {
+  on_two_ranks(test_port(0), std::chrono::seconds(30), [](Communicator& comm) {
+    const int r = comm.world().rank;
+    torch::Tensor flat = torch::tensor({1.0f + r, 10.0f * (r + 1), -2.0f});
+    comm.all_reduce_mean(flat, "test mean");
+    EXPECT_FLOAT_EQ(flat[0].item<float>(), 1.5f);
+    EXPECT_FLOAT_EQ(flat[1].item<float>(), 15.0f);
+    EXPECT_FLOAT_EQ(flat[2].item<float>(), -2.0f);
+    std::vector<double> values = {0.25 + r, 1e-12 * r};
+    comm.all_reduce_sum(values, "test sum");
+    EXPECT_DOUBLE_EQ(values[0], 1.5);
+    EXPECT_DOUBLE_EQ(values[1], 1e-12);
+    EXPECT_EQ(comm.all_reduce_max(r == 1 ? 15 : 0, "test max"), 15);
+    EXPECT_EQ(comm.share_from_rank0("start", r == 0 ? "from rank 0" : "ignored"), "from rank 0");
+    comm.rank0_done("test write");
+    comm.barrier("test end");
+  });
+}
+
+// torchrun's agent store: the store is served by someone else (here this
+// test, as torchrun's agent would), and rank 0 connects as a client too.
+TEST(Communicator, AgentStoreEveryRankIsAClient) {
+  c10d::TCPStoreOptions agent_options;
+  agent_options.port = static_cast<uint16_t>(test_port(2));
+  agent_options.isServer = true;
+  agent_options.waitWorkers = false;
+  agent_options.timeout = std::chrono::seconds(30);
+  auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", agent_options);
+  on_two_ranks(
+      test_port(2), std::chrono::seconds(30),
+      [](Communicator& comm) {
+        std::vector<double> values = {1.0 + comm.world().rank};
+        comm.all_reduce_sum(values, "test sum");
+        EXPECT_DOUBLE_EQ(values[0], 3.0);
+        EXPECT_EQ(comm.share_from_rank0("x", comm.world().rank == 0 ? "zero" : ""), "zero");
+      },
+      /*agent_store=*/true);
+  // The ranks' keys live under the attempt's prefix.
+  EXPECT_TRUE(agent->check({"/worker/attempt_0/replay/share/0/x"}));
+}
+
+TEST(Communicator, ACollectiveOneRankNeverJoinsFailsWithinTheTimeoutNamingTheRank) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string message;
+  on_two_ranks(test_port(1), std::chrono::seconds(2), [&](Communicator& comm) {
+    if (comm.world().rank == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(4));  // never joins, then leaves
+      return;
+    }
+    std::vector<double> values = {1.0};
+    try {
+      comm.all_reduce_sum(values, "the lonely sum");
+    } catch (const Error& e) {
+      message = e.what();
+    }
+  });
+  EXPECT_NE(message.find("rank 0/2: the lonely sum failed"), std::string::npos) << message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
+}  // namespace
+}  // namespace replay::dist

@@ -1,0 +1,192 @@
+// Data-parallel training through the real binary: `replay launch --nproc 2`
+// against one process on the tiny model, resuming across world sizes, and a
+// rank killed mid-run.
+//
+// Tolerance: with microbatches of 2 rows, one process adds 4 microbatch
+// gradients in a row while 2 ranks add 2 each and then the two halves, so
+// losses agree to floating-point summation order, not bit for bit:
+// kRelTolerance relative, per step and per evaluation.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <regex>
+#include <thread>
+
+#include "tiny_run.h"
+#include "train/train_process.h"
+
+namespace replay::train {
+namespace {
+
+namespace stdfs = std::filesystem;
+using testing::read_log;
+using testing::wait_exit;
+
+constexpr double kRelTolerance = 1e-5;
+constexpr int kSteps = 12;
+// Every run of these tests: 4 microbatches per global batch of 8.
+const std::vector<std::string> kMicrobatch = {"--set", "train.microbatch=2"};
+const char* kSchedule =
+    "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+    "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
+    "[optim]\nlr = 3e-3\n[lr_schedule]\nkind = \"wsd\"\n";
+
+// `replay ARGS...` in the background, stdout and stderr appended to `log`.
+pid_t spawn_replay(const std::vector<std::string>& args, const stdfs::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log.c_str(), "a", stderr);
+    (void)f;
+    ::dup2(::fileno(stderr), STDOUT_FILENO);
+    std::vector<std::string> all = {REPLAY_BINARY};
+    all.insert(all.end(), args.begin(), args.end());
+    all.insert(all.end(), kMicrobatch.begin(), kMicrobatch.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+// The largest relative difference seen, printed at the end of each test
+// (what the tolerance is measured against).
+double max_rel_diff = 0;
+
+void expect_close(double expected, double actual, const std::string& what) {
+  EXPECT_LE(std::abs(actual - expected), kRelTolerance * std::abs(expected))
+      << what << ": " << expected << " vs " << actual;
+  max_rel_diff = std::max(max_rel_diff, std::abs(actual - expected) / std::abs(expected));
+}
+
+// Same steps, phases, and losses and evaluations within kRelTolerance.
+void expect_close_losses(const stdfs::path& reference, const stdfs::path& other) {
+  auto a = testing::read_metrics(reference);
+  auto b = testing::read_metrics(other);
+  ASSERT_EQ(a.steps.size(), static_cast<size_t>(kSteps));
+  ASSERT_EQ(b.steps.size(), a.steps.size());
+  for (size_t i = 0; i < a.steps.size(); ++i) {
+    EXPECT_EQ(b.steps[i].step, a.steps[i].step);
+    EXPECT_EQ(b.steps[i].phase, a.steps[i].phase);
+    expect_close(a.steps[i].loss, b.steps[i].loss, "loss of step " + std::to_string(i + 1));
+  }
+  ASSERT_EQ(a.evals.size(), b.evals.size());
+  for (size_t i = 0; i < a.evals.size(); ++i) {
+    EXPECT_EQ(a.evals[i]["step"], b.evals[i]["step"]);
+    for (const auto& [source, loss] : a.evals[i]["val"].items())
+      expect_close(loss.get<double>(), b.evals[i]["val"][source].get<double>(),
+                   "eval " + std::to_string(i) + " " + source);
+  }
+}
+
+class DataParallelTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    std::printf("largest relative difference of a loss from one process: %.3g\n", max_rel_diff);
+  }
+  void SetUp() override {
+    max_rel_diff = 0;
+    ASSERT_TRUE(stdfs::exists(REPLAY_BINARY)) << "build the replay binary first";
+    testing::make_store(tmp_.path / "generic", "generic", 160);
+    testing::make_store(tmp_.path / "math", "math");
+    reference_ = testing::write_tiny_config(tmp_.path, "reference", kSchedule, kSteps);
+    const int code = wait_exit(spawn_replay({"train", reference_.string()}, log("reference")));
+    ASSERT_EQ(code, 0) << read_log(log("reference"));
+  }
+
+  stdfs::path log(const std::string& name) const { return tmp_.path / (name + ".log"); }
+  stdfs::path metrics(const std::string& name) const { return tmp_.path / name / "metrics.jsonl"; }
+  stdfs::path config(const std::string& name) { return testing::write_tiny_config(tmp_.path, name, kSchedule, kSteps); }
+
+  // `replay launch --nproc N --port P -- train CONFIG`, with a port of its own.
+  std::vector<std::string> launch_args(int nproc, const stdfs::path& cfg) {
+    // 8 ports per test process in 20000-25999: apart from communicator_test's
+    // and below Linux's ephemeral range (32768-).
+    static int next = 0;
+    const int port = 20000 + static_cast<int>((::getpid() % 750) * 8 + next++ % 8);
+    return {"launch", "--nproc", std::to_string(nproc), "--port", std::to_string(port), "--", "train", cfg.string()};
+  }
+
+  // Starts `args`, SIGTERMs it once `after` steps are logged, expects the
+  // stop-with-checkpoint exit (128 + SIGTERM).
+  void interrupt_after(const std::vector<std::string>& args, const std::string& name, size_t after) {
+    const pid_t pid = spawn_replay(args, log(name));
+    testing::wait_for_step_lines(pid, metrics(name), after, log(name));
+    if (HasFatalFailure()) return;
+    ::kill(pid, SIGTERM);
+    EXPECT_EQ(wait_exit(pid), 128 + SIGTERM) << read_log(log(name));
+    ASSERT_LT(testing::count_step_lines(metrics(name)), static_cast<size_t>(kSteps)) << "stopped too late";
+  }
+
+  TempDir tmp_{"dist"};
+  stdfs::path reference_;
+};
+
+TEST_F(DataParallelTest, TwoRanksGiveTheLossesOfOneProcess) {
+  const auto cfg = config("two");
+  const auto args = launch_args(2, cfg);
+  ASSERT_EQ(wait_exit(spawn_replay(args, log("two"))), 0) << read_log(log("two"));
+  const std::string text = read_log(log("two"));
+  EXPECT_NE(text.find("rank 0/2 master 127.0.0.1:" + args[4]), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 1/2 master 127.0.0.1:" + args[4]), std::string::npos) << text;
+  expect_close_losses(metrics("reference"), metrics("two"));
+  EXPECT_NE(read_log(metrics("two")).find("\"allreduce_s\""), std::string::npos);
+  EXPECT_TRUE(stdfs::exists(tmp_.path / "two" / "summary.json"));
+}
+
+TEST_F(DataParallelTest, ResumesOnAnotherNumberOfRanks) {
+  // Two ranks stopped (SIGTERM to the launcher, forwarded), one finishes...
+  interrupt_after(launch_args(2, config("two-then-one")), "two-then-one", 4);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(wait_exit(spawn_replay({"train", config("two-then-one").string()}, log("two-then-one"))), 0)
+      << read_log(log("two-then-one"));
+  EXPECT_NE(read_log(log("two-then-one")).find("resuming from"), std::string::npos);
+  expect_close_losses(metrics("reference"), metrics("two-then-one"));
+  // ...and one process stopped, two ranks finish.
+  interrupt_after({"train", config("one-then-two").string()}, "one-then-two", 4);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(wait_exit(spawn_replay(launch_args(2, config("one-then-two")), log("one-then-two"))), 0)
+      << read_log(log("one-then-two"));
+  EXPECT_NE(read_log(log("one-then-two")).find("resuming from"), std::string::npos);
+  expect_close_losses(metrics("reference"), metrics("one-then-two"));
+}
+
+TEST_F(DataParallelTest, AKilledRankStopsTheLaunchNamingItAndARerunResumes) {
+  const auto cfg = config("killed");
+  const pid_t launcher = spawn_replay(launch_args(2, cfg), log("killed"));
+  testing::wait_for_step_lines(launcher, metrics("killed"), 4, log("killed"));
+  if (HasFatalFailure()) return;
+  std::smatch m;
+  const std::string started = read_log(log("killed"));
+  ASSERT_TRUE(std::regex_search(started, m, std::regex("rank 1/2 pid ([0-9]+)"))) << started;
+  const pid_t rank1 = std::stoi(m[1]);
+  const auto killed_at = std::chrono::steady_clock::now();
+  ::kill(rank1, SIGKILL);
+  EXPECT_EQ(wait_exit(launcher), 1);
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  EXPECT_LT(seconds, 30.0) << "the launch took " << seconds << " s to stop";
+  const std::string text = read_log(log("killed"));
+  EXPECT_NE(text.find("rank 1 (pid " + std::string(m[1]) + ") was killed by signal 9"), std::string::npos) << text;
+  ASSERT_LT(testing::count_step_lines(metrics("killed")), static_cast<size_t>(kSteps)) << "killed too late";
+
+  ASSERT_EQ(wait_exit(spawn_replay(launch_args(2, cfg), log("killed"))), 0) << read_log(log("killed"));
+  EXPECT_NE(read_log(log("killed")).find("resuming from"), std::string::npos);
+  expect_close_losses(metrics("reference"), metrics("killed"));
+}
+
+TEST_F(DataParallelTest, ABatchThatDoesNotSplitEvenlyIsAnError) {
+  EXPECT_EQ(wait_exit(spawn_replay(launch_args(3, config("three")), log("three"))), 1);
+  const std::string text = read_log(log("three"));
+  EXPECT_NE(text.find("train.batch_size = 8 does not divide into 3 ranks"), std::string::npos) << text;
+  EXPECT_NE(text.find("replay launch: rank "), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace replay::train
