@@ -552,6 +552,7 @@ std::string Registry::insert_run(const NewRun& run) {
 void Registry::add_membership(const NewRun& run, const std::string& id) {
   const std::string tags = tags_json(run.tags);
   const std::string name = run.name.empty() ? id.substr(0, 12) : run.name;
+  retire_replaced(run.sweep, name, id, run.target.store);
   Stmt(db_, where(),
        "INSERT INTO sweep_runs(sweep, run_id, name, tags, position) VALUES(?1, ?2, ?3, ?4, "
        "(SELECT COUNT(*) FROM sweep_runs WHERE sweep = ?1)) "
@@ -565,6 +566,24 @@ void Registry::add_membership(const NewRun& run, const std::string& id) {
        "(SELECT COUNT(*) FROM run_aliases WHERE sweep = ?1)) "
        "ON CONFLICT(sweep, name) DO UPDATE SET run_id = excluded.run_id, tags = excluded.tags")
       .bind(1, run.sweep).bind(2, name).bind(3, id).bind(4, tags).run();
+}
+
+// A name of a sweep that now resolves to another run on the same target
+// store (the sweep file or the store changed since: new settings, new id)
+// no longer means the old run: its membership or alias of that name ends,
+// so cells, fits and reports do not mix the two. The old run stays in the
+// registry. Runs on other stores keep the name (one sweep over several
+// targets), and so do runs recorded without a store.
+void Registry::retire_replaced(const std::string& sweep, const std::string& name, const std::string& id,
+                               const std::string& store) {
+  if (store.empty()) return;
+  for (const char* table : {"sweep_runs", "run_aliases"})
+    Stmt(db_, where(),
+         (std::string("DELETE FROM ") + table +
+          " WHERE sweep = ?1 AND name = ?2 AND run_id <> ?3 AND run_id IN (SELECT id FROM runs WHERE "
+          "target_store = ?4)")
+             .c_str())
+        .bind(1, sweep).bind(2, name).bind(3, id).bind(4, store).run();
 }
 
 std::vector<std::string> Registry::aliases(const std::string& sweep, const std::string& id) const {

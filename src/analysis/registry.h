@@ -199,7 +199,11 @@ class Registry {
 
   // Adds the run (status queued) if its id is new, and its membership in
   // `sweep` (name, tags) in any case. Returns the run id. An existing run
-  // keeps its status, so a rerun sweep sees what is already done.
+  // keeps its status, so a rerun sweep sees what is already done. A run of
+  // the same sweep and name on the same target store with another id (the
+  // sweep file or the store changed) leaves the sweep: the name now means
+  // the new run; the old one stays in the registry.
+
   std::string add_run(const NewRun& run);
   // add_run for every run in one transaction: all of them or none (a sweep
   // refused part way leaves nothing behind). Returns their ids in order.
@@ -242,6 +246,8 @@ class Registry {
   std::string run_columns() const;  // the SELECT list for read_run_columns
   std::string insert_run(const NewRun& run);  // inside add_runs' transaction
   void add_membership(const NewRun& run, const std::string& id);
+  void retire_replaced(const std::string& sweep, const std::string& name, const std::string& id,
+                       const std::string& store);
   std::vector<std::string> aliases(const std::string& sweep, const std::string& id) const;
   void set_status(const std::string& id, RunStatus status, const char* extra_sql,
                   const std::string* text, std::optional<double> number);

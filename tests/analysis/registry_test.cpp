@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "analysis/registry.h"
 #include "util/error.h"
@@ -620,4 +621,31 @@ TEST(Registry, VersionFourFilesGetNumberTagsWhenOpenedForWriting) {
   EXPECT_EQ(query_names(path, "SELECT json_type(tags, '$.note') FROM sweep_runs WHERE name = 'odd'"),
             std::vector<std::string>{"text"});
   EXPECT_EQ(Registry(path, false).list_runs()[0].tag("target"), "finemath");
+}
+
+// A sweep file edited (or a store rebuilt) since an earlier run: the name now
+// means the new run on that store; the old run leaves the sweep but stays in
+// the registry. The same name on another store (one sweep over two targets)
+// keeps its run.
+TEST(Registry, ANameThatNowMeansAnotherRunOnTheSameStoreLeavesTheOldOne) {
+  TempDir tmp("replaced");
+  Registry reg(tmp.path / "r.sqlite");
+  TargetIdentity math{"target", "math", (tmp.path / "stores" / "math").string(), "aaaa"};
+  TargetIdentity code{"target", "code", (tmp.path / "stores" / "code").string(), "cccc"};
+  const std::string old_math = reg.add_run({"ft lr 3e-4 math", "", "demo", "ft-m=1", {}, "", math});
+  const std::string on_code = reg.add_run({"ft lr 3e-4 code", "", "demo", "ft-m=1", {}, "", code});
+  TargetIdentity rebuilt = math;
+  rebuilt.manifest_hash = "bbbb";  // same store path, rebuilt
+  const std::string new_math = reg.add_run({"ft lr 1e-3 math", "", "demo", "ft-m=1", {}, "", rebuilt});
+  RunFilter demo;
+  demo.sweep = "demo";
+  std::set<std::string> ids;
+  for (const auto& r : reg.list_runs(demo)) ids.insert(r.id);
+  EXPECT_EQ(ids, (std::set<std::string>{new_math, on_code}));
+  EXPECT_TRUE(reg.find_run(old_math));  // still in the registry
+  // Adding the old run again (its config back in the file) makes it the name's run again.
+  reg.add_run({"ft lr 3e-4 math", "", "demo", "ft-m=1", {}, "", math});
+  ids.clear();
+  for (const auto& r : reg.list_runs(demo)) ids.insert(r.id);
+  EXPECT_EQ(ids, (std::set<std::string>{old_math, on_code}));
 }

@@ -94,8 +94,9 @@ TEST(ServeApi, ServesTheRegistryOfATinySweep) {
   EXPECT_LT(boundary, 20);
 
   // The sweep's overlay: every run with its validation curves; the
-  // fine-tuning run carries its boundary, the others (reference and
-  // mid-training: one phase each) none.
+  // fine-tuning run carries where fine-tuning starts, each mid-training run
+  // its stage2_step tag (the plan's boundary), the reference runs (one
+  // stage) none.
   json overlay = get_json(client, std::string("/api/sweep?name=") + serve_testing::kSweepName);
   ASSERT_EQ(overlay["runs"].size(), static_cast<size_t>(serve_testing::kSweepRuns));
   std::set<std::string> with_boundary;
@@ -103,7 +104,15 @@ TEST(ServeApi, ServesTheRegistryOfATinySweep) {
     EXPECT_FALSE(r["evals"]["math"].empty()) << r["name"];
     if (!r["boundaries"].empty()) with_boundary.insert(r["name"]);
   }
-  EXPECT_EQ(with_boundary, (std::set<std::string>{ft["name"].get<std::string>()}));
+  EXPECT_EQ(with_boundary, (std::set<std::string>{ft["name"].get<std::string>(), "mid-alpha=0.5-rho=0",
+                                                   "mid-alpha=0.5-rho=0.5", "mid-alpha=1-rho=0",
+                                                   "mid-alpha=1-rho=0.5"}));
+  for (const auto& r : runs["runs"])
+    if (r["name"].get<std::string>().rfind("mid-", 0) == 0)
+      for (const auto& o : overlay["runs"])
+        if (o["name"] == r["name"])
+          EXPECT_EQ(o["boundaries"][0].get<int64_t>(), std::stoll(r["tags"]["stage2_step"].get<std::string>()))
+              << r["name"];
 
   // The heatmap: rho ascending, alpha descending, each cell its run's final target loss.
   const json& heat = overlay["heatmap"];
