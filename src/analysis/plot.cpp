@@ -100,19 +100,6 @@ void draw_text(cairo_t* cr, double x, double y, const std::string& text, double 
   cairo_restore(cr);
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string svg_text_elements(const std::vector<SvgText>& texts) {
   std::string out = "<g id=\"text\" font-family=\"DejaVu Sans, sans-serif\">\n";
@@ -575,6 +562,20 @@ std::string render_with(const std::function<void(cairo_t*)>& draw, ImageFormat f
 }
 
 }  // namespace
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
 
 ImageFormat image_format_for(const std::filesystem::path& file) {
   auto ext = file.extension().string();

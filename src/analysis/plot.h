@@ -99,4 +99,8 @@ std::vector<double> log_ticks(double lo, double hi);
 // 1, 2 or 5 times a power of ten). Exposed for tests.
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 
+// Text for XML and HTML (&, <, >, "), as the SVG writer and the report's
+// HTML both need it.
+std::string xml_escape(const std::string& s);
+
 }  // namespace replay::analysis

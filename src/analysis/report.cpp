@@ -73,19 +73,6 @@ struct Block {
   std::string figure;  // base path without extension, relative to the report dir
 };
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string md_cell(const std::string& s) {
   std::string out;
@@ -129,7 +116,7 @@ std::string to_markdown(const std::vector<Block>& blocks) {
 std::string to_html(const std::string& title, const std::vector<Block>& blocks) {
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-      html_escape(title) +
+      xml_escape(title) +
       "</title>\n<style>\nbody{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 "
       "1em;color:#222}\ntable{border-collapse:collapse;margin:1em 0}\nth,td{border:1px solid "
       "#ccc;padding:3px 8px;text-align:left}\nth{background:#f3f3f3}\n.num{text-align:right}\n"
@@ -139,30 +126,30 @@ std::string to_html(const std::string& title, const std::vector<Block>& blocks) 
     switch (b.kind) {
       case Block::Heading: {
         std::string tag = "h" + std::to_string(b.level);
-        out += "<" + tag + ">" + html_escape(b.text) + "</" + tag + ">\n";
+        out += "<" + tag + ">" + xml_escape(b.text) + "</" + tag + ">\n";
         break;
       }
-      case Block::Paragraph: out += "<p>" + html_escape(b.text) + "</p>\n"; break;
+      case Block::Paragraph: out += "<p>" + xml_escape(b.text) + "</p>\n"; break;
       case Block::TableBlock: {
         const std::vector<bool> number = number_columns(b.table);
         auto open = [&](const char* tag, size_t c) {
           return std::string("<") + tag + (c < number.size() && number[c] ? " class=\"num\">" : ">");
         };
         out += "<table>\n<tr>";
-        for (size_t c = 0; c < b.table.header.size(); ++c) out += open("th", c) + html_escape(b.table.header[c]) + "</th>";
+        for (size_t c = 0; c < b.table.header.size(); ++c) out += open("th", c) + xml_escape(b.table.header[c]) + "</th>";
         out += "</tr>\n";
         for (const auto& row : b.table.rows) {
           out += "<tr>";
-          for (size_t c = 0; c < row.size(); ++c) out += open("td", c) + html_escape(row[c]) + "</td>";
+          for (size_t c = 0; c < row.size(); ++c) out += open("td", c) + xml_escape(row[c]) + "</td>";
           out += "</tr>\n";
         }
         out += "</table>\n";
         break;
       }
       case Block::Figure:
-        out += "<figure><img src=\"" + html_escape(b.figure) + ".svg\" alt=\"" + html_escape(b.text) +
-               "\"><figcaption>" + html_escape(b.text) + " (<a href=\"" + html_escape(b.figure) +
-               ".png\">PNG</a>, <a href=\"" + html_escape(b.figure) + ".csv\">data as CSV</a>)</figcaption></figure>\n";
+        out += "<figure><img src=\"" + xml_escape(b.figure) + ".svg\" alt=\"" + xml_escape(b.text) +
+               "\"><figcaption>" + xml_escape(b.text) + " (<a href=\"" + xml_escape(b.figure) +
+               ".png\">PNG</a>, <a href=\"" + xml_escape(b.figure) + ".csv\">data as CSV</a>)</figcaption></figure>\n";
         break;
     }
   }
