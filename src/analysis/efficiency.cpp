@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "util/error.h"
@@ -237,6 +239,32 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& o) {
     if (!in_scope.count(r.id) && seen.insert(r.id).second) others.push_back(r);
   data.baselines = schedules_of(others, data, registry);
   return data;
+}
+
+RhoAlphaGrid rho_alpha_grid(const std::vector<ScheduleLoss>& schedules) {
+  std::set<double> rhos;
+  std::set<double, std::greater<>> alphas;
+  std::map<std::pair<double, double>, double> best;
+  for (const auto& s : schedules) {
+    if (!(s.family == "mid-training" || s.family == "full") || !s.rho || !s.alpha) continue;
+    rhos.insert(*s.rho);
+    alphas.insert(*s.alpha);
+    auto [it, fresh] = best.try_emplace({*s.rho, *s.alpha}, s.loss);
+    if (!fresh) it->second = std::min(it->second, s.loss);
+  }
+  RhoAlphaGrid grid;
+  grid.rho.assign(rhos.begin(), rhos.end());
+  grid.alpha.assign(alphas.begin(), alphas.end());
+  for (double r : grid.rho) {
+    std::vector<double> row;
+    for (double a : grid.alpha) {
+      auto it = best.find({r, a});
+      row.push_back(it == best.end() ? NAN : it->second);
+    }
+    grid.loss.push_back(std::move(row));
+  }
+  grid.cells = best.size();
+  return grid;
 }
 
 Multiplier compare(const CurveFit& fit, const std::string& p_label, const ScheduleLoss& p,

@@ -110,6 +110,19 @@ SweepData collect_sweep(const Registry& registry, const CollectOptions& options)
 Multiplier compare(const CurveFit& fit, const std::string& p_label, const ScheduleLoss& p,
                    const std::string& q_label, const ScheduleLoss& q);
 
+// The paper's Figure 7 grid of a sweep's mid-training and full schedules:
+// rows rho ascending, columns alpha descending, each cell the lowest final
+// target loss among its schedules (NaN where none ran). The report's
+// heatmap and `replay serve`'s are both drawn from it.
+struct RhoAlphaGrid {
+  std::vector<double> rho, alpha;
+  std::vector<std::vector<double>> loss;  // [rho][alpha]
+  size_t cells = 0;                       // cells with a loss
+  // Fewer than 2 rows or 2 columns: a line, not a map (not drawn as one).
+  bool degenerate() const { return rho.size() < 2 || alpha.size() < 2; }
+};
+RhoAlphaGrid rho_alpha_grid(const std::vector<ScheduleLoss>& schedules);
+
 // The paper's headline comparisons that the available schedules support
 // (see the header comment for where P and Q come from). Each carries its
 // schedules' seeds and, when they share two or more, the paired difference.

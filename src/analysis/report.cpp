@@ -492,22 +492,12 @@ class ReportBuilder {
   }
 
   void heatmap_section() {
-    std::set<double> rhos;
-    std::set<double, std::greater<>> alphas;
-    std::map<std::pair<double, double>, double> cells;
-    for (const auto& s : data_.schedules) {
-      if (!(s.family == "mid-training" || s.family == "full") || !s.rho || !s.alpha) continue;
-      rhos.insert(*s.rho);
-      alphas.insert(*s.alpha);
-      auto key = std::make_pair(*s.rho, *s.alpha);
-      auto it = cells.find(key);
-      if (it == cells.end() || s.loss < it->second) cells[key] = s.loss;
-    }
-    if (cells.empty()) return;
+    const RhoAlphaGrid grid = rho_alpha_grid(data_.schedules);
+    if (grid.cells == 0) return;
     heading(2, "Schedule sweep: rho x alpha");
-    if (rhos.size() < 2 || alphas.size() < 2) {
-      paragraph("No rho x alpha heatmap: the mid-training and full runs span " + std::to_string(rhos.size()) +
-                " value(s) of rho and " + std::to_string(alphas.size()) +
+    if (grid.degenerate()) {
+      paragraph("No rho x alpha heatmap: the mid-training and full runs span " + std::to_string(grid.rho.size()) +
+                " value(s) of rho and " + std::to_string(grid.alpha.size()) +
                 " of alpha, and a heatmap needs at least 2 of each (a single row or column is the line "
                 "plot below).");
       return;
@@ -517,16 +507,9 @@ class ReportBuilder {
     map.value_label = "final " + target_name(data_) + " loss (nats/token)";
     map.x_label = "alpha (fraction of target data in stage 2)";
     map.y_label = "rho (replay fraction)";
-    for (double a : alphas) map.col_labels.push_back(general(a));
-    for (double r : rhos) {
-      map.row_labels.push_back(general(r));
-      std::vector<double> row;
-      for (double a : alphas) {
-        auto it = cells.find({r, a});
-        row.push_back(it == cells.end() ? NAN : it->second);
-      }
-      map.values.push_back(row);
-    }
+    for (double a : grid.alpha) map.col_labels.push_back(general(a));
+    for (double r : grid.rho) map.row_labels.push_back(general(r));
+    map.values = grid.loss;
     figure(map, "heatmap_rho_alpha", "Final target loss over (rho, alpha); best cell outlined");
   }
 

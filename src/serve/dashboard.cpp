@@ -182,9 +182,6 @@ json sweep_overlay(const Registry& registry, const std::string& sweep) {
 }
 
 json heatmap_document(const Registry& registry, const std::string& sweep) {
-  std::set<double> rhos;
-  std::set<double, std::greater<>> alphas;
-  std::map<std::pair<double, double>, double> best;
   json out = {{"rho", json::array()}, {"alpha", json::array()}, {"loss", json::array()}, {"cells", 0}};
   analysis::SweepData data;
   try {
@@ -193,25 +190,16 @@ json heatmap_document(const Registry& registry, const std::string& sweep) {
     out["error"] = e.what();
     return out;
   }
-  for (const auto& s : data.schedules) {
-    if (!(s.family == "mid-training" || s.family == "full") || !s.rho || !s.alpha) continue;
-    rhos.insert(*s.rho);
-    alphas.insert(*s.alpha);
-    auto [it, fresh] = best.try_emplace({*s.rho, *s.alpha}, s.loss);
-    if (!fresh) it->second = std::min(it->second, s.loss);
+  const analysis::RhoAlphaGrid grid = analysis::rho_alpha_grid(data.schedules);
+  if (grid.degenerate()) return out;  // a line, not a map: as the report
+  out["rho"] = grid.rho;
+  out["alpha"] = grid.alpha;
+  for (const auto& row : grid.loss) {
+    json cells = json::array();
+    for (double loss : row) cells.push_back(std::isnan(loss) ? json(nullptr) : json(loss));
+    out["loss"].push_back(cells);
   }
-  if (best.size() < 2) return out;
-  for (double r : rhos) {
-    json row = json::array();
-    for (double a : alphas) {
-      auto it = best.find({r, a});
-      row.push_back(it == best.end() ? json(nullptr) : json(it->second));
-    }
-    out["rho"].push_back(r);
-    out["loss"].push_back(row);
-  }
-  for (double a : alphas) out["alpha"].push_back(a);
-  out["cells"] = best.size();
+  out["cells"] = grid.cells;
   return out;
 }
 

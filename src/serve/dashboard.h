@@ -62,10 +62,11 @@ nlohmann::json run_curves(const analysis::Registry& registry, const std::string&
 nlohmann::json sweep_overlay(const analysis::Registry& registry, const std::string& sweep);
 
 // The (rho, alpha) grid of a sweep's done mid-training and full schedules
-// (efficiency.h collect_sweep), as `replay report` draws it: rows rho
-// ascending, columns alpha descending, each cell the lowest final target loss
-// among its schedules (null where none ran). Fewer than two cells: "cells" 0
-// and empty rows. {"rho": [...], "alpha": [...], "loss": [[...]], "cells": n}.
+// (efficiency.h rho_alpha_grid, the report's): rows rho ascending, columns
+// alpha descending, each cell the lowest final target loss among its
+// schedules (null where none ran). A degenerate grid (fewer than 2 rows or
+// 2 columns, which the report does not draw either): "cells" 0 and empty
+// rows. {"rho": [...], "alpha": [...], "loss": [[...]], "cells": n}.
 nlohmann::json heatmap_document(const analysis::Registry& registry, const std::string& sweep);
 
 // fit_document, remade only when its inputs change (the reference cells,

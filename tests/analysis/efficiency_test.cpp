@@ -2,6 +2,8 @@
 // selection, and baselines / reference runs from other sweeps on the target.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "analysis/efficiency.h"
 #include "analysis/report.h"
 #include "error_of.h"
@@ -219,4 +221,35 @@ TEST(Efficiency, TagOnlyTargetsStayWithinTheSelectedSweep) {
   // The old meaning of --target: the split to read, for runs without identity.
   SweepData generic = collect_sweep(reg, {"demo-math", "", "c4", ""});
   EXPECT_EQ(generic.target_split, "c4");
+}
+
+// The rho x alpha grid the report and the dashboard both draw: the lowest
+// loss per cell, NaN where no schedule ran, other families left out, and a
+// single column is degenerate (a line, not a map).
+TEST(Efficiency, RhoAlphaGridKeepsTheBestCellAndKnowsADegenerateGrid) {
+  auto schedule = [](std::string family, double rho, double alpha, double loss) {
+    ScheduleLoss s;
+    s.family = std::move(family);
+    s.rho = rho;
+    s.alpha = alpha;
+    s.loss = loss;
+    return s;
+  };
+  std::vector<ScheduleLoss> column = {schedule("mid-training", 0, 1, 5.0), schedule("mid-training", 0.5, 1, 4.8),
+                                      schedule("fine-tuning", 0.5, 1, 1.0)};
+  RhoAlphaGrid one = rho_alpha_grid(column);
+  EXPECT_TRUE(one.degenerate());
+  EXPECT_EQ(one.cells, 2u);
+
+  std::vector<ScheduleLoss> grid = column;
+  grid.push_back(schedule("full", 0.5, 0.5, 4.7));
+  grid.push_back(schedule("full", 0.5, 0.5, 4.6));  // the better of two in one cell
+  RhoAlphaGrid two = rho_alpha_grid(grid);
+  EXPECT_FALSE(two.degenerate());
+  EXPECT_EQ(two.rho, (std::vector<double>{0, 0.5}));
+  EXPECT_EQ(two.alpha, (std::vector<double>{1, 0.5}));  // alpha descending
+  EXPECT_EQ(two.cells, 3u);
+  EXPECT_DOUBLE_EQ(two.loss[1][0], 4.8);
+  EXPECT_DOUBLE_EQ(two.loss[1][1], 4.6);
+  EXPECT_TRUE(std::isnan(two.loss[0][1]));  // rho 0, alpha 0.5 never ran
 }
