@@ -13,8 +13,8 @@ struct CliResult {
   std::string out;
 };
 
-inline CliResult run_replay(const std::string& args) {
-  const std::string command = std::string(REPLAY_BINARY) + " " + args + " 2>&1";
+// Any shell command line, as given (redirect its stderr yourself).
+inline CliResult run_shell(const std::string& command) {
   CliResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) return result;
@@ -24,4 +24,8 @@ inline CliResult run_replay(const std::string& args) {
   const int status = ::pclose(pipe);
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline CliResult run_replay(const std::string& args) {
+  return run_shell(std::string(REPLAY_BINARY) + " " + args + " 2>&1");
 }

@@ -24,15 +24,7 @@ namespace {
 CliResult run_in(const stdfs::path& dir, const std::string& args, bool stdout_only = false) {
   const std::string command = "cd '" + dir.string() + "' && " + REPLAY_BINARY + " " + args +
                               (stdout_only ? " 2>/dev/null" : " 2>&1");
-  CliResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_shell(command);
 }
 
 const std::string kSweep = std::string(REPLAY_SOURCE_DIR) + "/configs/micro/demo.toml";

@@ -23,17 +23,7 @@ using namespace replay;
 using nlohmann::json;
 
 // A shell command's exit code and output (stdout and stderr).
-CliResult run_command(const std::string& command) {
-  CliResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+CliResult run_command(const std::string& command) { return run_shell(command + " 2>&1"); }
 
 std::string step_lines(int first, int last) {
   std::string out;
