@@ -62,6 +62,17 @@ class ShardedSweep : public ::testing::Test {
 
   const stdfs::path& dir() const { return tmp_.path; }
 
+  // An in-process, one-worker sweep into dir()/<runs> (its registry there).
+  sweep::SweepOptions one_worker(const std::string& runs) const {
+    sweep::SweepOptions o;
+    o.registry = dir() / runs / "registry.sqlite";
+    o.runs_dir = dir() / runs;
+    o.threads = 1;
+    o.replay_binary = REPLAY_BINARY;
+    o.console = nullptr;
+    return o;
+  }
+
   std::string id_of(double rho) const {
     return run::load_run_config(dir() / "base.toml", {"schedule.rho=" + std::to_string(rho)}).content_hash;
   }
@@ -135,12 +146,7 @@ TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
   ASSERT_FALSE(foreign_children.empty()) << "30 seeds put every run in one share";
 
   // One worker, the reference.
-  sweep::SweepOptions one;
-  one.registry = dir() / "one" / "registry.sqlite";
-  one.runs_dir = dir() / "one";
-  one.threads = 1;
-  one.replay_binary = REPLAY_BINARY;
-  one.console = nullptr;
+  const sweep::SweepOptions one = one_worker("one");
   ASSERT_EQ(sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), one).done, 4);
 
   // Two workers at once, sharing only the runs folder.
@@ -211,12 +217,7 @@ TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
 // A run folder holds its result: the registry a worker lost is rebuilt from
 // the folders, and a rerun of the sweep then trains nothing.
 TEST_F(ShardedSweep, ALostRegistryIsRebuiltFromTheRunFolders) {
-  sweep::SweepOptions options;
-  options.registry = dir() / "runs" / "registry.sqlite";
-  options.runs_dir = dir() / "runs";
-  options.threads = 1;
-  options.replay_binary = REPLAY_BINARY;
-  options.console = nullptr;
+  const sweep::SweepOptions options = one_worker("runs");
   const auto spec = sweep::load_sweep(dir() / "sweep.toml");
   ASSERT_EQ(sweep::run_sweep(spec, options).done, 4);
   const auto before = by_name(options.registry);
