@@ -240,8 +240,8 @@ std::optional<json> tag_as_number(const std::string& text) {
   return j;
 }
 
-// Tags as the registry stores them: a JSON object whose numbers are JSON
-// numbers (registry.h) and every other value a string.
+}  // namespace
+
 std::string tags_json(const std::map<std::string, std::string>& tags) {
   json out = json::object();
   for (const auto& [k, v] : tags) {
@@ -250,6 +250,8 @@ std::string tags_json(const std::map<std::string, std::string>& tags) {
   }
   return out.dump();
 }
+
+namespace {
 
 std::map<std::string, std::string> parse_tags(const std::string& text, const std::string& where) {
   std::map<std::string, std::string> tags;

@@ -154,6 +154,11 @@ struct RunRecord {
   TargetIdentity effective_target() const;
 };
 
+// Tags as the registry stores them (a JSON object's text): a tag whose whole
+// text is a finite JSON number is a number, every other tag a string. The one
+// rule for the database and for `replay runs --json`.
+std::string tags_json(const std::map<std::string, std::string>& tags);
+
 struct NewRun {
   std::string config;   // resolved config text; its hash is the id unless id is set
   std::string id;       // optional override

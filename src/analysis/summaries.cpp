@@ -94,7 +94,7 @@ nlohmann::json runs_json(const std::vector<RunRecord>& runs, const std::vector<C
   for (const auto& r : runs) {
     nlohmann::json losses = nlohmann::json::object();
     for (const auto& [split, m] : r.final_metrics) losses[split] = {{"loss", m.loss}, {"step", m.step}};
-    jr.push_back({{"sweep", r.sweep}, {"name", r.name}, {"aliases", r.aliases}, {"id", r.id}, {"tags", r.tags},
+    jr.push_back({{"sweep", r.sweep}, {"name", r.name}, {"aliases", r.aliases}, {"id", r.id}, {"tags", nlohmann::json::parse(tags_json(r.tags))},
                   {"status", r.trainer_gone() ? "stale" : run_status_name(r.status)}, {"step", r.step},
                   {"target", r.effective_target().label()}, {"final_losses", losses}, {"error", r.error}});
   }
@@ -106,7 +106,7 @@ nlohmann::json runs_json(const std::vector<RunRecord>& runs, const std::vector<C
     }
     nlohmann::json ids = nlohmann::json::array();
     for (const auto& r : c.runs) ids.push_back(r.id);
-    jc.push_back({{"sweep", c.sweep}, {"name", c.name}, {"tags", c.tags}, {"seeds", c.seeds()}, {"runs", ids},
+    jc.push_back({{"sweep", c.sweep}, {"name", c.name}, {"tags", nlohmann::json::parse(tags_json(c.tags))}, {"seeds", c.seeds()}, {"runs", ids},
                   {"final_losses", losses}});
   }
   return {{"runs", jr}, {"cells", jc}};

@@ -1,59 +1,16 @@
 #include "corpus/glob.h"
 
+#include <fnmatch.h>
+
 namespace replay::corpus {
 
 namespace {
 
-// Matches one segment pattern (no '/') against one segment.
+// One segment pattern (no '/') against one segment: POSIX fnmatch(3) (glibc),
+// which has the same `*`, `?` and `[...]` / `[!...]` rules. FNM_NOESCAPE
+// keeps a backslash literal (package paths never escape anything).
 bool match_segment(std::string_view p, std::string_view s) {
-  size_t pi = 0, si = 0, star_p = std::string_view::npos, star_s = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star_p = pi++;
-      star_s = si;
-      continue;
-    }
-    if (pi < p.size()) {
-      bool ok = false;
-      size_t next = pi + 1;
-      if (p[pi] == '?') {
-        ok = true;
-      } else if (p[pi] == '[') {
-        size_t j = pi + 1;
-        bool negate = j < p.size() && (p[j] == '!' || p[j] == '^');
-        if (negate) ++j;
-        bool found = false;
-        size_t start = j;
-        while (j < p.size() && (p[j] != ']' || j == start)) {
-          if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
-            if (s[si] >= p[j] && s[si] <= p[j + 2]) found = true;
-            j += 3;
-          } else {
-            if (s[si] == p[j]) found = true;
-            ++j;
-          }
-        }
-        if (j < p.size()) {  // well-formed class
-          ok = found != negate;
-          next = j + 1;
-        } else {
-          ok = s[si] == '[';  // unterminated: a literal '['
-        }
-      } else {
-        ok = p[pi] == s[si];
-      }
-      if (ok) {
-        pi = next;
-        ++si;
-        continue;
-      }
-    }
-    if (star_p == std::string_view::npos) return false;
-    pi = star_p + 1;
-    si = ++star_s;
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+  return fnmatch(std::string(p).c_str(), std::string(s).c_str(), FNM_NOESCAPE) == 0;
 }
 
 std::vector<std::string_view> split(std::string_view s) {

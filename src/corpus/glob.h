@@ -2,6 +2,7 @@
 // path segment, `**` matches any number of whole segments (including none),
 // `?` one character, `[abc]` / `[a-z]` / `[!x]` a character class.
 // A pattern without '/' matches the file name only ("*.dat" anywhere).
+// Segments match with POSIX fnmatch(3); only `**` and the split are ours.
 #pragma once
 #include <string>
 #include <string_view>

@@ -1,15 +1,11 @@
 #include "store/builder.h"
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <limits>
 #include <numeric>
-#include <thread>
 #include <unordered_map>
 
 #include "store/split_rule.h"
@@ -20,6 +16,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/staged_dir.h"
+#include "util/worker_pool.h"
 
 namespace replay::store {
 
@@ -27,84 +24,19 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-// Tokenizes batches with a fixed set of threads that live for the whole
-// build: the tokenizer keeps a per-thread cache of pieces, so threads spawned
-// per batch would start cold every time (measured: slower than one thread).
+// Tokenizes one batch on the pool (util/worker_pool.h: its threads live for
+// the whole build, so the tokenizer's per-thread piece caches stay warm).
 // out[i] always holds the ids of texts[i], whatever the scheduling, which is
 // what makes builds byte-identical for any thread count.
-class TokenizerPool {
- public:
-  TokenizerPool(const TokenizerHandle& tok, int threads) : tok_(tok) {
-    for (int t = 1; t < threads; ++t) workers_.emplace_back([this] { worker(); });
-  }
-  ~TokenizerPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-
-  void run(const std::vector<std::string>& texts, std::vector<std::vector<uint32_t>>& out) {
-    out.resize(texts.size());
-    {
-      std::lock_guard lock(mu_);
-      texts_ = &texts;
-      out_ = &out;
-      next_ = 0;
-      busy_ = workers_.size();
-      failure_ = nullptr;
-      ++generation_;
-    }
-    wake_.notify_all();
-    work();
-    std::unique_lock lock(mu_);
-    done_.wait(lock, [&] { return busy_ == 0; });
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  void work() {
-    try {
-      for (size_t i; (i = next_.fetch_add(1)) < texts_->size();) {
-        (*out_)[i].clear();
-        if (tok_.bos_id) (*out_)[i].push_back(*tok_.bos_id);
-        tok_.encode((*texts_)[i], (*out_)[i]);
-      }
-    } catch (...) {
-      next_ = texts_->size();  // the others stop early too
-      std::lock_guard lock(mu_);
-      if (!failure_) failure_ = std::current_exception();
-    }
-  }
-  void worker() {
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock lock(mu_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-      }
-      work();
-      std::lock_guard lock(mu_);
-      if (--busy_ == 0) done_.notify_one();
-    }
-  }
-
-  const TokenizerHandle& tok_;
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable wake_, done_;
-  const std::vector<std::string>* texts_ = nullptr;
-  std::vector<std::vector<uint32_t>>* out_ = nullptr;
-  std::atomic<size_t> next_{0};
-  size_t busy_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  std::exception_ptr failure_;
-};
+void tokenize_batch(WorkerPool& pool, const TokenizerHandle& tok, const std::vector<std::string>& texts,
+                    std::vector<std::vector<uint32_t>>& out) {
+  out.resize(texts.size());
+  pool.for_each_index(texts.size(), [&](size_t i) {
+    out[i].clear();
+    if (tok.bos_id) out[i].push_back(*tok.bos_id);
+    tok.encode(texts[i], out[i]);
+  });
+}
 
 struct Candidate {
   uint64_t key;
@@ -256,16 +188,15 @@ using ConsumeTokens = std::function<void(const std::string& text, std::vector<ui
 // tokens to `consume` in corpus order. Returns the number of documents.
 uint64_t tokenize_in_order(const OpenDocuments& documents, const TokenizerHandle& tok,
                            const BuildOptions& o, const ConsumeTokens& consume) {
-  const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   auto src = documents();
   BatchReader reader(*src, o.batch_bytes);
-  TokenizerPool pool(tok, threads);
+  WorkerPool pool(resolve_threads(o.threads));
   std::vector<std::string> batch;
   std::vector<std::vector<uint32_t>> tokens;
   uint64_t count = 0, bytes = 0, done_bytes = 0, next_report = 64ull << 20;
   while (reader.next(batch, bytes)) {
     tokens.clear();  // fresh vectors: reused ones would keep their peak capacity
-    pool.run(batch, tokens);
+    tokenize_batch(pool, tok, batch, tokens);
     for (size_t i = 0; i < batch.size(); ++i) consume(batch[i], tokens[i]);
     count += batch.size();
     done_bytes += bytes;

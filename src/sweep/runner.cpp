@@ -29,6 +29,7 @@
 #include "util/interrupted.h"
 #include "util/process.h"
 #include "util/stop_signals.h"
+#include "util/worker_pool.h"
 
 namespace replay::sweep {
 
@@ -315,7 +316,7 @@ class Execution {
         state_(runs.size(), waiting), host_(process::host_name()),
         board_(options.console, options.console && ::isatty(::fileno(options.console))) {
     jobs_ = std::max(1, options.jobs);
-    const int cores = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+    const int cores = resolve_threads(options.threads);
     threads_per_job_ = std::max(1, cores / jobs_);
     binary_ = options.replay_binary.empty() ? process::self_executable() : options.replay_binary;
     for (size_t i = 0; i < runs.size(); ++i) {

@@ -8,13 +8,13 @@
 #include <mutex>
 #include <optional>
 #include <queue>
-#include <thread>
 #include <unordered_map>
 
 #include "text/bpe_model.h"
 #include "text/encodings.h"
 #include "util/duration.h"
 #include "util/error.h"
+#include "util/worker_pool.h"
 
 namespace replay::text {
 
@@ -45,8 +45,9 @@ void check_train_options(const BpeTrainOptions& options) {
   }
 }
 
-// Pre-tokenizes every text on `threads` threads; texts are pulled from the
-// callback in batches under a lock (the callback need not be thread-safe).
+// Pre-tokenizes every text on `threads` workers (util/worker_pool.h); texts
+// are pulled from the callback in batches under a lock (the callback need not
+// be thread-safe).
 class WordCounter {
  public:
   WordCounter(const NextText& next_text, const Pretokenizer& pretokenizer, int threads)
@@ -54,11 +55,7 @@ class WordCounter {
 
   // All words with their counts; `total_bytes` = text read.
   WordCounts run(uint64_t& total_bytes) {
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < partial_.size(); ++t) pool.emplace_back([this, t] { work(t); });
-    work(0);
-    for (auto& th : pool) th.join();
-    if (failure_) std::rethrow_exception(failure_);
+    WorkerPool(static_cast<int>(partial_.size())).run([this](int t) { work(static_cast<size_t>(t)); });
     total_bytes = 0;
     for (uint64_t b : bytes_) total_bytes += b;
     return merged();
@@ -102,8 +99,8 @@ class WordCounter {
       }
     } catch (...) {
       std::lock_guard lock(source_lock_);
-      if (!failure_) failure_ = std::current_exception();
-      done_ = true;
+      done_ = true;  // the others stop at their next batch; the pool rethrows
+      throw;
     }
   }
 
@@ -122,7 +119,6 @@ class WordCounter {
   bool done_ = false;
   std::vector<WordCounts> partial_;  // per thread
   std::vector<uint64_t> bytes_;      // per thread
-  std::exception_ptr failure_;
 };
 
 // Words as byte symbols, sorted by their bytes: the merge order must not
@@ -329,8 +325,7 @@ Tokenizer train_bpe(const NextText& next_text, const BpeTrainOptions& options) {
   check_train_options(options);
   const std::string pattern = pattern_by_name(options.pattern);
   const Pretokenizer pretokenizer(pattern);
-  const int threads = options.threads > 0 ? options.threads
-                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = resolve_threads(options.threads);
   uint64_t total_bytes = 0;
   WordCounts counts = WordCounter(next_text, pretokenizer, threads).run(total_bytes);
   if (counts.empty()) throw Error("BPE training got no text");

@@ -253,6 +253,9 @@ TEST(Cli, SeedsInRunsAndFitWithJson) {
   const auto& cell = j.at("cells").at(5);
   EXPECT_EQ(cell.at("name"), "mt-rho=0");
   EXPECT_EQ(cell.at("seeds"), nlohmann::json({1, 2, 3}));
+  // Numeric tags are JSON numbers, as in the registry (a script compares them).
+  EXPECT_TRUE(cell.at("tags").at("rho").is_number()) << cell.at("tags");
+  EXPECT_TRUE(j.at("runs").at(0).at("tags").at("seed").is_number()) << j.at("runs").at(0);
   EXPECT_EQ(cell.at("final_losses").at("finemath").at("n"), 3);
   EXPECT_TRUE(cell.at("final_losses").at("finemath").at("se").is_number());
 

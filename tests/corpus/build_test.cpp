@@ -48,6 +48,10 @@ TEST(Glob, SegmentsStarsAndClasses) {
   EXPECT_FALSE(glob_match("perlfaq[1-9].pod", "a/perlfaq.pod"));
   EXPECT_TRUE(glob_match("src/**/testdata/**", "src/a/testdata/x/y.go"));
   EXPECT_TRUE(glob_match("f?le[!x]", "file1"));
+  EXPECT_TRUE(glob_match("f?le[^x]", "file1"));
+  EXPECT_FALSE(glob_match("f?le[!1]", "file1"));
+  EXPECT_TRUE(glob_match("a[b", "a[b"));     // an unterminated class is a literal '['
+  EXPECT_TRUE(glob_match("a\\b*", "a\\bc"));  // a backslash is literal, not an escape
   PathFilter f{{"usr/share/games/fortunes/*"}, {"*.dat"}};
   EXPECT_TRUE(f.matches("usr/share/games/fortunes/art"));
   EXPECT_FALSE(f.matches("usr/share/games/fortunes/art.dat"));

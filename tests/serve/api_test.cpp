@@ -31,7 +31,7 @@ json get_json(httplib::Client& client, const std::string& path, int expect_statu
 const json& run_tagged(const json& runs, const json& tags) {
   for (const auto& r : runs["runs"]) {
     bool all = true;
-    for (const auto& [k, v] : tags.items()) all = all && r["tags"].value(k, "") == v;
+    for (const auto& [k, v] : tags.items()) all = all && r["tags"].contains(k) && r["tags"][k] == v;
     if (all) return r;
   }
   ADD_FAILURE() << "no run tagged " << tags;
@@ -111,7 +111,7 @@ TEST(ServeApi, ServesTheRegistryOfATinySweep) {
     if (r["name"].get<std::string>().rfind("mid-", 0) == 0)
       for (const auto& o : overlay["runs"])
         if (o["name"] == r["name"])
-          EXPECT_EQ(o["boundaries"][0].get<int64_t>(), std::stoll(r["tags"]["stage2_step"].get<std::string>()))
+          EXPECT_EQ(o["boundaries"][0].get<int64_t>(), r["tags"]["stage2_step"].get<int64_t>())
               << r["name"];
 
   // The heatmap: rho ascending, alpha descending, each cell its run's final target loss.
@@ -119,7 +119,7 @@ TEST(ServeApi, ServesTheRegistryOfATinySweep) {
   EXPECT_EQ(heat["cells"], 4);
   EXPECT_EQ(heat["rho"], json::array({0.0, 0.5}));
   EXPECT_EQ(heat["alpha"], json::array({1.0, 0.5}));
-  const json& mid = run_tagged(runs, {{"family", "mid-training"}, {"rho", "0.5"}, {"alpha", "0.5"}});
+  const json& mid = run_tagged(runs, {{"family", "mid-training"}, {"rho", 0.5}, {"alpha", 0.5}});
   EXPECT_DOUBLE_EQ(heat["loss"][1][1].get<double>(), mid["final_losses"]["math"]["loss"].get<double>());
 
   // The fit: the same document as `replay fit --sweep dash --json` (asked
