@@ -10,10 +10,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "analysis/registry.h"
 #include "replay_cli.h"
@@ -286,9 +292,54 @@ TEST_F(ShardedSweep, TwoClaimingWorkersTrainEveryRunOnceAndRebuildEqualsOneWorke
   expect_same_runs(by_name(one.registry), by_name(dir() / "merged.sqlite"));
 }
 
+namespace {
+
+// What another worker would see of this process's claims while a sweep
+// runs: how often a claim's mtime moved, and how often one stood still for
+// the claim timeout (it would have been taken over).
+struct ClaimWatch {
+  int refreshed = 0, stale = 0;
+};
+
+ClaimWatch watch_own_claims(const std::vector<stdfs::path>& run_dirs, double timeout_s, const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  ClaimWatch watch;
+  std::map<stdfs::path, std::pair<stdfs::file_time_type, Clock::time_point>> seen;
+  while (!stop) {
+    for (const stdfs::path& run_dir : run_dirs) {
+      std::error_code ec;
+      for (const auto& e : stdfs::directory_iterator(run_dir / run::kClaimsDir, ec)) {
+        if (e.path().extension() != ".json") continue;
+        try {
+          if (nlohmann::json::parse(fs::read_file(e.path())).at("pid").get<long>() != ::getpid()) continue;
+        } catch (const std::exception&) {
+          continue;  // released meanwhile
+        }
+        const auto mtime = stdfs::last_write_time(e.path(), ec);
+        if (ec) continue;
+        const auto now = Clock::now();
+        auto [it, first] = seen.try_emplace(e.path(), mtime, now);
+        if (first) continue;
+        if (it->second.first != mtime) {
+          ++watch.refreshed;
+          it->second = {mtime, now};
+        } else if (std::chrono::duration<double>(now - it->second.second).count() >= timeout_s) {
+          ++watch.stale;
+          it->second.second = now;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return watch;
+}
+
+}  // namespace
+
 // Claims whose holders are gone: one of another machine that stopped
 // refreshing (taken over after the timeout) and one of a process of this
-// machine that exited (taken over at once). The worker trains every run.
+// machine that exited (taken over at once). The worker trains every run,
+// and its own claims never stand still for the timeout (runs take longer).
 TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
   sweep::SweepOptions options = one_worker("runs");
   options.claim = true;
@@ -309,9 +360,17 @@ TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
   fs::write_file_atomic(remote / "0.json", claim_json({"other-host", 4242, "elsewhere", "", "t"}));
   fs::write_file_atomic(local / "2.json", claim_json(gone));
 
+  std::atomic<bool> stop{false};
+  std::vector<stdfs::path> run_dirs;
+  for (double rho : {0.0, 0.25, 0.5, 0.75}) run_dirs.push_back(run::run_dir_for(options.runs_dir, id_of(rho)));
+  auto watcher = std::async(std::launch::async, [&] { return watch_own_claims(run_dirs, options.claim_timeout_s, stop); });
   const auto summary = sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), options);
+  stop = true;
+  const ClaimWatch watch = watcher.get();
   EXPECT_EQ(summary.done, 4);
   EXPECT_EQ(summary.by_others, 0);
+  EXPECT_GT(watch.refreshed, 0) << "no heartbeat seen";
+  EXPECT_EQ(watch.stale, 0) << "a claim of a running trainer stood still for the timeout";
   for (const stdfs::path& claims : {remote, local}) {
     size_t left = 0;
     for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(claims)) ++left;
