@@ -338,8 +338,9 @@ ClaimWatch watch_own_claims(const std::vector<stdfs::path>& run_dirs, double tim
 
 // Claims whose holders are gone: one of another machine that stopped
 // refreshing (taken over after the timeout) and one of a process of this
-// machine that exited (taken over at once). The worker trains every run,
-// and its own claims never stand still for the timeout (runs take longer).
+// machine that exited (taken over at once). The worker trains every run
+// (also one whose earlier round failed), and its own claims never stand
+// still for the timeout (runs take longer).
 TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
   sweep::SweepOptions options = one_worker("runs");
   options.claim = true;
@@ -363,6 +364,8 @@ TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
   std::atomic<bool> stop{false};
   std::vector<stdfs::path> run_dirs;
   for (double rho : {0.0, 0.25, 0.5, 0.75}) run_dirs.push_back(run::run_dir_for(options.runs_dir, id_of(rho)));
+  // A failure recorded before this worker started (an earlier round) is retried.
+  sweep::write_outcome(run_dirs[1], {RunStatus::failed, "an earlier round", std::nullopt, "", 0});
   auto watcher = std::async(std::launch::async, [&] { return watch_own_claims(run_dirs, options.claim_timeout_s, stop); });
   const auto summary = sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), options);
   stop = true;
@@ -371,6 +374,7 @@ TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
   EXPECT_EQ(summary.by_others, 0);
   EXPECT_GT(watch.refreshed, 0) << "no heartbeat seen";
   EXPECT_EQ(watch.stale, 0) << "a claim of a running trainer stood still for the timeout";
+  EXPECT_EQ(sweep::folder_outcome(run_dirs[1])->status, RunStatus::done);
   for (const stdfs::path& claims : {remote, local}) {
     size_t left = 0;
     for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(claims)) ++left;
