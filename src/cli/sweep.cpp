@@ -1,4 +1,6 @@
 // `replay sweep SWEEP.toml`: run every run of a sweep, recorded in the registry.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -13,6 +15,7 @@
 #include "sweep/sweep_file.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 #include "util/stop_signals.h"
 
 namespace {
@@ -74,12 +77,18 @@ void run(SweepArgs& args) {
     }
     return;
   }
-  // A worker of a sharded sweep keeps a registry of its own: never one SQLite
-  // file written by several machines (docs/runs.md, "Sweeps over many machines").
+  // A worker of a sharded or claiming sweep keeps a registry of its own: never
+  // one SQLite file written by several machines (docs/runs.md, "Sweeps over
+  // many machines"). A claiming worker's is named by its host and pid, since
+  // any number of them may run, several on one machine.
   if (args.registry.empty() && args.options.shard)
     args.registry = (std::filesystem::path(args.runs_dir) /
                      ("registry-shard-" + std::to_string(args.options.shard->index) + "-of-" +
                       std::to_string(args.options.shard->count) + ".sqlite"))
+                        .string();
+  if (args.registry.empty() && args.options.claim)
+    args.registry = (std::filesystem::path(args.runs_dir) / ("registry-claim-" + replay::process::host_name() + "-" +
+                                                             std::to_string(::getpid()) + ".sqlite"))
                         .string();
   if (args.registry.empty())
     args.registry = (std::filesystem::path(args.runs_dir) / replay::run::kRegistryFile).string();
@@ -95,8 +104,11 @@ void run(SweepArgs& args) {
   const std::string counted = summary.names == summary.runs
                                   ? std::to_string(summary.runs) + " runs"
                                   : std::to_string(summary.names) + " names, " + std::to_string(summary.runs) + " runs";
-  std::fprintf(stderr, "sweep %s: %s, %d done now, %d skipped (already done), %d done by another process, %d failed\n",
-               spec.name.c_str(), counted.c_str(), summary.done, summary.skipped, summary.reused, summary.failed);
+  const std::string by_others =
+      args.options.claim ? ", " + std::to_string(summary.by_others) + " ended by other workers" : "";
+  std::fprintf(stderr, "sweep %s: %s, %d done now, %d skipped (already done), %d done by another process%s, %d failed\n",
+               spec.name.c_str(), counted.c_str(), summary.done, summary.skipped, summary.reused, by_others.c_str(),
+               summary.failed);
   // A trainer stopped by a signal sent to it alone (not to the sweep): not a
   // failure, but the sweep is not complete either.
   if (summary.interrupted > 0 && summary.failed == 0)
@@ -132,11 +144,22 @@ void setup(CLI::App& app) {
   replay::cli::add_deprecated_alias(cmd, "--registry", args->registry, replay::cli::kDbFlag);
   replay::cli::add_deprecated_alias(cmd, "--runs-dir", args->runs_dir, replay::cli::kRunsFlag);
   cmd->add_flag("--no-share-prefixes", args->no_share, "Train every run from scratch");
-  cmd->add_option("--shard", args->shard,
+  auto* shard = cmd->add_option("--shard", args->shard,
                   "I/N: train only share I of N of the runs (by run id; for N workers, e.g. a Slurm job array), "
                   "registered in a registry of this worker's own (default <runs>/registry-shard-I-of-N.sqlite); "
                   "`replay runs rebuild` merges the run folders into one registry afterwards")
       ->check(shard_validator());
+  auto* claim = cmd->add_flag(
+      "--claim", args->options.claim,
+      "Claim runs one at a time (for N workers sharing the runs folder: whoever is free takes the next run), "
+      "with a registry of this worker's own (default <runs>/registry-claim-HOST-PID.sqlite); exclusive with --shard");
+  claim->excludes(shard);
+  cmd->add_option("--claim-timeout", args->options.claim_timeout_s,
+                  "Seconds after which a claim its worker stopped refreshing is taken over by another (a worker gone "
+                  "on this machine is replaced at once)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(claim);
   cmd->add_option("--prefix-wait", args->options.prefix_wait_s,
                   "Seconds a run waits for a prefix another worker's run publishes before training from scratch "
                   "(the same numbers either way)")

@@ -25,13 +25,19 @@ struct TrainArgs {
 };
 
 // Data parallel when a launcher says so (dist/world.h): every rank logs who
-// it is, then joins the process group; a world of one gets none.
-std::unique_ptr<replay::dist::Communicator> join_world(const TrainArgs& args) {
+// it is, then joins the process group; a world of one gets none. The run's
+// device picks the backend (dist/communicator.h: NCCL for CUDA where built).
+std::unique_ptr<replay::dist::Communicator> join_world(const TrainArgs& args, const replay::run::RunConfig& config) {
   const replay::dist::World world = replay::dist::resolve_world();
   if (world.launcher != "none") std::fprintf(stderr, "replay train: %s\n", world.describe().c_str());
   if (!world.distributed()) return nullptr;
   if (args.dist_timeout_s < 1) throw replay::Error("--dist-timeout must be at least 1 second");
-  return std::make_unique<replay::dist::Communicator>(world, std::chrono::seconds(args.dist_timeout_s));
+  auto comm = std::make_unique<replay::dist::Communicator>(world, std::chrono::seconds(args.dist_timeout_s),
+                                                           torch::Device(config.settings.device).type());
+  if (world.is_rank0())
+    std::fprintf(stderr, "replay train: gradients all-reduced with %s (device %s)\n", comm->backend(),
+                 config.settings.device.c_str());
+  return comm;
 }
 
 void run(const TrainArgs& args) {
@@ -47,7 +53,7 @@ void run(const TrainArgs& args) {
   options.branch_at = args.branch_at;
   // SIGTERM, SIGINT, SIGHUP: stop after the step in progress, with a checkpoint.
   options.stop_signal = &replay::install_stop_handlers();
-  const auto comm = join_world(args);
+  const auto comm = join_world(args, config);
   options.comm = comm.get();
   auto result = replay::train::train(config, options);
   if (comm && !comm->world().is_rank0()) return;  // rank 0 reports

@@ -9,6 +9,15 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+// NCCL where the libtorch has it: a pip CUDA wheel's Torch config defines
+// USE_C10D_NCCL for its users; Debian's CPU libtorch 1.13 has no NCCL, and
+// this build there is Gloo only, as before.
+#if defined(USE_C10D_NCCL) && TORCH_VERSION_MAJOR >= 2
+#define REPLAY_HAVE_NCCL 1
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <cstdlib>
 #include <exception>
@@ -19,7 +28,18 @@ namespace replay::dist {
 
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;  // always: CPU tensors (losses, flags, barriers)
+#ifdef REPLAY_HAVE_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;   // when the run's device is CUDA: CUDA tensors
+#endif
+
+  // The group for a tensor: NCCL for a CUDA tensor when there is one, else Gloo.
+  auto allreduce(std::vector<torch::Tensor>& tensors, const c10d::AllreduceOptions& options = {}) {
+#ifdef REPLAY_HAVE_NCCL
+    if (nccl && tensors.front().is_cuda()) return nccl->allreduce(tensors, options);
+#endif
+    return group->allreduce(tensors, options);
+  }
 };
 
 namespace {
@@ -67,16 +87,53 @@ void guarded(const World& w, const std::string& what, std::chrono::seconds timeo
 
 }  // namespace
 
-Communicator::Communicator(const World& world, std::chrono::seconds timeout)
+namespace {
+
+#ifdef REPLAY_HAVE_NCCL
+// Every rank of a machine on its own GPU: LOCAL_RANK's, set as the current
+// device before anything is put on "cuda" (the trainer's device has no index).
+void use_local_gpu(const World& w) {
+  const int gpus = static_cast<int>(c10::cuda::device_count());
+  if (w.local_rank >= gpus)
+    throw Error(rank_prefix(w) + ": local rank " + std::to_string(w.local_rank) + " needs GPU " +
+                std::to_string(w.local_rank) + " but this machine has " + std::to_string(gpus) +
+                ": start at most one rank per GPU");
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(w.local_rank));
+}
+#endif
+
+}  // namespace
+
+Communicator::Communicator(const World& world, std::chrono::seconds timeout, torch::DeviceType device)
     : world_(world), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   if (!world.distributed()) throw Error("internal: a communicator for a world of one");
+#ifdef REPLAY_HAVE_NCCL
+  if (device == torch::kCUDA) use_local_gpu(world_);
+#endif
   guarded(world_, "the rendezvous at " + world_.master_addr + ":" + std::to_string(world_.master_port), timeout_,
           [&] {
             impl_->store = connect_store(world_, timeout_);
             auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_));
             options->devices.push_back(gloo_device(world_));
             impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, world_.rank, world_.size, options);
+#ifdef REPLAY_HAVE_NCCL
+            if (device != torch::kCUDA) return;
+            auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+            nccl_options->timeout = std::chrono::milliseconds(timeout_);
+            // Its own key space in the store, beside Gloo's rendezvous keys.
+            impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+                c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), world_.rank, world_.size, nccl_options);
+#else
+            (void)device;  // no NCCL in this libtorch: Gloo reduces CUDA tensors too (through host memory)
+#endif
           });
+}
+
+const char* Communicator::backend() const {
+#ifdef REPLAY_HAVE_NCCL
+  if (impl_->nccl) return "nccl";
+#endif
+  return "gloo";
 }
 
 Communicator::~Communicator() = default;
@@ -84,7 +141,7 @@ Communicator::~Communicator() = default;
 void Communicator::all_reduce_mean(torch::Tensor& flat, const std::string& what) {
   guarded(world_, what, timeout_, [&] {
     std::vector<torch::Tensor> tensors{flat};
-    impl_->group->allreduce(tensors)->wait();
+    impl_->allreduce(tensors)->wait();
   });
   flat.div_(world_.size);
 }

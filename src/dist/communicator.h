@@ -13,6 +13,13 @@
 // timeout; they go through the store, which lives in rank 0 (or torchrun's
 // agent), so a rank 0 that dies ends them at once too.
 //
+// Backends: Gloo always, for CPU tensors (the loss and stop-flag reductions,
+// barriers). When the run's device is CUDA and the libtorch has NCCL (a pip
+// CUDA wheel, torch >= 2; never Debian's CPU libtorch 1.13), each rank first
+// makes GPU LOCAL_RANK its current device, and a ProcessGroupNCCL reduces
+// CUDA tensors (the gradient all-reduce); without NCCL, Gloo reduces them
+// (through host memory). backend() says which reduces CUDA tensors.
+//
 // The Gloo device: the interface GLOO_SOCKET_IFNAME names when set; else
 // the loopback address when the master is on this machine's loopback
 // (127.x, localhost: `replay launch`); else the default device (this
@@ -39,14 +46,17 @@ class Communicator {
   // Connects to the rendezvous store and builds the process group (rank 0
   // serves the store unless the world uses the agent store). Throws
   // replay::Error naming the master when the others do not show up within
-  // `timeout`. Requires world.distributed().
-  Communicator(const World& world, std::chrono::seconds timeout);
+  // `timeout`. Requires world.distributed(). `device`: the run's device type
+  // (kCUDA: the local GPU and NCCL, as above).
+  Communicator(const World& world, std::chrono::seconds timeout, torch::DeviceType device = torch::kCPU);
   ~Communicator();
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
   const World& world() const { return world_; }
   std::chrono::seconds timeout() const { return timeout_; }
+  // "nccl" when NCCL reduces CUDA tensors, else "gloo".
+  const char* backend() const;
 
   // In place: the mean over ranks of `flat` (a contiguous tensor). Gloo has
   // no AVG: the sum over ranks, then divided by the world size.

@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
 #include "dist/world.h"
+#include "model/threads.h"
 #include "util/error.h"
 #include "util/process.h"
 #include "util/stop_signals.h"
@@ -34,10 +37,15 @@ bool failed(int status) { return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 
 std::vector<std::string> rank_environment(const LaunchOptions& o, int rank) {
   const std::string n = std::to_string(o.nproc), r = std::to_string(rank);
-  return {std::string(kRankVar) + "=" + r,        std::string(kWorldSizeVar) + "=" + n,
-          std::string(kLocalRankVar) + "=" + r,   "LOCAL_WORLD_SIZE=" + n,
-          std::string(kMasterAddrVar) + "=" + o.master_addr,
-          std::string(kMasterPortVar) + "=" + std::to_string(o.port)};
+  std::vector<std::string> env = {std::string(kRankVar) + "=" + r,        std::string(kWorldSizeVar) + "=" + n,
+                                  std::string(kLocalRankVar) + "=" + r,   "LOCAL_WORLD_SIZE=" + n,
+                                  std::string(kMasterAddrVar) + "=" + o.master_addr,
+                                  std::string(kMasterPortVar) + "=" + std::to_string(o.port)};
+  // The user's own OMP_NUM_THREADS is inherited as it is.
+  if (!std::getenv(kOmpThreadsVar))
+    env.push_back(std::string(kOmpThreadsVar) + "=" +
+                  std::to_string(threads_per_rank(model::available_cores(), o.nproc)));
+  return env;
 }
 
 void signal_running(std::vector<Rank>& ranks, int signal) {
@@ -67,6 +75,8 @@ bool any_running(const std::vector<Rank>& ranks) {
 }
 
 }  // namespace
+
+int threads_per_rank(int cores, int ranks) { return std::max(1, cores / std::max(1, ranks)); }
 
 LaunchResult launch_local(const LaunchOptions& o) {
   if (o.nproc < 1) throw Error("replay launch: --nproc " + std::to_string(o.nproc) + " (must be >= 1)");

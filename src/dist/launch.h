@@ -3,6 +3,13 @@
 // (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT)
 // set, as torchrun would set them for a single node.
 //
+// Threads: N ranks on one machine that each use every core run N times too
+// many threads and contend for the cores (OpenMP threads spin). Unless the
+// launcher's environment already sets OMP_NUM_THREADS, each rank gets
+// OMP_NUM_THREADS = threads_per_rank(cores, N), and a rank whose config
+// leaves `threads` at 0 uses that (model/threads.h); a config's explicit
+// `threads` still wins.
+//
 // Failure semantics: the first rank that exits non-zero (or is killed) is
 // the failed rank; the others get SIGTERM at once and SIGKILL after
 // kLaunchGrace, and the launch returns exit 1 with a message naming that
@@ -23,6 +30,12 @@ namespace replay::dist {
 // (torchrun's default), and how long failed-launch survivors get to exit.
 inline constexpr int kDefaultLaunchPort = 29500;
 inline constexpr std::chrono::seconds kLaunchGrace{10};
+
+inline constexpr const char* kOmpThreadsVar = "OMP_NUM_THREADS";
+
+// The threads each of `ranks` ranks on one machine with `cores` cores gets:
+// an equal share, at least 1.
+int threads_per_rank(int cores, int ranks);
 
 struct LaunchOptions {
   int nproc = 1;

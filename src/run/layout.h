@@ -17,6 +17,8 @@
 //     train.log               console output when a sweep ran it
 //     .lock                   held (flock) by the trainer working in the folder;
 //                             holds its PID (util/file_lock.h)
+//     claims/<generation>.json  the claim of a `replay sweep --claim` worker
+//                             on the run (sweep/claims.h)
 //     checkpoints/step-NNNNNNNNN/   (train/checkpoint.h)
 //     tasks/step-N/           per-item results of the eval.tasks scored after
 //                             N steps, as `replay eval --out` writes them
@@ -43,6 +45,7 @@ inline constexpr const char* kTrainLog = "train.log";
 inline constexpr const char* kMembershipsDir = "sweeps";
 inline constexpr const char* kStatusFile = "status.json";
 inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kClaimsDir = "claims";
 inline constexpr const char* kCheckpointsDir = "checkpoints";
 inline constexpr const char* kSharedDirName = "_shared";
 inline constexpr const char* kSharedCheckpoint = "checkpoint";

@@ -1,10 +1,12 @@
 #include "sweep/runner.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstring>
 #include <chrono>
@@ -50,6 +52,7 @@ struct PlannedRun {
   std::set<int64_t> publish_at;          // prefixes this run publishes for others
   bool mine = true;                      // in this worker's share (options.shard)
   stdfs::path prefix_dir;                // the parent's published state, when the parent is not mine
+  std::string status_seen;               // claim mode: its status.json when this worker planned
 
   const RunSpec& spec() const { return *specs.front(); }
   // "a" or, for one config under several names, "a = b".
@@ -134,11 +137,12 @@ void plan_prefix_sharing(std::vector<PlannedRun>& runs, double min_fraction) {
   }
 }
 
-// Runs of this share whose parent is another share's: where that parent
+// Runs of this share whose parent is another share's (with claims: every
+// run with a parent, since any may be another worker's): where that parent
 // publishes their prefix (what the trainer's --branch-at will look for).
-void locate_foreign_prefixes(std::vector<PlannedRun>& runs, const stdfs::path& runs_dir) {
+void locate_foreign_prefixes(std::vector<PlannedRun>& runs, const stdfs::path& runs_dir, bool claim) {
   for (PlannedRun& run : runs) {
-    if (!run.mine || run.parent < 0 || runs[static_cast<size_t>(run.parent)].mine) continue;
+    if (!run.mine || run.parent < 0 || (!claim && runs[static_cast<size_t>(run.parent)].mine)) continue;
     const std::string& shared = run.config.settings.shared;
     const stdfs::path shared_dir = shared.empty() ? runs_dir / run::kSharedDirName : stdfs::path(shared);
     run.prefix_dir = shared_dir / run::state_key(run.config, run.branch_at);
@@ -238,6 +242,36 @@ Membership membership_of(const SweepSpec& sweep, const PlannedRun& run) {
   return m;
 }
 
+// The registry's entries of the run: one per name.
+std::vector<analysis::NewRun> registry_entries(const SweepSpec& sweep, const PlannedRun& run) {
+  std::vector<analysis::NewRun> entries;
+  const Membership m = membership_of(sweep, run);
+  for (const auto& [name, tags] : m.names)
+    entries.push_back({m.config, run.id, sweep.name, name, tags, stdfs::absolute(run.dir).string(), m.target});
+  return entries;
+}
+
+// Which status.json the folder holds ("" for none): its inode and mtime
+// change when a trainer's end is recorded (an atomic rename), so a claim-mode
+// worker tells an outcome of this round from one it found when it started.
+std::string status_stamp(const stdfs::path& run_dir) {
+  struct stat st{};
+  if (::stat((run_dir / run::kStatusFile).c_str(), &st) != 0) return "";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+// Claim mode: nothing is registered before it is claimed; a run is done when
+// its folder says so (or failed, when failures are not retried).
+void plan_claimed_runs(const SweepOptions& options, std::vector<PlannedRun>& runs) {
+  for (PlannedRun& run : runs) {
+    const auto outcome = folder_outcome(run.dir);
+    run.done = outcome && (outcome->status == analysis::RunStatus::done ||
+                           (outcome->status == analysis::RunStatus::failed && !options.retry_failed));
+    run.status_seen = status_stamp(run.dir);
+  }
+}
+
 // A run its folder says is done: its metrics and throughput into the registry.
 analysis::RunStatus record_folder_done(const PlannedRun& run, analysis::Registry& registry) {
   std::optional<double> tokens_per_s;
@@ -259,9 +293,8 @@ void register_runs(const SweepSpec& sweep, const SweepOptions& options, std::vec
   std::vector<analysis::NewRun> entries;
   for (const PlannedRun& run : runs) {
     if (!run.mine) continue;
-    const Membership m = membership_of(sweep, run);
-    for (const auto& [name, tags] : m.names)
-      entries.push_back({m.config, run.id, sweep.name, name, tags, stdfs::absolute(run.dir).string(), m.target});
+    const auto mine = registry_entries(sweep, run);
+    entries.insert(entries.end(), mine.begin(), mine.end());
   }
   registry.add_runs(entries);
   for (PlannedRun& run : runs) {
@@ -298,6 +331,9 @@ SweepSummary summarize(const std::vector<PlannedRun>& runs) {
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 // How often the running runs' metrics are read and their lines refreshed.
 constexpr auto kProgressInterval = std::chrono::seconds(1);
+// Claim mode: how often a run another worker holds is tried again (a look
+// at its claims folder; on a network filesystem a few metadata requests).
+constexpr auto kClaimRetryInterval = std::chrono::seconds(1);
 
 // The exit code of a child as a shell reports it (128 + signal if killed).
 int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
@@ -315,6 +351,7 @@ class Execution {
       : sweep_(sweep), options_(options), registry_(registry), runs_(runs), summary_(summary),
         state_(runs.size(), waiting), host_(process::host_name()),
         board_(options.console, options.console && ::isatty(::fileno(options.console))) {
+    if (options.claim) claims_.emplace(sweep.name, options.claim_timeout_s);
     jobs_ = std::max(1, options.jobs);
     const int cores = resolve_threads(options.threads);
     threads_per_job_ = std::max(1, cores / jobs_);
@@ -330,6 +367,7 @@ class Execution {
     while (finished_ < to_run_ && !stop_requested()) {
       for (size_t i = 0; i < runs_.size() && static_cast<int>(running_.size()) < jobs_; ++i)
         if (ready(i)) try_start(i);
+      if (claims_) keep_claims();
       if (reap(WNOHANG)) continue;
       show_progress();
       std::this_thread::sleep_for(kPollInterval);
@@ -339,17 +377,29 @@ class Execution {
   }
 
  private:
-  enum State { waiting, busy, started, finished };  // busy: another process holds its folder
+  // busy: another process holds its folder; elsewhere: another worker's claim (claim mode)
+  enum State { waiting, busy, elsewhere, started, finished };
 
   int stop_requested() const { return options_.stop_signal ? options_.stop_signal->load() : 0; }
 
   bool ready(size_t i) {
-    if (state_[i] != waiting && state_[i] != busy) return false;
+    if (state_[i] != waiting && state_[i] != busy && state_[i] != elsewhere) return false;
     const int parent = runs_[i].parent;
     if (parent < 0) return true;
-    if (runs_[static_cast<size_t>(parent)].mine) return state_[static_cast<size_t>(parent)] == finished;
-    return prefix_published(i);
+    if (parent_trained_elsewhere(static_cast<size_t>(parent))) return prefix_published(i);
+    return state_[static_cast<size_t>(parent)] == finished;
   }
+
+  // The one rule for a parent another worker trains, with shards (another
+  // share's run) and with claims (another worker's claim): its child waits
+  // for the published prefix (prefix_published), never for the parent.
+  bool parent_trained_elsewhere(size_t parent) const {
+    return claims_ ? state_[parent] == elsewhere : !runs_[parent].mine;
+  }
+
+  // Whether the run is in this worker's registry (a branch is recorded
+  // between two registered runs only).
+  bool registered_here(size_t i) const { return claims_ ? registered_.count(i) > 0 : runs_[i].mine; }
 
   // Run i branches from a run of another share: ready once that run's state
   // is published, or after options.prefix_wait_s without it (then it trains
@@ -413,6 +463,7 @@ class Execution {
   // refused. The registry is read again: that process may have finished it.
   void try_start(size_t i) {
     PlannedRun& run = runs_[i];
+    if (claims_ && !claim(i)) return;
     stdfs::create_directories(run.dir);
     {
       fs::FileLock probe(run.dir / run::kLockFile);
@@ -432,6 +483,70 @@ class Execution {
         " (" + runs_[i].dir.string() + "), waiting");
   }
 
+  // Claim mode: true when this worker holds the run's claim and the run is
+  // still to be trained here. A run another worker holds is tried again
+  // every kClaimRetryInterval: its claim is released when that worker ends
+  // it, or taken over when stale (sweep/claims.h).
+  bool claim(size_t i) {
+    PlannedRun& run = runs_[i];
+    if (claims_->holds(run.dir)) return true;
+    const auto now = ProgressClock::now();
+    const auto [last, first] = last_claim_try_.try_emplace(i, now);
+    if (!first && now - last->second < kClaimRetryInterval) return false;
+    last->second = now;
+    if (!claims_->try_claim(run.dir)) {
+      if (state_[i] != elsewhere) say(run.label() + ": claimed by " + holder_of(run) + ", leaving it to that worker");
+      state_[i] = elsewhere;
+      return false;
+    }
+    const auto outcome = folder_outcome(run.dir);
+    const bool this_round = status_stamp(run.dir) != run.status_seen;
+    if (outcome && outcome->status == analysis::RunStatus::done) return ended_elsewhere(i, "done by another worker");
+    if (outcome && outcome->status == analysis::RunStatus::failed && (this_round || !options_.retry_failed))
+      return ended_elsewhere(i, "failed on another worker (" + outcome->error + ")");
+    state_[i] = waiting;
+    register_run(i);
+    return true;
+  }
+
+  std::string holder_of(const PlannedRun& run) const {
+    const auto holder = claims_->holder(run.dir);
+    return holder ? holder->host + " pid " + std::to_string(holder->pid) : "another worker";
+  }
+
+  // Claim mode: another worker ended the run (this one holds its claim for a
+  // moment to read the folder, and lets go). Returns false: nothing to start.
+  bool ended_elsewhere(size_t i, const std::string& what) {
+    claims_->release(runs_[i].dir);
+    state_[i] = finished;
+    ++finished_;
+    ++summary_.by_others;
+    say("[" + std::to_string(finished_) + "/" + std::to_string(to_run_) + "] " + runs_[i].label() + ": " + what);
+    return false;
+  }
+
+  // Claim mode: the run enters this worker's registry and its folder gets
+  // the sweep's membership, as register_runs does for every run otherwise.
+  void register_run(size_t i) {
+    if (!registered_.insert(i).second) return;
+    registry_.add_runs(registry_entries(sweep_, runs_[i]));
+    write_membership(runs_[i].dir, membership_of(sweep_, runs_[i]));
+  }
+
+  // Claim mode: refreshes the held claims; a trainer whose claim another
+  // worker took over is killed at once, so that it writes nothing more into
+  // the folder the new holder now trains in.
+  void keep_claims() {
+    for (const stdfs::path& dir : claims_->heartbeat())
+      for (const auto& [pid, i] : running_)
+        if (runs_[i].dir == dir) {
+          ::kill(pid, SIGKILL);
+          claim_lost_.insert(i);
+          say(runs_[i].label() + ": its claim was taken over by " + holder_of(runs_[i]) +
+              " (not refreshed within " + format_duration(options_.claim_timeout_s) + "); stopped its trainer");
+        }
+  }
+
   void reuse(size_t i) {
     const PlannedRun& run = runs_[i];
     if (registry_.get_run(run.id).status != analysis::RunStatus::done) {
@@ -443,6 +558,7 @@ class Execution {
       }
       registry_.mark_done(run.id, tokens_per_s);
     }
+    if (claims_) claims_->release(run.dir);
     state_[i] = finished;
     ++finished_;
     ++summary_.reused;
@@ -489,6 +605,7 @@ class Execution {
       progress_.erase(i);  // what its metrics showed was the holder's training
       return refused(i);
     }
+    if (claim_lost_.erase(i)) return lost(i);
     const double run_s = end_progress(i);
     state_[i] = finished;
     ++finished_;
@@ -515,11 +632,21 @@ class Execution {
       ++summary_.failed;
       say("failed: " + run.label() + ": " + why);
     }
+    if (claims_) claims_->release(run.dir);  // after its outcome is in the folder
     const auto now = ProgressClock::now();
     say("[" + std::to_string(finished_) + "/" + std::to_string(to_run_) + "] " + outcome + " " + run.label() +
         " in " + format_duration(run_s) + "; sweep elapsed " +
         format_duration(std::chrono::duration<double>(now - start_).count()) + ", ETA " +
         format_duration(sweep_eta_s(now)));
+  }
+
+  // Claim mode: the trainer of a run whose claim was taken over ended. The
+  // run is the new holder's: its folder is left alone, and this worker waits
+  // for it like for any run another worker holds.
+  void lost(size_t i) {
+    end_progress(i);
+    registry_.mark_interrupted(runs_[i].id, "its claim was taken over by " + holder_of(runs_[i]));
+    state_[i] = elsewhere;
   }
 
   // Stops following run i (its trainer ended): its last steps count as
@@ -569,7 +696,7 @@ class Execution {
     const int64_t started_at = branched_at(run.dir);
     if (run.branch_at > 0 && started_at == run.branch_at) {
       const PlannedRun& parent = runs_[static_cast<size_t>(run.parent)];
-      if (parent.mine) registry_.record_branch(run.id, parent.id, run.branch_at);
+      if (registered_here(static_cast<size_t>(run.parent))) registry_.record_branch(run.id, parent.id, run.branch_at);
       outcome.branched_from = parent.id;
       outcome.branch_step = run.branch_at;
     } else if (started_at > 0) {
@@ -596,6 +723,10 @@ class Execution {
   ProgressClock::time_point start_, last_progress_;
   std::map<size_t, RunProgress> progress_;  // of the runs whose trainers run, by index
   std::map<size_t, ProgressClock::time_point> prefix_wait_since_;  // runs waiting for another share's prefix
+  std::optional<RunClaims> claims_;         // claim mode (options.claim)
+  std::set<size_t> registered_;             // claim mode: runs this worker registered
+  std::map<size_t, ProgressClock::time_point> last_claim_try_;  // claim mode: runs tried, when
+  std::set<size_t> claim_lost_;             // claim mode: trainers killed because their claim was taken over
   int64_t steps_trained_ = 0;               // by trainers that ended
   ProgressBoard board_;
 };
@@ -619,14 +750,16 @@ bool in_shard(const std::string& run_id, const Shard& shard) {
 }
 
 SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
+  if (options.claim && options.shard) throw Error("a sweep takes --claim or --shard, not both");
   std::vector<PlannedRun> runs = resolve_runs(sweep, options);  // before the registry is touched
   if (options.shard)
     for (PlannedRun& run : runs) run.mine = in_shard(run.id, *options.shard);
   analysis::Registry registry(options.registry);
-  register_runs(sweep, options, runs, registry);
+  if (options.claim) plan_claimed_runs(options, runs);
+  else register_runs(sweep, options, runs, registry);
   if (options.share_prefixes) {
     plan_prefix_sharing(runs, options.min_prefix_fraction);  // over every share: each worker plans the same
-    locate_foreign_prefixes(runs, options.runs_dir);
+    locate_foreign_prefixes(runs, options.runs_dir, options.claim);
   }
   SweepSummary summary = summarize(runs);
   if (options.console) {
@@ -634,7 +767,7 @@ SweepSummary run_sweep(const SweepSpec& sweep, const SweepOptions& options) {
     const std::string share = options.shard ? " (share " + std::to_string(options.shard->index) + "/" +
                                                   std::to_string(options.shard->count) + " of " +
                                                   std::to_string(runs.size()) + " runs)"
-                                            : "";
+                                            : options.claim ? " (claiming runs one at a time)" : "";
     std::fprintf(options.console,
                  "sweep %s%s: %d runs%s, %d already done, %d branch from a shared prefix (%lld of %lld steps not "
                  "recomputed)\n",

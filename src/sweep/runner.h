@@ -42,6 +42,27 @@
 // Every worker writes each of its runs' membership and outcome into the run
 // folder (sweep/run_record.h), so `replay runs rebuild` can build one
 // registry from the folders afterwards.
+//
+// With options.claim instead (exclusive with shard), workers take the runs
+// one at a time: when a job is free, this process claims the next run of the
+// sweep's order that is neither done nor claimed by a live worker
+// (sweep/claims.h: a claim file in the run folder, created atomically,
+// refreshed while the run trains, taken over when stale after
+// options.claim_timeout_s or when its holder on this machine is gone). After
+// claiming, the run folder decides: done (another worker finished it) is
+// left as it is; failed since this worker planned (another worker of this
+// round) is not retried; failed before that is retried (retry_failed), and
+// interrupted is resumed from its checkpoint. A run is registered (registry
+// and run folder) when this worker claims it to train, so a worker's
+// registry holds the runs it trained; the claim is released once the run's
+// outcome is in its folder. A worker ends when every run is finished, by it
+// or by others, so that it can take over the runs of a worker that died. A
+// worker that finds its claim taken over (it could not refresh it in time)
+// kills its trainer at once (SIGKILL: nothing written over the new holder's
+// files) and leaves the run to the new holder. Prefix sharing is planned
+// over the whole sweep as with shards, and a run whose parent is being
+// trained by another worker waits for the parent's prefix the same way
+// (options.prefix_wait_s, then from scratch: exact either way).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -52,6 +73,7 @@
 
 #include "analysis/registry.h"
 #include "run/layout.h"
+#include "sweep/claims.h"
 #include "sweep/sweep_file.h"
 
 namespace replay::sweep {
@@ -74,6 +96,8 @@ struct SweepOptions {
   bool share_prefixes = true;
   double min_prefix_fraction = 0.1;         // branch only when it saves at least this share
   std::optional<Shard> shard;               // train only this share of the runs
+  bool claim = false;                       // claim runs one at a time (exclusive with shard)
+  double claim_timeout_s = kDefaultClaimTimeoutS;  // a claim not refreshed this long is stale
   double prefix_wait_s = 600;               // wait for another worker's prefix at most this long
   bool retry_failed = true;                 // rerun runs that failed before
   std::filesystem::path replay_binary;      // default: this executable
@@ -87,6 +111,7 @@ struct SweepSummary {
   int names = 0;  // names in the sweep file (several may share a run)
   int done = 0, failed = 0, skipped = 0, branched = 0;
   int reused = 0;       // finished meanwhile by another process (another sweep)
+  int by_others = 0;    // claim mode: ended by another worker (done, or failed this round)
   int interrupted = 0;  // stopped by a signal (a rerun resumes them)
   int64_t steps_total = 0;   // steps of all runs of the sweep
   int64_t steps_shared = 0;  // steps not recomputed thanks to prefix sharing

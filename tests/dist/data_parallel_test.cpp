@@ -18,6 +18,8 @@
 #include <regex>
 #include <thread>
 
+#include <torch/cuda.h>
+
 #include "tiny_run.h"
 #include "train/train_process.h"
 
@@ -136,6 +138,7 @@ TEST_F(DataParallelTest, TwoRanksGiveTheLossesOfOneProcess) {
   const std::string text = read_log(log("two"));
   EXPECT_NE(text.find("rank 0/2 master 127.0.0.1:" + args[4]), std::string::npos) << text;
   EXPECT_NE(text.find("rank 1/2 master 127.0.0.1:" + args[4]), std::string::npos) << text;
+  EXPECT_NE(text.find("replay train: gradients all-reduced with gloo (device cpu)"), std::string::npos) << text;
   expect_close_losses(metrics("reference"), metrics("two"));
   EXPECT_NE(read_log(metrics("two")).find("\"allreduce_s\""), std::string::npos);
   EXPECT_TRUE(stdfs::exists(tmp_.path / "two" / "summary.json"));
@@ -186,6 +189,26 @@ TEST_F(DataParallelTest, ABatchThatDoesNotSplitEvenlyIsAnError) {
   const std::string text = read_log(log("three"));
   EXPECT_NE(text.find("train.batch_size = 8 does not divide into 3 ranks"), std::string::npos) << text;
   EXPECT_NE(text.find("replay launch: rank "), std::string::npos) << text;
+}
+
+// The local GPUs (2, 4 or 8 of them), one rank each, gradients all-reduced by NCCL
+// (dist/communicator.h). Runs only with two or more CUDA devices and a
+// libtorch with NCCL (scripts/gpu_check.sh); skipped on the CPU build. The
+// GPU's kernels (TF32 matmuls) differ from the CPU's: losses within 2e-2.
+TEST_F(DataParallelTest, EveryLocalGpuWithNccl) {
+  const int gpus = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (gpus < 2) GTEST_SKIP() << gpus << " CUDA device(s): data parallelism over GPUs needs 2";
+  int ranks = 2;  // the batch of 8 splits evenly over 2, 4 or 8 ranks
+  while (ranks * 2 <= std::min(gpus, 8)) ranks *= 2;
+  auto args = launch_args(ranks, config("gpus"));
+  args.insert(args.end(), {"--set", "device=\"cuda\""});
+  ASSERT_EQ(wait_exit(spawn_replay(args, log("gpus"))), 0) << read_log(log("gpus"));
+  const std::string text = read_log(log("gpus"));
+  EXPECT_NE(text.find("replay train: gradients all-reduced with nccl (device cuda)"), std::string::npos) << text;
+  const auto cpu = testing::read_metrics(metrics("reference")), gpu = testing::read_metrics(metrics("gpus"));
+  ASSERT_EQ(gpu.steps.size(), cpu.steps.size());
+  for (size_t i = 0; i < cpu.steps.size(); ++i)
+    EXPECT_NEAR(gpu.steps[i].loss, cpu.steps[i].loss, 2e-2 * std::abs(cpu.steps[i].loss)) << "step " << i + 1;
 }
 
 }  // namespace

@@ -3,21 +3,29 @@
 // parent is the other worker's branches from the prefix that worker publishes,
 // and `replay runs rebuild` builds from the run folders a registry with the
 // same runs, names and final losses as a one-worker sweep's, bit for bit;
-// rebuilding again changes nothing.
+// rebuilding again changes nothing. The same for two `replay sweep --claim`
+// workers, and a claiming worker takes over the claims of gone workers.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "analysis/registry.h"
 #include "replay_cli.h"
 #include "run/layout.h"
 #include "run/run_config.h"
+#include "sweep/claims.h"
 #include "sweep/run_record.h"
 #include "sweep/runner.h"
 #include "sweep/sweep_file.h"
@@ -79,18 +87,58 @@ class ShardedSweep : public ::testing::Test {
 
   // `replay sweep --shard index/2` in the background, console to shard-<index>.log.
   pid_t spawn_worker(int index) const {
-    const std::string log = (dir() / ("shard-" + std::to_string(index) + ".log")).string(),
-                      shard = std::to_string(index) + "/2", runs = (dir() / "workers").string(),
-                      sweep = (dir() / "sweep.toml").string();
+    return spawn_sweep("shard-" + std::to_string(index) + ".log", {"--shard", std::to_string(index) + "/2"});
+  }
+
+  // `replay sweep ... --runs dir()/workers` with `flags` in the background, console to dir()/<log>.
+  pid_t spawn_sweep(const std::string& log, const std::vector<std::string>& flags) const {
+    std::vector<std::string> args = {REPLAY_BINARY, "sweep", (dir() / "sweep.toml").string(), "--threads", "1",
+                                     "--runs", (dir() / "workers").string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const std::string log_path = (dir() / log).string();
     const pid_t pid = ::fork();
     if (pid == 0) {
-      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      FILE* f = std::freopen(log_path.c_str(), "w", stderr);
       (void)f;
-      ::execl(REPLAY_BINARY, REPLAY_BINARY, "sweep", sweep.c_str(), "--shard", shard.c_str(), "--threads", "1",
-              "--runs", runs.c_str(), static_cast<char*>(nullptr));
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(REPLAY_BINARY, argv.data());
       ::_exit(127);
     }
     return pid;
+  }
+
+  // Every name of `merged` is `single`'s run: same id, tags, config, target,
+  // and the same loss at every step, bit for bit.
+  static void expect_same_runs(const std::map<std::string, RunRecord>& single,
+                               const std::map<std::string, RunRecord>& merged) {
+    ASSERT_EQ(merged.size(), single.size());
+    for (const auto& [name, expected] : single) {
+      SCOPED_TRACE(name);
+      ASSERT_TRUE(merged.count(name));
+      const RunRecord& got = merged.at(name);
+      EXPECT_EQ(got.id, expected.id);
+      EXPECT_EQ(got.status, RunStatus::done);
+      EXPECT_EQ(got.tags, expected.tags);
+      EXPECT_EQ(got.target.manifest_hash, expected.target.manifest_hash);
+      EXPECT_EQ(got.config, expected.config);
+      ASSERT_EQ(got.final_metrics.size(), expected.final_metrics.size());
+      for (const auto& [split, loss] : expected.final_metrics) {
+        EXPECT_EQ(got.final_metrics.at(split).loss, loss.loss) << split;  // bit for bit
+        EXPECT_EQ(got.final_metrics.at(split).step, loss.step) << split;
+      }
+      const auto one_steps = train::testing::read_metrics(stdfs::path(expected.run_dir) / run::kMetricsFile).steps;
+      const auto two_steps = train::testing::read_metrics(stdfs::path(got.run_dir) / run::kMetricsFile).steps;
+      ASSERT_EQ(one_steps.size(), two_steps.size());
+      for (size_t i = 0; i < one_steps.size(); ++i) EXPECT_EQ(one_steps[i].loss, two_steps[i].loss) << i;
+    }
+  }
+
+  static void expect_exit_0(pid_t pid, const stdfs::path& log) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << fs::read_file(log);
   }
 
   // The registry's runs by name (one record per name, aliases aside).
@@ -175,26 +223,9 @@ TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
   EXPECT_NE(first.out.find("4 run folders (4 names): 4 done, 0 failed"), std::string::npos) << first.out;
 
   const auto single = by_name(one.registry), merged = by_name(dir() / "merged.sqlite");
-  ASSERT_EQ(merged.size(), single.size());
-  for (const auto& [name, expected] : single) {
+  expect_same_runs(single, merged);  // per step too: the workers' trainings are the one worker's
+  for (const auto& [name, got] : merged) {
     SCOPED_TRACE(name);
-    ASSERT_TRUE(merged.count(name));
-    const RunRecord& got = merged.at(name);
-    EXPECT_EQ(got.id, expected.id);
-    EXPECT_EQ(got.status, RunStatus::done);
-    EXPECT_EQ(got.tags, expected.tags);
-    EXPECT_EQ(got.target.manifest_hash, expected.target.manifest_hash);
-    EXPECT_EQ(got.config, expected.config);
-    ASSERT_EQ(got.final_metrics.size(), expected.final_metrics.size());
-    for (const auto& [split, loss] : expected.final_metrics) {
-      EXPECT_EQ(got.final_metrics.at(split).loss, loss.loss) << split;  // bit for bit
-      EXPECT_EQ(got.final_metrics.at(split).step, loss.step) << split;
-    }
-    // Per step too: the workers' trainings are the one worker's.
-    const auto one_steps = train::testing::read_metrics(stdfs::path(expected.run_dir) / run::kMetricsFile).steps;
-    const auto two_steps = train::testing::read_metrics(stdfs::path(got.run_dir) / run::kMetricsFile).steps;
-    ASSERT_EQ(one_steps.size(), two_steps.size());
-    for (size_t i = 0; i < one_steps.size(); ++i) EXPECT_EQ(one_steps[i].loss, two_steps[i].loss) << i;
     // A run of the other share than its parent waited for the parent's prefix and branched from it.
     if (foreign_children.count(got.id)) {
       EXPECT_EQ(got.branched_from, root);
@@ -212,6 +243,147 @@ TEST_F(ShardedSweep, TwoWorkersAndARebuiltRegistryEqualOneWorker) {
     EXPECT_EQ(again.at(name).final_metrics.size(), r.final_metrics.size()) << name;
     EXPECT_EQ(again.at(name).branched_from, r.branched_from) << name;
   }
+}
+
+TEST(Claim, ClaimAndShardAreExclusiveAndTheTimeoutNeedsClaimUsageErrors) {
+  const std::string sweep = "sweep " + std::string(REPLAY_SOURCE_DIR) + "/configs/micro/demo.toml ";
+  const CliResult both = run_replay(sweep + "--claim --shard 0/2");
+  EXPECT_EQ(both.status, 2) << both.out;
+  EXPECT_NE(both.out.find("excludes"), std::string::npos) << both.out;  // CLI11: "--shard excludes --claim"
+  EXPECT_NE(both.out.find("--claim"), std::string::npos) << both.out;
+  const CliResult alone = run_replay(sweep + "--claim-timeout 5");
+  EXPECT_EQ(alone.status, 2) << alone.out;
+  EXPECT_NE(alone.out.find("--claim-timeout requires --claim"), std::string::npos) << alone.out;
+  const CliResult zero = run_replay(sweep + "--claim --claim-timeout 0");
+  EXPECT_EQ(zero.status, 2) << zero.out;
+}
+
+// Two `replay sweep --claim` processes sharing only the runs folder: every
+// run is trained by exactly one of them (each registers only what it
+// trains), no claim is left behind, and the rebuilt registry is the one
+// worker's, bit for bit.
+TEST_F(ShardedSweep, TwoClaimingWorkersTrainEveryRunOnceAndRebuildEqualsOneWorker) {
+  const sweep::SweepOptions one = one_worker("one");
+  ASSERT_EQ(sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), one).done, 4);
+
+  const pid_t a = spawn_sweep("claim-0.log", {"--claim"}), b = spawn_sweep("claim-1.log", {"--claim"});
+  expect_exit_0(a, dir() / "claim-0.log");
+  expect_exit_0(b, dir() / "claim-1.log");
+
+  std::vector<stdfs::path> registries;
+  for (const auto& e : stdfs::directory_iterator(dir() / "workers"))
+    if (e.path().filename().string().rfind("registry-claim-", 0) == 0) registries.push_back(e.path());
+  ASSERT_EQ(registries.size(), 2u) << "one registry per worker";
+  std::map<std::string, int> trained;  // name -> how many workers registered (trained) it
+  for (const stdfs::path& db : registries)
+    for (const auto& [name, r] : by_name(db)) {
+      EXPECT_EQ(r.status, RunStatus::done) << name << " in " << db;
+      ++trained[name];
+    }
+  EXPECT_EQ(trained.size(), 4u);
+  for (const auto& [name, count] : trained) EXPECT_EQ(count, 1) << name << " trained by both workers";
+  for (const auto& e : stdfs::recursive_directory_iterator(dir() / "workers"))
+    EXPECT_FALSE(e.path().parent_path().filename() == run::kClaimsDir) << "left behind: " << e.path();
+
+  const CliResult rebuilt = run_replay("runs rebuild --runs " + (dir() / "workers").string() + " --db " +
+                                       (dir() / "merged.sqlite").string());
+  ASSERT_EQ(rebuilt.status, 0) << rebuilt.out;
+  EXPECT_NE(rebuilt.out.find("4 run folders (4 names): 4 done, 0 failed"), std::string::npos) << rebuilt.out;
+  expect_same_runs(by_name(one.registry), by_name(dir() / "merged.sqlite"));
+}
+
+namespace {
+
+// What another worker would see of this process's claims while a sweep
+// runs: how often a claim's mtime moved, and how often one stood still for
+// the claim timeout (it would have been taken over).
+struct ClaimWatch {
+  int refreshed = 0, stale = 0;
+};
+
+ClaimWatch watch_own_claims(const std::vector<stdfs::path>& run_dirs, double timeout_s, const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  ClaimWatch watch;
+  std::map<stdfs::path, std::pair<stdfs::file_time_type, Clock::time_point>> seen;
+  while (!stop) {
+    for (const stdfs::path& run_dir : run_dirs) {
+      std::error_code ec;
+      for (const auto& e : stdfs::directory_iterator(run_dir / run::kClaimsDir, ec)) {
+        if (e.path().extension() != ".json") continue;
+        try {
+          if (nlohmann::json::parse(fs::read_file(e.path())).at("pid").get<long>() != ::getpid()) continue;
+        } catch (const std::exception&) {
+          continue;  // released meanwhile
+        }
+        const auto mtime = stdfs::last_write_time(e.path(), ec);
+        if (ec) continue;
+        const auto now = Clock::now();
+        auto [it, first] = seen.try_emplace(e.path(), mtime, now);
+        if (first) continue;
+        if (it->second.first != mtime) {
+          ++watch.refreshed;
+          it->second = {mtime, now};
+        } else if (std::chrono::duration<double>(now - it->second.second).count() >= timeout_s) {
+          ++watch.stale;
+          it->second.second = now;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return watch;
+}
+
+}  // namespace
+
+// Claims whose holders are gone: one of another machine that stopped
+// refreshing (taken over after the timeout) and one of a process of this
+// machine that exited (taken over at once). The worker trains every run
+// (also one whose earlier round failed), and its own claims never stand
+// still for the timeout (runs take longer).
+TEST_F(ShardedSweep, AClaimingWorkerTakesOverStaleClaims) {
+  sweep::SweepOptions options = one_worker("runs");
+  options.claim = true;
+  options.claim_timeout_s = 1;
+  const stdfs::path remote = run::run_dir_for(options.runs_dir, id_of(0.5)) / run::kClaimsDir,
+                    local = run::run_dir_for(options.runs_dir, id_of(0.75)) / run::kClaimsDir;
+  stdfs::create_directories(remote);
+  stdfs::create_directories(local);
+  sweep::ClaimHolder gone = sweep::this_process("t");
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  gone.pid = child;
+  const auto claim_json = [](const sweep::ClaimHolder& h) {
+    return "{\"host\": \"" + h.host + "\", \"pid\": " + std::to_string(h.pid) + ", \"process_space\": \"" +
+           h.process_space + "\", \"claimed_at\": \"\", \"sweep\": \"t\"}";
+  };
+  fs::write_file_atomic(remote / "0.json", claim_json({"other-host", 4242, "elsewhere", "", "t"}));
+  fs::write_file_atomic(local / "2.json", claim_json(gone));
+
+  std::atomic<bool> stop{false};
+  std::vector<stdfs::path> run_dirs;
+  for (double rho : {0.0, 0.25, 0.5, 0.75}) run_dirs.push_back(run::run_dir_for(options.runs_dir, id_of(rho)));
+  // A failure recorded before this worker started (an earlier round) is retried.
+  sweep::write_outcome(run_dirs[1], {RunStatus::failed, "an earlier round", std::nullopt, "", 0});
+  auto watcher = std::async(std::launch::async, [&] { return watch_own_claims(run_dirs, options.claim_timeout_s, stop); });
+  const auto summary = sweep::run_sweep(sweep::load_sweep(dir() / "sweep.toml"), options);
+  stop = true;
+  const ClaimWatch watch = watcher.get();
+  EXPECT_EQ(summary.done, 4);
+  EXPECT_EQ(summary.by_others, 0);
+  EXPECT_GT(watch.refreshed, 0) << "no heartbeat seen";
+  EXPECT_EQ(watch.stale, 0) << "a claim of a running trainer stood still for the timeout";
+  EXPECT_EQ(sweep::folder_outcome(run_dirs[1])->status, RunStatus::done);
+  for (const stdfs::path& claims : {remote, local}) {
+    size_t left = 0;
+    for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(claims)) ++left;
+    EXPECT_EQ(left, 0u) << claims;
+    EXPECT_EQ(sweep::folder_outcome(claims.parent_path())->status, RunStatus::done);
+  }
+  const auto registered = by_name(options.registry);
+  EXPECT_EQ(registered.size(), 4u);
+  for (const auto& [name, r] : registered) EXPECT_EQ(r.status, RunStatus::done) << name;
 }
 
 // A run folder holds its result: the registry a worker lost is rebuilt from
