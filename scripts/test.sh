@@ -12,5 +12,25 @@ if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok ins
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
 fi
+# TensorBoard's own reader is the oracle of the event files `replay train`
+# writes (tests/train/tensorboard_test.cpp, which skips without it): a venv
+# for the tests only, from Debian's python3 and python3-venv, with the
+# versions pinned in tests/oracle/requirements.txt (PyPI, about 16 s here).
+# Made again whenever the requirements change.
+venv=build/oracle-venv
+if ! dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "test: installing python3-venv"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+fi
+if [ ! -f "$venv/installed.txt" ] || [ tests/oracle/requirements.txt -nt "$venv/installed.txt" ]; then
+  echo "test: creating $venv (tests/oracle/requirements.txt)"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir -r tests/oracle/requirements.txt
+  cp tests/oracle/requirements.txt "$venv/installed.txt"
+fi
 cmake --build build -j "$(nproc)"
 cd build && ctest --output-on-failure -j "$(nproc)"
