@@ -1,5 +1,6 @@
 // The run's metrics.jsonl (one JSON object per line, appended as training
-// goes; src/analysis/metrics.h reads it) and the live console line.
+// goes; src/analysis/metrics.h reads it), its TensorBoard mirror when the run
+// asks for one (tensorboard.h), and the live console line.
 #pragma once
 #include <chrono>
 #include <cstdint>

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <string>
+#include <unordered_set>
 
+#include "util/hash.h"
 #include "util/lines.h"
 
 namespace replay::train {
@@ -17,7 +18,8 @@ namespace stdfs = std::filesystem;
 constexpr const char* kStepFields[] = {"loss", "lr", "grad_norm", "tokens_per_s"};
 
 // The event files of `dir`, in name order (the order TensorBoard reads them),
-// with the temporaries of an atomic write a killed start left behind.
+// a temporary a start killed mid-write left behind included: its records
+// are copies (kept once below) or the only copy of that start's history.
 std::vector<stdfs::path> event_files(const stdfs::path& dir) {
   std::vector<stdfs::path> files;
   if (!stdfs::is_directory(dir)) return files;
@@ -29,17 +31,15 @@ std::vector<stdfs::path> event_files(const stdfs::path& dir) {
   return files;
 }
 
-bool is_temporary(const stdfs::path& file) { return file.filename().string().find(".tmp-") != std::string::npos; }
-
-// The scalar events of steps <= `step` in `files`, each distinct record once.
+// The scalar events of steps <= `step` in `files`, each distinct record once
+// (told apart by a 64-bit hash: a long run's history need not be held twice).
 std::vector<std::string> events_through(const std::vector<stdfs::path>& files, int64_t step) {
   std::vector<std::string> kept;
-  std::set<std::string> seen;
+  std::unordered_set<uint64_t> seen;
   for (const auto& file : files) {
-    if (is_temporary(file)) continue;
     for (std::string& record : tfevents::read_records(file).records) {
       const tfevents::EventFields event = tfevents::parse_event(record);
-      if (event.file_version || event.step > step || !seen.insert(record).second) continue;
+      if (event.file_version || event.step > step || !seen.insert(hash::xxh3_64(record)).second) continue;
       kept.push_back(std::move(record));
     }
   }
