@@ -3,6 +3,7 @@
 prints what it found as JSON, for tests/train/tensorboard_test.cpp.
 
 Usage: tensorboard_read.py LOGDIR
+       tensorboard_read.py --runs RUNS_DIR
 
 Two readings, both from the `tensorboard` package (pinned in
 tests/oracle/requirements.txt, installed by scripts/test.sh into
@@ -17,15 +18,21 @@ Output: {"files": [name, ...],
          "records": [{"file", "wall_time", "step", "file_version"?,
                       "scalars": {tag: value}}, ...],
          "accumulator": {tag: [[step, value, wall_time], ...]}}
+
+With --runs, what `tensorboard --logdir RUNS_DIR` serves: the server's own
+EventMultiplexer finds the runs under RUNS_DIR (every folder holding event
+files) and its scalars plugin's curves are printed, every point kept:
+{"runs": {run name: {tag: [[step, value], ...]}}}
 """
 import json
 import os
 import sys
 
-from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.backend.event_processing import event_accumulator, plugin_event_multiplexer
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub import errors
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+from tensorboard.util import tensor_util
 
 
 def records_of(path):
@@ -38,7 +45,23 @@ def records_of(path):
         yield reader.record()
 
 
+def served_runs(runs_dir):
+    mux = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"scalars": 0})
+    mux.AddRunsFromDirectory(runs_dir)
+    mux.Reload()
+    runs = {}
+    for run, tags in mux.PluginRunToTagToContent("scalars").items():
+        runs[run] = {
+            tag: [[e.step, float(tensor_util.make_ndarray(e.tensor_proto).item())] for e in mux.Tensors(run, tag)]
+            for tag in tags
+        }
+    return {"runs": runs}
+
+
 def main():
+    if sys.argv[1] == "--runs":
+        json.dump(served_runs(sys.argv[2]), sys.stdout)
+        return
     logdir = sys.argv[1]
     files = sorted(f for f in os.listdir(logdir) if "tfevents" in f)
     records = []

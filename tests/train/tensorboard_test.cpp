@@ -101,10 +101,9 @@ std::string no_oracle_message() {
          "from tests/oracle/requirements.txt)";
 }
 
-// tensorboard_read.py's JSON for `dir` (see there).
-json read_with_tensorboard(const stdfs::path& dir) {
-  const CliResult r = run_shell("'" + kOraclePython.string() + "' '" + kOracleScript.string() + "' '" + dir.string() +
-                                "' 2>&1");
+// tensorboard_read.py's JSON for `args` (see there).
+json read_with_tensorboard(const std::string& args) {
+  const CliResult r = run_shell("'" + kOraclePython.string() + "' '" + kOracleScript.string() + "' " + args + " 2>&1");
   EXPECT_EQ(r.status, 0) << r.out;
   try {
     return json::parse(r.out);
@@ -118,7 +117,7 @@ json read_with_tensorboard(const stdfs::path& dir) {
 // scalar as the float TensorBoard stores) and, in its accumulator (what the
 // UI plots), tag by tag; the first record of every file is the version.
 void expect_tensorboard_reads_metrics(const stdfs::path& dir, const stdfs::path& metrics) {
-  const json read = read_with_tensorboard(dir);
+  const json read = read_with_tensorboard("'" + dir.string() + "'");
   ASSERT_TRUE(read.contains("records"));
   ASSERT_EQ(read["files"].size(), 1u) << read["files"];
   EXPECT_EQ(read["files"][0].get<std::string>().rfind("events.out.tfevents.", 0), 0u) << read["files"][0];
@@ -308,6 +307,23 @@ TEST_F(TensorBoardRun, SweepSetTurnsItOnForEveryRun) {
   EXPECT_TRUE(branched) << "no run started from a shared prefix: the converted-prefix path was not exercised\n"
                         << r.out;
   if (!have_oracle()) GTEST_SKIP() << no_oracle_message();
+
+  // `tensorboard --logdir runs`: the server's multiplexer finds both runs,
+  // named by their folders, with every step's loss.
+  const json served = read_with_tensorboard("--runs '" + runs.string() + "'");
+  ASSERT_TRUE(served.contains("runs"));
+  ASSERT_EQ(served["runs"].size(), 2u) << served.dump();
+  for (const auto& [name, curves] : served["runs"].items()) {
+    const stdfs::path folder = runs / stdfs::path(name).parent_path();
+    EXPECT_EQ(stdfs::path(name).filename(), run::kTensorBoardDir) << name;
+    ASSERT_TRUE(stdfs::exists(folder / run::kMetricsFile)) << name;
+    const auto steps = testing::read_metrics(folder / run::kMetricsFile).steps;
+    ASSERT_EQ(curves["train/loss"].size(), steps.size()) << name;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      EXPECT_EQ(curves["train/loss"][i][0].get<int64_t>(), steps[i].step) << name;
+      EXPECT_EQ(curves["train/loss"][i][1].get<float>(), static_cast<float>(steps[i].loss)) << name;
+    }
+  }
 }
 
 // Data parallel: rank 0 alone writes the run folder, so one event file that
