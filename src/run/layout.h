@@ -14,6 +14,9 @@
 //                             the resolved config text and target (sweep/run_record.h)
 //     status.json             how the sweep's trainer of the run ended: status,
 //                             error, throughput, branch (sweep/run_record.h)
+//     tensorboard/events.out.tfevents.<time>.<host>.<pid>.<n>
+//                             the metrics as TensorBoard scalars, when
+//                             train.tensorboard is set (train/tensorboard.h)
 //     train.log               console output when a sweep ran it
 //     .lock                   held (flock) by the trainer working in the folder;
 //                             holds its PID (util/file_lock.h)
@@ -42,6 +45,7 @@ inline constexpr const char* kValSequencesFile = "val_sequences.json";
 inline constexpr const char* kBranchFile = "branched.json";
 inline constexpr const char* kBranchKey = "branch_at";  // its one field: the step
 inline constexpr const char* kTrainLog = "train.log";
+inline constexpr const char* kTensorBoardDir = "tensorboard";
 inline constexpr const char* kMembershipsDir = "sweeps";
 inline constexpr const char* kStatusFile = "status.json";
 inline constexpr const char* kLockFile = ".lock";

@@ -46,6 +46,7 @@ void parse_train(TomlReader r, TrainSettings& t) {
   }
   t.init_from = r.get_string("init_from", t.init_from);
   t.activation_checkpointing = r.get_bool("activation_checkpointing", t.activation_checkpointing);
+  t.tensorboard = r.get_bool("tensorboard", t.tensorboard);
   r.finish();
 }
 
@@ -161,6 +162,7 @@ nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
                 {"eps", s.optim.eps},
                 {"weight_decay", s.optim.weight_decay},
                 {"grad_clip", s.optim.grad_clip}};
+  if (s.train.tensorboard) j["train"]["tensorboard"] = true;  // absent otherwise: config.json as before the key
   if (!with_base_lr) j["optim"].erase("lr");
   j["eval"] = {{"every", s.eval.every},
                {"sequences", s.eval.sequences},

@@ -29,6 +29,10 @@ struct TrainSettings {
   // recompute the layer in backward. Less memory, ~1/3 more compute, the
   // same gradients bit for bit, so not part of the run's identity.
   bool activation_checkpointing = false;
+  // Also write the metrics as a TensorBoard event file in the run folder
+  // (train/tensorboard.h). Changes no number, so not part of the run's
+  // identity; in its description only when set.
+  bool tensorboard = false;
 };
 
 struct OptimSettings {

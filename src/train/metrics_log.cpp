@@ -10,6 +10,7 @@
 
 #include "util/duration.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 namespace replay::train {
 
@@ -41,6 +42,11 @@ MetricsLog::~MetricsLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void MetricsLog::mirror_to_tensorboard(const std::filesystem::path& dir, std::optional<int64_t> resumed_after) {
+  const std::string kept = fs::read_file(path_).substr(0, bytes_);
+  tensorboard_ = std::make_unique<TensorBoardLog>(dir, resumed_after, kept);
+}
+
 void MetricsLog::write(const nlohmann::json& record) {
   std::string line = record.dump() + "\n";
   size_t done = 0;
@@ -53,10 +59,12 @@ void MetricsLog::write(const nlohmann::json& record) {
     done += static_cast<size_t>(n);
   }
   bytes_ += line.size();
+  if (tensorboard_) tensorboard_->write(record);
 }
 
 uint64_t MetricsLog::sync() {
   if (::fdatasync(fd_) != 0) throw Error("fdatasync failed for " + path_.string());
+  if (tensorboard_) tensorboard_->sync();
   return bytes_;
 }
 

@@ -1,14 +1,18 @@
 // The run's metrics.jsonl (one JSON object per line, appended as training
-// goes; src/analysis/metrics.h reads it) and the live console line.
+// goes; src/analysis/metrics.h reads it), its TensorBoard mirror when the run
+// asks for one (tensorboard.h), and the live console line.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include "train/tensorboard.h"
 
 namespace replay::train {
 
@@ -23,10 +27,15 @@ class MetricsLog {
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  // One line, one write(2) call.
+  // From now on every record's scalars also go to a TensorBoard event file
+  // in `dir` (tensorboard.h), which starts with what the metrics file holds
+  // so far. `resumed_after`: the checkpoint's step when the run resumed.
+  void mirror_to_tensorboard(const std::filesystem::path& dir, std::optional<int64_t> resumed_after);
+
+  // One line, one write(2) call (and one event, when mirrored).
   void write(const nlohmann::json& record);
-  // Makes everything written so far durable and returns the file length, to
-  // be recorded in a checkpoint.
+  // Makes everything written so far durable (the event file too) and returns
+  // the file length, to be recorded in a checkpoint.
   uint64_t sync();
   uint64_t bytes() const { return bytes_; }
 
@@ -34,6 +43,7 @@ class MetricsLog {
   std::filesystem::path path_;
   int fd_ = -1;
   uint64_t bytes_ = 0;
+  std::unique_ptr<TensorBoardLog> tensorboard_;
 };
 
 // Progress for humans: on a terminal one line rewritten in place with '\r';

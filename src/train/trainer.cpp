@@ -572,6 +572,7 @@ void Trainer::set_up() {
   if (writes()) {
     fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");
     metrics_ = std::make_unique<MetricsLog>(out_ / run::kMetricsFile, metrics_keep_);
+    if (s_.train.tensorboard) metrics_->mirror_to_tensorboard(out_ / run::kTensorBoardDir, result_.resumed_from);
   }
 }
 

@@ -50,6 +50,20 @@ TempDir* RunConfigTest::stores_ = nullptr;
 const char* kFineTuning = "protocol = \"fine-tuning\"\nm = 2\n";
 const char* kMid = "protocol = \"mid-training\"\nrho = 0.5\nalpha = 1.0\n";
 
+// train.tensorboard writes one more file and changes no number: recorded in
+// the description when set, never part of the run's id.
+TEST_F(RunConfigTest, TensorBoardIsOutsideTheRunId) {
+  const RunConfig plain = load(config(kMid));
+  const RunConfig on = load(config(kMid), {"train.tensorboard=true"});
+  EXPECT_TRUE(on.settings.train.tensorboard);
+  EXPECT_FALSE(plain.settings.train.tensorboard);
+  EXPECT_EQ(on.content_hash, plain.content_hash);
+  EXPECT_EQ(on.resolved["train"]["tensorboard"], true);
+  EXPECT_FALSE(plain.resolved["train"].contains("tensorboard"));
+  EXPECT_EQ(load(config(kMid), {"train.tensorboard=false"}).resolved, plain.resolved);
+  EXPECT_THROW(load(config(kMid), {"train.tensorboard=1"}), Error);
+}
+
 TEST_F(RunConfigTest, FineTuningIdIgnoresKeysThatDoNotApply) {
   const RunConfig a = load(config(kFineTuning));
   const RunConfig b = load(config(kFineTuning, "[optim]\nlr = 0.01\n[lr_schedule]\nkind = \"wsd\"\n"));
