@@ -110,6 +110,32 @@ int64_t Communicator::all_reduce_max(int64_t value, const std::string& what) {
   return t.item<int64_t>();
 }
 
+void Communicator::all_gather_shards(torch::Tensor& flat, int64_t shard_size, const std::string& what) {
+  if (flat.dim() != 1 || !flat.is_contiguous() || flat.numel() != shard_size * world_.size)
+    throw Error("internal: all_gather_shards needs a contiguous 1-D tensor of world size x shard size");
+  std::vector<torch::Tensor> inputs{flat.narrow(0, shard_size * world_.rank, shard_size)};
+  std::vector<std::vector<torch::Tensor>> outputs(1);
+  for (int r = 0; r < world_.size; ++r) outputs[0].push_back(flat.narrow(0, shard_size * r, shard_size));
+  guarded(world_, what, timeout_, [&] { impl_->group->allgather(outputs, inputs)->wait(); });
+}
+
+torch::Tensor Communicator::gather_shards_to_rank0(const torch::Tensor& mine, const std::string& what) {
+  std::vector<torch::Tensor> inputs{mine.contiguous()};
+  std::vector<std::vector<torch::Tensor>> outputs;
+  torch::Tensor all;
+  if (world_.is_rank0()) {
+    all = torch::empty({mine.numel() * world_.size}, mine.options());
+    outputs.emplace_back();
+    for (int r = 0; r < world_.size; ++r) outputs[0].push_back(all.narrow(0, mine.numel() * r, mine.numel()));
+  }
+  guarded(world_, what, timeout_, [&] {
+    c10d::GatherOptions options;
+    options.rootRank = 0;
+    impl_->group->gather(outputs, inputs, options)->wait();
+  });
+  return all;
+}
+
 void Communicator::barrier(const std::string& what) {
   guarded(world_, what, timeout_, [&] { impl_->group->barrier()->wait(); });
 }

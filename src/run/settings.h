@@ -29,6 +29,12 @@ struct TrainSettings {
   // recompute the layer in backward. Less memory, ~1/3 more compute, the
   // same gradients bit for bit, so not part of the run's identity.
   bool activation_checkpointing = false;
+  // ZeRO-1 optimizer-state sharding across data-parallel ranks
+  // (train/sharded_optimizer.h): each rank keeps the AdamW moments of 1/N of
+  // the parameters. An execution detail like the world size: the same
+  // updates up to floating-point summation order, checkpoints in the same
+  // format, so not part of the run's identity. No effect on a world of one.
+  bool shard_optimizer = false;
 };
 
 struct OptimSettings {
