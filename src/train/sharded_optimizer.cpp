@@ -121,8 +121,11 @@ void ShardedOptimizer::step() {
 model::NamedTensors ShardedOptimizer::state_tensors() {
   model::NamedTensors out;
   if (step_ == 0) return out;  // every rank knows: no gather
-  const torch::Tensor m = comm_.gather_shards_to_rank0(exp_avg_, "the optimizer state gather (exp_avg)");
-  const torch::Tensor v = comm_.gather_shards_to_rank0(exp_avg_sq_, "the optimizer state gather (exp_avg_sq)");
+  // Through host memory: the whole moments would not fit on rank 0's
+  // device next to its model (an 8B model's are 64 GB), and they go to a
+  // file anyway. A no-op on the CPU.
+  const torch::Tensor m = comm_.gather_shards_to_rank0(exp_avg_.cpu(), "the optimizer state gather (exp_avg)");
+  const torch::Tensor v = comm_.gather_shards_to_rank0(exp_avg_sq_.cpu(), "the optimizer state gather (exp_avg_sq)");
   if (!comm_.world().is_rank0()) return out;
   for (const auto& p : params_) {
     const int64_t offset = offset_in_flat(p.tensor);

@@ -30,8 +30,8 @@
 // every rank's moments to rank 0 (Gloo gather), which writes them; loading
 // takes each rank's slice of the whole tensors. So a checkpoint resumes on
 // any world size, sharded or not. Cost: at checkpoint time rank 0 holds the
-// whole moments (8 bytes per parameter) on top of its share, and the gather
-// moves them over the network once.
+// whole moments (8 bytes per parameter) in host memory (gathered there, not
+// on a GPU), and the gather moves them over the network once.
 //
 // Memory per rank: weights and gradients whole (4 + 4 bytes per parameter),
 // moments 8 / N bytes per parameter (ZeRO-1; sharding the gradients too,

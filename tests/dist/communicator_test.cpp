@@ -58,6 +58,16 @@ TEST(Communicator, ShardsAreAllGatheredAndGatheredToRankZero) {
       EXPECT_FALSE(all.defined());
     }
     EXPECT_THROW(comm.all_gather_shards(flat, 4, "a shard size that does not fit"), Error);
+    // Shards of more than one piece (communicator.cpp gathers 2^24 elements at a time).
+    const int64_t big = (int64_t{1} << 24) + 5;
+    torch::Tensor values = torch::zeros({2 * big});
+    values.narrow(0, big * r, big).copy_(torch::arange(big, torch::kFloat32) + static_cast<float>(r));
+    comm.all_gather_shards(values, big, "test all-gather in pieces");
+    for (int owner = 0; owner < 2; ++owner)
+      EXPECT_TRUE(torch::equal(values.narrow(0, big * owner, big),
+                               torch::arange(big, torch::kFloat32) + static_cast<float>(owner)));
+    const torch::Tensor gathered = comm.gather_shards_to_rank0(values.narrow(0, big * r, big), "test gather in pieces");
+    if (r == 0) EXPECT_TRUE(torch::equal(gathered, values));
   });
 }
 
