@@ -587,6 +587,7 @@ void Trainer::set_up() {
     say("optimizer state sharded across " + std::to_string(comm_->world().size) + " ranks (" +
         std::to_string(flat_.shard_size) + " parameters' moments per rank)");
   }
+  if (s_.train.shard_optimizer && !comm_) say("note: train.shard_optimizer has no effect in a world of one");
   optimizer_ = make_optimizer();
   restore_everywhere();
   if (comm_ && !shards_optimizer()) attach_gradient_buffer();
