@@ -1,7 +1,8 @@
 // `replay model memory MODEL`: the bytes training a model needs on one
 // device, term by term (model/memory_plan.h), and which of the standard ways
 // make it fit given device sizes. MODEL is a preset, a Hugging Face
-// config.json or a folder holding one.
+// config.json or a folder holding one. With --ranks N --shard-optimizer the
+// plan is one rank's of N sharing the AdamW moments (train.shard_optimizer).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -25,6 +26,7 @@ struct MemoryArgs {
   std::string compute = "bf16", state = "fp32";
   int64_t ranks = 1;
   bool checkpointing = false;
+  bool shard_optimizer = false;
   std::vector<double> device_gb = {80, 141};
 };
 
@@ -57,12 +59,13 @@ void run(const MemoryArgs& a) {
   o.bf16_state = a.state == "bf16";
   o.checkpointing = a.checkpointing;
   o.ranks = a.ranks;
+  o.shard_optimizer = a.shard_optimizer;
   const double params = static_cast<double>(replay::model::count_params(c).total);
   std::printf("memory plan for %s: %.3g parameters, microbatch %lld x %lld tokens, %s compute, %s weights, "
-              "gradients and moments%s, %lld rank(s); GB = 10^9 bytes, one device\n",
+              "gradients and moments%s, %lld rank(s)%s; GB = 10^9 bytes, one device (one rank)\n",
               a.model.c_str(), params, static_cast<long long>(o.microbatch), static_cast<long long>(o.seq_len),
               a.compute.c_str(), a.state.c_str(), o.checkpointing ? ", activation checkpointing" : "",
-              static_cast<long long>(o.ranks));
+              static_cast<long long>(o.ranks), o.shard_optimizer ? ", AdamW moments sharded across the ranks" : "");
   print_breakdown(replay::model::plan_memory(c, o), params);
   for (double device : a.device_gb) {
     std::printf("on a %.0f GB device:\n", device);
@@ -85,11 +88,17 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--state", args->state, "Weights, gradients and moments: fp32 (the paper) or bf16")
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
-  cmd->add_option("--ranks", args->ranks, "Data-parallel ranks (optimizer sharding divides the state)")
+  cmd->add_option("--ranks", args->ranks, "Data-parallel ranks (optimizer sharding divides the moments)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_flag("--shard-optimizer", args->shard_optimizer,
+                "Plan one rank of --ranks that share the AdamW moments (train.shard_optimizer, ZeRO-1)");
   cmd->add_flag("--checkpointing", args->checkpointing, "Per-layer activation checkpointing");
   cmd->add_option("--device-gb", args->device_gb, "Device sizes to plan for, in GB")->capture_default_str();
-  cmd->callback([args] { run(*args); });
+  cmd->callback([args] {
+    if (args->shard_optimizer && args->ranks < 2)
+      throw CLI::ValidationError("--shard-optimizer", "needs --ranks of 2 or more (one rank has nothing to share)");
+    run(*args);
+  });
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 
@@ -165,6 +166,47 @@ int64_t Communicator::all_reduce_max(int64_t value, const std::string& what) {
     impl_->group->allreduce(tensors, options)->wait();
   });
   return t.item<int64_t>();
+}
+
+namespace {
+// Gloo gathers into a flat temporary of world size x the elements of one
+// call: the shards go in pieces of at most this many elements (64 MiB of
+// fp32 per rank), so that the temporary stays small next to the model.
+constexpr int64_t kGatherPiece = int64_t{1} << 24;
+}  // namespace
+
+void Communicator::all_gather_shards(torch::Tensor& flat, int64_t shard_size, const std::string& what) {
+  if (flat.dim() != 1 || !flat.is_contiguous() || flat.numel() != shard_size * world_.size)
+    throw Error("internal: all_gather_shards needs a contiguous 1-D tensor of world size x shard size");
+  for (int64_t from = 0; from < shard_size; from += kGatherPiece) {
+    const int64_t n = std::min(kGatherPiece, shard_size - from);
+    std::vector<torch::Tensor> inputs{flat.narrow(0, shard_size * world_.rank + from, n)};
+    std::vector<std::vector<torch::Tensor>> outputs(1);
+    for (int r = 0; r < world_.size; ++r) outputs[0].push_back(flat.narrow(0, shard_size * r + from, n));
+    guarded(world_, what, timeout_, [&] { impl_->group->allgather(outputs, inputs)->wait(); });
+  }
+}
+
+torch::Tensor Communicator::gather_shards_to_rank0(const torch::Tensor& mine, const std::string& what) {
+  const torch::Tensor input = mine.reshape({-1}).contiguous();
+  const int64_t size = input.numel();
+  torch::Tensor all;
+  if (world_.is_rank0()) all = torch::empty({size * world_.size}, input.options());
+  for (int64_t from = 0; from < size; from += kGatherPiece) {
+    const int64_t n = std::min(kGatherPiece, size - from);
+    std::vector<torch::Tensor> inputs{input.narrow(0, from, n)};
+    std::vector<std::vector<torch::Tensor>> outputs;
+    if (world_.is_rank0()) {
+      outputs.emplace_back();
+      for (int r = 0; r < world_.size; ++r) outputs[0].push_back(all.narrow(0, size * r + from, n));
+    }
+    guarded(world_, what, timeout_, [&] {
+      c10d::GatherOptions options;
+      options.rootRank = 0;
+      impl_->group->gather(outputs, inputs, options)->wait();
+    });
+  }
+  return all;
 }
 
 void Communicator::barrier(const std::string& what) {

@@ -65,6 +65,17 @@ class Communicator {
   void all_reduce_sum(std::vector<double>& values, const std::string& what);
   // The largest value over ranks (e.g. "did any rank get a stop signal").
   int64_t all_reduce_max(int64_t value, const std::string& what);
+  // Optimizer-state sharding (train/sharded_optimizer.h). `flat` holds
+  // world-size equal shards of `shard_size` elements, contiguous, rank r's at
+  // [r * shard_size, (r + 1) * shard_size); every rank passes its own shard
+  // filled in and gets every other rank's, in place. Gloo's allgather, which
+  // gathers into a temporary of its own and copies out: called on pieces of
+  // the shards (64 MiB per rank) so that the temporary stays small.
+  void all_gather_shards(torch::Tensor& flat, int64_t shard_size, const std::string& what);
+  // Every rank passes its shard (`mine`, the same size on every rank); rank 0
+  // gets them all, rank r's at [r * mine.numel(), ...) of one new tensor, the
+  // others an undefined tensor. Gloo's gather, in pieces as above.
+  torch::Tensor gather_shards_to_rank0(const torch::Tensor& mine, const std::string& what);
   // Every rank waits for every other (collective timeout).
   void barrier(const std::string& what);
   // Rank 0 calls it after doing `what` alone (writing a checkpoint, its

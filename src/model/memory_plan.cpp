@@ -24,7 +24,7 @@ MemoryBreakdown plan_memory(const ModelConfig& c, const MemoryPlanOptions& o) {
   const double shard = o.shard_optimizer && o.ranks > 1 ? static_cast<double>(o.ranks) : 1.0;
   MemoryBreakdown m;
   m.weights = params * value_bytes;
-  m.gradients = params * value_bytes / shard;
+  m.gradients = params * value_bytes;  // whole on every rank: ZeRO-1 shards the moments only
   m.optimizer = o.offload_optimizer ? 0.0 : 2.0 * params * value_bytes / shard;
   const double tokens = static_cast<double>(o.microbatch) * static_cast<double>(o.seq_len);
   const double floats = activation_floats_per_token(c, o.seq_len, o.gpu, o.checkpointing);

@@ -6,8 +6,13 @@
 //   paper precision (fp32 weights, gradients and AdamW moments, bf16 compute):
 //     4 + 4 + 8 = 16 bytes. Llama-3.1-8B: 8.03e9 x 16 = 128.5 GB before activations.
 //   bf16 weights, gradients and moments (with stochastic rounding): 2 + 2 + 4 = 8 bytes.
-//   optimizer sharding across R ranks (ZeRO style): the gradient and the
-//     moments (12 bytes at paper precision) are divided by R; weights stay whole.
+//   optimizer sharding across R data-parallel ranks (ZeRO-1, the trainer's
+//     train.shard_optimizer; train/sharded_optimizer.h): the AdamW moments
+//     (8 bytes at paper precision) are divided by R; weights and gradients
+//     stay whole on every rank (ZeRO-2, which would divide the gradients
+//     too, is not done). There is no separate fp32 master copy: the weights
+//     are the fp32 master. Llama-3.1-8B on 8 ranks: 4 + 4 + 8 / 8 = 9 bytes,
+//     72.3 GB before activations.
 //   optimizer offloading: the moments live in host memory; the device holds
 //     weights and gradients only.
 // Activations: the tensors autograd keeps for one microbatch of B x T tokens.
@@ -40,8 +45,8 @@ struct MemoryPlanOptions {
   bool bf16_compute = true;      // activations kept in bf16 (the residual stream stays fp32)
   bool bf16_state = false;       // bf16 weights, gradients and moments (8 bytes/parameter)
   bool checkpointing = false;    // per-layer activation checkpointing
-  int64_t ranks = 1;             // data-parallel ranks sharing the optimizer state
-  bool shard_optimizer = false;  // gradient and moments divided across `ranks`
+  int64_t ranks = 1;             // data-parallel ranks
+  bool shard_optimizer = false;  // the AdamW moments divided across `ranks` (ZeRO-1)
   bool offload_optimizer = false;  // moments in host memory
   bool gpu = true;               // fused attention, GPU loss chunks
 };

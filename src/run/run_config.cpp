@@ -275,6 +275,7 @@ std::string content_hash_of(const RunConfig& rc) {
     identity.erase(where_and_how);
   identity["train"].erase("activation_checkpointing");  // same gradients, bit for bit (llama_test)
   identity["train"].erase("tensorboard");               // one more output file, the same numbers
+  identity["train"].erase("shard_optimizer");  // an execution detail, like the world size (settings.h)
   identity["numerics"] = rc.numerics();
   return hash::xxh128_hex(identity.dump());
 }

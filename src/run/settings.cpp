@@ -47,6 +47,7 @@ void parse_train(TomlReader r, TrainSettings& t) {
   t.init_from = r.get_string("init_from", t.init_from);
   t.activation_checkpointing = r.get_bool("activation_checkpointing", t.activation_checkpointing);
   t.tensorboard = r.get_bool("tensorboard", t.tensorboard);
+  t.shard_optimizer = r.get_bool("shard_optimizer", t.shard_optimizer);
   r.finish();
 }
 
@@ -156,6 +157,8 @@ nlohmann::json to_json(const RunSettings& s, bool with_base_lr) {
                 {"microbatch", s.microbatch()},
                 {"init_from", s.train.init_from},
                 {"activation_checkpointing", s.train.activation_checkpointing}};
+  // Absent when off: the resolved config of a run from before the key stays the same.
+  if (s.train.shard_optimizer) j["train"]["shard_optimizer"] = true;
   j["optim"] = {{"lr", s.optim.lr},
                 {"beta1", s.optim.beta1},
                 {"beta2", s.optim.beta2},

@@ -33,6 +33,12 @@ struct TrainSettings {
   // (train/tensorboard.h). Changes no number, so not part of the run's
   // identity; in its description only when set.
   bool tensorboard = false;
+  // ZeRO-1 optimizer-state sharding across data-parallel ranks
+  // (train/sharded_optimizer.h): each rank keeps the AdamW moments of 1/N of
+  // the parameters. An execution detail like the world size: the same
+  // updates up to floating-point summation order, checkpoints in the same
+  // format, so not part of the run's identity. No effect on a world of one.
+  bool shard_optimizer = false;
 };
 
 struct OptimSettings {

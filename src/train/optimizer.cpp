@@ -98,8 +98,8 @@ int64_t Optimizer::steps_taken() const {
   return 0;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> Optimizer::state_tensors() const {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
+model::NamedTensors Optimizer::state_tensors() {
+  model::NamedTensors out;
   const auto& state = adamw_->state();
   for (const auto& p : params_) {
     auto it = state.find(state_key(p.tensor));

@@ -38,15 +38,13 @@ void set_generator_state(const std::string& bytes, const std::string& what) {
 }  // namespace
 
 stdfs::path save_training_checkpoint(const stdfs::path& root, model::Llama& model,
-                                     const Optimizer* optimizer, CheckpointState state, int64_t keep) {
+                                     const model::NamedTensors& optimizer_state, CheckpointState state, int64_t keep) {
   CheckpointWriter writer(root, state.step);
   model::save_safetensors(*model, writer.dir() / kWeightsFile,
                           {{"format", "pt"}, {"step", std::to_string(state.step)}});
-  state.has_optimizer = optimizer != nullptr && optimizer->steps_taken() > 0;
+  state.has_optimizer = !optimizer_state.empty();
   if (state.has_optimizer) {
-    model::NamedTensors tensors;
-    for (auto& [name, t] : optimizer->state_tensors()) tensors.emplace_back(name, t);
-    model::write_safetensors(writer.dir() / kOptimizerFile, tensors);
+    model::write_safetensors(writer.dir() / kOptimizerFile, optimizer_state);
   }
   writer.write_file(kRngFile, generator_state());
   stdfs::path dir = writer.commit(state);
@@ -54,7 +52,7 @@ stdfs::path save_training_checkpoint(const stdfs::path& root, model::Llama& mode
   return dir;
 }
 
-void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optimizer* optimizer) {
+void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, StepOptimizer* optimizer) {
   model::load_safetensors(*model, dir / kWeightsFile);
   if (!optimizer) return;
   CheckpointState state = read_checkpoint_info(dir).state;

@@ -12,14 +12,15 @@
 
 namespace replay::train {
 
-// Writes a checkpoint of `model` (and `optimizer` when not null) under
-// `root`, then prunes to the newest `keep`. Returns the checkpoint directory.
+// Writes a checkpoint of `model` and the optimizer's state
+// (StepOptimizer::state_tensors(); empty: weights only) under `root`, then
+// prunes to the newest `keep`. Returns the checkpoint directory.
 stdfs::path save_training_checkpoint(const stdfs::path& root, model::Llama& model,
-                                     const Optimizer* optimizer, CheckpointState state, int64_t keep);
+                                     const model::NamedTensors& optimizer_state, CheckpointState state, int64_t keep);
 
 // Loads the weights of a verified checkpoint; with `optimizer` also its
 // moments (when the checkpoint has them) and the generator state.
-void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, Optimizer* optimizer);
+void load_training_checkpoint(const stdfs::path& dir, model::Llama& model, StepOptimizer* optimizer);
 
 // The weights a run starts from before any checkpoint, shared state or
 // init_from: [model] drawn from torch's generator seeded with the init seed

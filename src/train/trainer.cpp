@@ -21,6 +21,7 @@
 #include "run/state_key.h"
 #include "train/optimizer.h"
 #include "train/shared_state.h"
+#include "train/sharded_optimizer.h"
 #include "train/train_state.h"
 #include "train/train_step.h"
 #include "util/error.h"
@@ -54,12 +55,12 @@ torch::Device training_device(const RunSettings& s) {
   return device;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(model::Llama& model, const run::OptimSettings& settings) {
+std::vector<NamedParameter> named_parameters(model::Llama& model) {
   std::vector<NamedParameter> params;
   auto groups = model->param_groups();
   for (auto& [name, t] : groups.decay) params.push_back({name, t, true});
   for (auto& [name, t] : groups.no_decay) params.push_back({name, t, false});
-  return std::make_unique<Optimizer>(std::move(params), settings);
+  return params;
 }
 
 class Trainer {
@@ -89,6 +90,8 @@ class Trainer {
   void restore_everywhere();  // restore() on rank 0, the same start on the others
   void follow_rank0_start(const std::string& start);
   void attach_gradient_buffer();
+  bool shards_optimizer() const { return comm_ && s_.train.shard_optimizer; }
+  std::unique_ptr<StepOptimizer> make_optimizer();
   double reduce_gradients(double local_loss);
   std::map<std::string, double> validation_losses();
   void set_up();
@@ -124,7 +127,8 @@ class Trainer {
   std::vector<eval::Task> tasks_;             // eval.tasks, scored at every evaluation
   std::optional<text::Tokenizer> tokenizer_;  // data.tokenizer, when there are tasks
   model::Llama model_{nullptr};
-  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<StepOptimizer> optimizer_;
+  ShardedOptimizer* sharded_ = nullptr;  // optimizer_, when sharded
   std::unique_ptr<MetricsLog> metrics_;
   std::optional<uint64_t> metrics_keep_;  // resume: metrics bytes to keep
 
@@ -139,6 +143,7 @@ class Trainer {
   // Data parallel only (null / undefined for a world of one).
   dist::Communicator* comm_ = nullptr;
   torch::Tensor grad_buffer_;    // every parameter's .grad is a view of it
+  FlatParameters flat_;          // optimizer sharding: values and gradients, flat
   std::string restored_from_;    // rank 0: the checkpoint it started from, if any
   int agreed_stop_ = 0;          // the stop signal the ranks agreed on at the last step
   double allreduce_seconds_ = 0;
@@ -241,7 +246,7 @@ void Trainer::run_step(int64_t step) {
   const size_t p = cfg_.plan.phase_of_step(step);
   const auto& phase = cfg_.plan.phases[p];
   if (step == phase.first_step && phase.reset_optimizer) {
-    optimizer_ = make_optimizer(model_, s_.optim);  // weights only carry over
+    optimizer_ = make_optimizer();  // weights only carry over
   }
   auto t0 = Clock::now();
   std::vector<schedule::SequenceRef> refs(static_cast<size_t>(s_.train.batch_size));
@@ -262,7 +267,7 @@ void Trainer::run_step(int64_t step) {
   if (comm_) {
     grad_buffer_.zero_();  // not set-to-none: the .grad views must stay
   } else {
-    optimizer_->zero_grad();
+    static_cast<Optimizer&>(*optimizer_).zero_grad();  // a world of one is never sharded
   }
   double loss = accumulate_gradients(model_, tokens, s_.microbatch());
   if (comm_) loss = reduce_gradients(loss);
@@ -282,6 +287,7 @@ void Trainer::run_step(int64_t step) {
                            {"grad_norm", grad_norm}, {"tokens_per_s", tps}, {"data_s", data_seconds},
                            {"step_s", seconds}};
     if (comm_) line["allreduce_s"] = allreduce_seconds_;
+    if (sharded_) line["allgather_s"] = sharded_->collective_seconds();
     metrics_->write(line);
   }
   if (opts_.console) progress_.step(step + 1, phase.name, loss, lr, tps);
@@ -402,6 +408,8 @@ void Trainer::after_step(int64_t done) {
 // so that no rank runs ahead of a checkpoint a restart may resume from.
 void Trainer::save(int64_t steps_done, size_t phase_index) {
   last_checkpoint_step_ = steps_done;
+  // Every rank: sharded, this gathers the moments to rank 0 (a collective).
+  const model::NamedTensors optimizer_state = optimizer_->state_tensors();
   if (comm_ && !writes()) {
     comm_->rank0_done("the checkpoint after step " + std::to_string(steps_done));
     return;
@@ -420,7 +428,7 @@ void Trainer::save(int64_t steps_done, size_t phase_index) {
   st.metrics_bytes = metrics_->sync();
   st.config_hash = cfg_.content_hash;
   st.cpu_threads = device_.is_cpu() ? threads_ : 0;
-  last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_.get(), st, s_.checkpoint.keep);
+  last_checkpoint_ = save_training_checkpoint(ckpt_root_, model_, optimizer_state, st, s_.checkpoint.keep);
   if (comm_) comm_->rank0_done("the checkpoint after step " + std::to_string(steps_done));
 }
 
@@ -459,6 +467,14 @@ void Trainer::follow_rank0_start(const std::string& start) {
   last_lr_ = st.lr;
   last_checkpoint_ = start;
   last_checkpoint_step_ = st.step;
+}
+
+// The whole AdamW state on every process, or each rank's share of it.
+std::unique_ptr<StepOptimizer> Trainer::make_optimizer() {
+  if (!shards_optimizer()) return std::make_unique<Optimizer>(named_parameters(model_), s_.optim);
+  auto sharded = std::make_unique<ShardedOptimizer>(named_parameters(model_), s_.optim, flat_, *comm_);
+  sharded_ = sharded.get();
+  return sharded;
 }
 
 // One fp32 buffer for all gradients, each parameter's .grad a view of it
@@ -565,9 +581,16 @@ void Trainer::set_up() {
   model_->to(device_);
   model_->set_compute_dtype(model::compute_dtype_from_name(s_.compute_dtype));
   model_->set_activation_checkpointing(s_.train.activation_checkpointing);
-  optimizer_ = make_optimizer(model_, s_.optim);
+  if (shards_optimizer()) {  // before restoring: checkpoints load into the flat buffers
+    flat_ = flatten_parameters(model_->parameters(), comm_->world().size);
+    grad_buffer_ = flat_.grads;
+    say("optimizer state sharded across " + std::to_string(comm_->world().size) + " ranks (" +
+        std::to_string(flat_.shard_size) + " parameters' moments per rank)");
+  }
+  if (s_.train.shard_optimizer && !comm_) say("note: train.shard_optimizer has no effect in a world of one");
+  optimizer_ = make_optimizer();
   restore_everywhere();
-  if (comm_) attach_gradient_buffer();
+  if (comm_ && !shards_optimizer()) attach_gradient_buffer();
 
   if (writes()) {
     fs::write_file_atomic(out_ / run::kConfigFile, cfg_.config_file().dump(2) + "\n");

@@ -9,7 +9,9 @@
 //   config.json      the resolved config (RunConfig::resolved) and its hash
 //   metrics.jsonl    {"kind":"step","step","phase","tokens","lr","loss","grad_norm","tokens_per_s",
 //                     "data_s" (plan lookup + store reads + batching), "step_s",
-//                     "allreduce_s" (data parallel only: the gradient all-reduce)}
+//                     "allreduce_s" (data parallel only: the gradient all-reduce),
+//                     "allgather_s" (optimizer sharding only: the gradient norm's reduction
+//                     and the parameter all-gather, train/sharded_optimizer.h)}
 //                    {"kind":"eval","step","tokens","val":{"<source>": nats/token}}
 //                    {"kind":"stop","step","reason"} when a NaN/inf stops the run
 //   checkpoints/     step-NNNNNNNNN/ (checkpoint.h), the newest checkpoint.keep
@@ -39,6 +41,12 @@
 // a run resumes on another number of ranks with the same data order and
 // the same losses up to floating-point summation order. A world of one
 // runs the single-process code path, unchanged.
+//
+// With train.shard_optimizer = true (and N > 1) each rank keeps and updates
+// the AdamW moments of 1/N of the flat parameter space only and the updated
+// parameters are all-gathered after each step (train/sharded_optimizer.h);
+// its checkpoints hold the same whole moments (gathered to rank 0), so a
+// run resumes sharded or not, on any world size.
 #pragma once
 #include <cstdint>
 #include <atomic>

@@ -11,43 +11,15 @@
 #include <functional>
 #include <thread>
 
+#include "two_ranks.h"
 #include "util/error.h"
 
 namespace replay::dist {
 namespace {
 
-// A port for this test process (ctest runs each test in a process of its
-// own, often with consecutive pids): 4 per pid, in 26000-31999, apart from
-// data_parallel_test's ports and below Linux's ephemeral range (32768-).
-int test_port(int offset) { return 26000 + static_cast<int>(::getpid() % 1500) * 4 + offset; }
-
-World rank_of_two(int rank, int port) {
-  World w;
-  w.rank = rank;
-  w.size = 2;
-  w.master_addr = "127.0.0.1";
-  w.master_port = port;
-  w.launcher = "env";
-  return w;
-}
-
-// Runs body(rank's communicator) on two threads; rethrows nothing: the
-// bodies record their own expectations.
-void on_two_ranks(int port, std::chrono::seconds timeout, const std::function<void(Communicator&)>& body,
-                  bool agent_store = false) {
-  auto rank = [&](int r) {
-    World w = rank_of_two(r, port);
-    if (agent_store) {
-      w.agent_store = true;
-      w.store_prefix = "/worker/attempt_0";
-    }
-    Communicator comm(w, timeout);
-    body(comm);
-  };
-  std::thread one(rank, 1);
-  rank(0);
-  one.join();
-}
+using testing::on_two_ranks;
+using testing::rank_of_two;
+using testing::test_port;
 
 TEST(Communicator, ReductionsAndHandOffs) {
   on_two_ranks(test_port(0), std::chrono::seconds(30), [](Communicator& comm) {
@@ -70,6 +42,35 @@ TEST(Communicator, ReductionsAndHandOffs) {
 
 // torchrun's agent store: the store is served by someone else (here this
 // test, as torchrun's agent would), and rank 0 connects as a client too.
+// The collectives of optimizer sharding: every rank's shard to every rank,
+// and every rank's shard to rank 0 alone.
+TEST(Communicator, ShardsAreAllGatheredAndGatheredToRankZero) {
+  on_two_ranks(test_port(3), std::chrono::seconds(30), [](Communicator& comm) {
+    const int r = comm.world().rank;
+    torch::Tensor flat = torch::full({6}, -1.0f);
+    flat.narrow(0, 3 * r, 3).copy_(torch::tensor({1.0f, 2.0f, 3.0f}) + 10.0f * r);
+    comm.all_gather_shards(flat, 3, "test all-gather");
+    EXPECT_TRUE(torch::equal(flat, torch::tensor({1.0f, 2.0f, 3.0f, 11.0f, 12.0f, 13.0f}))) << flat;
+    const torch::Tensor all = comm.gather_shards_to_rank0(torch::tensor({0.5 + r, -1.0 * r}), "test gather");
+    if (r == 0) {
+      EXPECT_TRUE(torch::equal(all, torch::tensor({0.5, 0.0, 1.5, -1.0}))) << all;
+    } else {
+      EXPECT_FALSE(all.defined());
+    }
+    EXPECT_THROW(comm.all_gather_shards(flat, 4, "a shard size that does not fit"), Error);
+    // Shards of more than one piece (communicator.cpp gathers 2^24 elements at a time).
+    const int64_t big = (int64_t{1} << 24) + 5;
+    torch::Tensor values = torch::zeros({2 * big});
+    values.narrow(0, big * r, big).copy_(torch::arange(big, torch::kFloat32) + static_cast<float>(r));
+    comm.all_gather_shards(values, big, "test all-gather in pieces");
+    for (int owner = 0; owner < 2; ++owner)
+      EXPECT_TRUE(torch::equal(values.narrow(0, big * owner, big),
+                               torch::arange(big, torch::kFloat32) + static_cast<float>(owner)));
+    const torch::Tensor gathered = comm.gather_shards_to_rank0(values.narrow(0, big * r, big), "test gather in pieces");
+    if (r == 0) EXPECT_TRUE(torch::equal(gathered, values));
+  });
+}
+
 TEST(Communicator, AgentStoreEveryRankIsAClient) {
   c10d::TCPStoreOptions agent_options;
   agent_options.port = static_cast<uint16_t>(test_port(2));

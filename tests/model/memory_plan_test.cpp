@@ -53,15 +53,29 @@ TEST(MemoryPlan, EightBillionAtThePapersPrecision) {
               2.0, 1e-12);
 }
 
-TEST(MemoryPlan, ShardingDividesGradientsAndMomentsByTheRanks) {
+// ZeRO-1 (train.shard_optimizer): only the moments divide by the ranks; an
+// 8B fine-tune at the paper's precision then fits 8 x 80 GB with
+// activation checkpointing (72.3 GB of state per rank), not without.
+TEST(MemoryPlan, ShardingDividesTheMomentsByTheRanks) {
   const ModelConfig c = preset("llama-3.1-8b");
-  MemoryPlanOptions o;
-  o.ranks = 8;
-  o.shard_optimizer = true;
-  const MemoryBreakdown m = plan_memory(c, o);
   const double p = static_cast<double>(count_params(c).total);
-  EXPECT_DOUBLE_EQ(m.weights, 4.0 * p);
-  EXPECT_DOUBLE_EQ(m.gradients + m.optimizer, 12.0 * p / 8.0);
+  for (int64_t ranks : {2, 4, 8}) {
+    MemoryPlanOptions o;
+    o.ranks = ranks;
+    o.shard_optimizer = true;
+    const MemoryBreakdown m = plan_memory(c, o);
+    EXPECT_DOUBLE_EQ(m.weights, 4.0 * p);
+    EXPECT_DOUBLE_EQ(m.gradients, 4.0 * p);
+    EXPECT_DOUBLE_EQ(m.optimizer, 8.0 * p / static_cast<double>(ranks));
+    o.shard_optimizer = false;  // ranks alone shard nothing
+    EXPECT_DOUBLE_EQ(plan_memory(c, o).optimizer, 8.0 * p);
+  }
+  MemoryPlanOptions eight;
+  eight.ranks = 8;
+  const auto h100 = ways_to_fit(c, eight, 80e9);
+  EXPECT_TRUE(way(h100, "optimizer sharded across 8 ranks + activation checkpointing").fits);
+  eight.shard_optimizer = true;
+  EXPECT_FALSE(way(ways_to_fit(c, eight, 80e9), "as configured").fits);  // activations: 4096 tokens, kept
 }
 
 TEST(MemoryPlan, CheckpointingKeepsOneInputPerLayer) {
@@ -86,4 +100,20 @@ TEST(MemoryPlan, CommandReadsAHuggingFaceConfigAndSaysWhatFits) {
   const size_t line = r.out.find("activation checkpointing ", h200);
   ASSERT_NE(line, std::string::npos);
   EXPECT_NE(r.out.substr(line, r.out.find('\n', line) - line).find(" fits"), std::string::npos) << r.out;
+}
+
+TEST(MemoryPlan, CommandPrintsOneRanksPlanWithTheMomentsSharded) {
+  const CliResult r = run_replay("model memory llama-3.1-8b --ranks 8 --shard-optimizer --checkpointing --device-gb 80");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("8 rank(s), AdamW moments sharded across the ranks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  gradients             32.1 GB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  AdamW moments          8.0 GB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("= state               72.3 GB (9.0 bytes/parameter)"), std::string::npos) << r.out;
+  const size_t line = r.out.find("  as configured");
+  ASSERT_NE(line, std::string::npos) << r.out;
+  EXPECT_NE(r.out.substr(line, r.out.find('\n', line) - line).find(" fits"), std::string::npos) << r.out;
+
+  const CliResult alone = run_replay("model memory llama-3.1-8b --shard-optimizer");
+  EXPECT_EQ(alone.status, 2) << alone.out;
+  EXPECT_NE(alone.out.find("--ranks of 2 or more"), std::string::npos) << alone.out;
 }

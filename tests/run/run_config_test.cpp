@@ -64,6 +64,18 @@ TEST_F(RunConfigTest, TensorBoardIsOutsideTheRunId) {
   EXPECT_THROW(load(config(kMid), {"train.tensorboard=1"}), Error);
 }
 
+// Optimizer sharding is an execution detail (run/settings.h): recorded in
+// config.json when on, absent when off, never part of the run's id.
+TEST_F(RunConfigTest, ShardingTheOptimizerKeepsTheRunId) {
+  const RunConfig plain = load(config(kMid));
+  const RunConfig sharded = load(config(kMid), {"train.shard_optimizer=true"});
+  EXPECT_EQ(sharded.content_hash, plain.content_hash);
+  EXPECT_TRUE(sharded.settings.train.shard_optimizer);
+  EXPECT_EQ(sharded.resolved["train"]["shard_optimizer"], true);
+  EXPECT_FALSE(plain.resolved["train"].contains("shard_optimizer"));
+  EXPECT_NE(load(config(kMid), {"optim.weight_decay=0.2"}).content_hash, plain.content_hash);  // a key that counts
+}
+
 TEST_F(RunConfigTest, FineTuningIdIgnoresKeysThatDoNotApply) {
   const RunConfig a = load(config(kFineTuning));
   const RunConfig b = load(config(kFineTuning, "[optim]\nlr = 0.01\n[lr_schedule]\nkind = \"wsd\"\n"));
