@@ -197,11 +197,14 @@ std::string device_memory_refusal(const model::ModelConfig& m, const model::Memo
   std::string ways;
   for (const auto& way : model::ways_to_fit(m, plan, usable)) {
     if (!way.fits) continue;
-    // The trainer checkpoints activations; the other ways are plans only.
-    const bool trainer_has_it = !way.options.bf16_state && !way.options.offload_optimizer &&
-                                !way.options.shard_optimizer;
+    // The trainer checkpoints activations and shards the optimizer state
+    // (over data-parallel ranks); bf16 state and offloading are plans only.
+    const bool trainer_has_it = !way.options.bf16_state && !way.options.offload_optimizer;
+    const std::string how = way.options.shard_optimizer
+                                ? "train.shard_optimizer = true, train.activation_checkpointing = true"
+                                : "train.activation_checkpointing = true";
     ways += (ways.empty() ? "" : "; ") + way.name + " (" + gb(way.memory.total()) +
-            (trainer_has_it ? ": train.activation_checkpointing = true" : ": not in Replay's trainer yet") + ")";
+            (trainer_has_it ? ": " + how : ": not in Replay's trainer yet") + ")";
   }
   return "this run needs about " + gb(need.total()) + " on " + device + " (weights " + gb(need.weights) +
          ", gradients " + gb(need.gradients) + ", optimizer " + gb(need.optimizer) + ", activations " +
