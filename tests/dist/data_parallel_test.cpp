@@ -44,9 +44,7 @@ constexpr int kSteps = 12;
 // Every run of these tests: 4 microbatches per global batch of 8.
 const std::vector<std::string> kMicrobatch = {"--set", "train.microbatch=2"};
 const std::vector<std::string> kSharded = {"--set", "train.shard_optimizer=true"};
-const char* kSchedule =
-    "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
-    "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
+const std::string kSchedule = std::string(testing::kTinyMidTraining) +
     "[optim]\nlr = 3e-3\n[lr_schedule]\nkind = \"wsd\"\n";
 
 // `replay ARGS...` in the background, stdout and stderr appended to `log`.

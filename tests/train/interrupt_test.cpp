@@ -38,11 +38,7 @@ class RunGuardTest : public ::testing::Test {
   // The config of run folder `name`: `steps` steps of the tiny model,
   // checkpoints every 3 steps.
   stdfs::path write_config(const std::string& name, int steps) {
-    return testing::write_tiny_config(tmp_.path, name,
-                                      "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\n"
-                                      "generic = \"generic\"\nf = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\n"
-                                      "block_size = 8\n",
-                                      steps);
+    return testing::write_tiny_config(tmp_.path, name, testing::kTinyMidTraining, steps);
   }
 
   stdfs::path metrics_of(const std::string& name) { return tmp_.path / name / "metrics.jsonl"; }

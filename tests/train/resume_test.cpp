@@ -70,8 +70,7 @@ class ResumeTest : public ::testing::Test {
 
 TEST_F(ResumeTest, SigkillAtRandomStepResumesBitExact) {
   kill_and_resume(
-      "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
-      "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n"
+      std::string(testing::kTinyMidTraining) +
       "[optim]\nlr = 3e-3\n[lr_schedule]\nkind = \"wsd\"\n",
       32, 4, 20);  // from step 4 on a checkpoint (every 3) exists
 }

@@ -232,11 +232,7 @@ class TensorBoardRun : public ::testing::Test {
     testing::make_store(tmp_.path / "math", "math");
   }
   stdfs::path config(const std::string& name, int steps) {
-    return testing::write_tiny_config(tmp_.path, name,
-                                      "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\n"
-                                      "generic = \"generic\"\nf = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\n"
-                                      "block_size = 8\n",
-                                      steps);
+    return testing::write_tiny_config(tmp_.path, name, testing::kTinyMidTraining, steps);
   }
   stdfs::path log(const std::string& name) const { return tmp_.path / (name + ".log"); }
   TempDir tmp_{"tensorboard-run"};

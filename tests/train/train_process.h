@@ -21,6 +21,12 @@
 
 namespace replay::train::testing {
 
+// The mid-training schedule most binary-driving tests train: math as the
+// target (f = 1/32, e = 4), half the stage-2 data replayed generic text.
+inline constexpr const char* kTinyMidTraining =
+    "[schedule]\nprotocol = \"mid-training\"\ntarget = \"math\"\ngeneric = \"generic\"\n"
+    "f = 0.03125\ne = 4\nrho = 0.5\nalpha = 1.0\nblock_size = 8\n";
+
 // The run config the binary-driving tests use: the tiny model on stores
 // `dir`/generic and `dir`/math (tiny_run.h make_store), run folder `dir`/`name`,
 // `steps` steps of 8 sequences, evaluation every 5 steps, checkpoints every 3
